@@ -1,0 +1,49 @@
+# ChegouHub realtime sync. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/chegouhub
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
+PORT   ?= 8000
+
+export PYTHONDONTWRITEBYTECODE=1
+
+.PHONY: run test test-sqlite test-postgres bench bench-quick preflight browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+run: $(STAMP)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py demo --port $(PORT)
+
+# Debian's chromium drives the browser tests; Playwright's own browser download cannot work here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
+
+preflight: $(STAMP)
+	$(BIN)/python -m tests.preflight
+
+TEST_ENV = DJANGO_SECRET_KEY=test-only-secret-key DJANGO_DEBUG=false REDIS_TEST_URL=$(REDIS_TEST_URL)
+
+test: $(STAMP) browser preflight
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(STAMP)
+	@echo "== suite on SQLite =="
+	$(TEST_ENV) DATABASE_URL= LOG_DIR=artifacts/logs-sqlite $(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	@echo "== suite on PostgreSQL =="
+	$(TEST_ENV) DATABASE_URL=$(PG_URL) LOG_DIR=artifacts/logs-postgres $(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.flash_sale
+
+clean:
+	rm -rf $(VENV) artifacts db.sqlite3 test_db.sqlite3* logs

@@ -1,0 +1,76 @@
+"""JSON-lines log hygiene: secrets and customers' personal data never reach a log line.
+
+Two nets: structured fields whose *key* names something sensitive are replaced, and the
+rendered message is scrubbed of every secret value this process has decrypted plus
+anything shaped like an e-mail, a phone number or a session key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+REDACTED = "[redacted]"
+
+SENSITIVE_KEY = re.compile(
+    r"(token|secret|hmac|password|passwd|session|cookie|authorization|email|e_mail|phone|address|"
+    r"customer|first_name|last_name|billing|shipping_address|signature|api_key)",
+    re.IGNORECASE,
+)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+SESSION_KV = re.compile(r"(session_key|sessionid|token|hmac)=([^&\s\"']+)", re.IGNORECASE)
+
+_known_secrets: set[str] = set()
+_lock = threading.Lock()
+
+_STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so any log line that contains it is scrubbed."""
+    if value and len(value) >= 6:
+        with _lock:
+            _known_secrets.add(value)
+
+
+def scrub_text(text: str) -> str:
+    for secret in list(_known_secrets):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = SESSION_KV.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = EMAIL.sub(REDACTED, text)
+    return PHONE.sub(REDACTED, text)
+
+
+def scrub_value(key: str, value):
+    if SENSITIVE_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(key, v) for v in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = scrub_text(message)
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _STD_ATTRS:
+                setattr(record, key, scrub_value(key, value))
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exception text may quote a payload; keep the type, scrub the text.
+            record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+estoque_log = logging.getLogger("chegouhub.estoque")
+webhook_log = logging.getLogger("chegouhub.webhook")
+channels_log = logging.getLogger("chegouhub.channels")

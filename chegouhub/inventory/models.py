@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Produto(models.Model):
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="produtos")
+    sku = models.CharField(max_length=255)
+    nome = models.CharField(max_length=255)
+    estoque_atual = models.IntegerField(default=0)
+    estoque_minimo = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["loja", "sku"], name="produto_unique_sku_per_loja")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} ({self.estoque_atual})"
+
+
+class Mapeamento(models.Model):
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="mapeamentos")
+    shopify_sku = models.CharField(max_length=255)
+    produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="mapeamentos")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loja", "shopify_sku"], name="mapeamento_unique_sku_per_loja")
+        ]
+
+
+class Origem(models.TextChoices):
+    INICIAL = "inicial"
+    MANUAL = "manual"
+    PEDIDO_PAGO = "shopify_pedido_pago"
+    PEDIDO_CANCELADO = "shopify_pedido_cancelado"
+    REEMBOLSO = "shopify_reembolso"
+
+
+class Movimentacao(models.Model):
+    """Immutable audit row: every stock change writes one, in the same transaction."""
+
+    produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="movimentacoes")
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="movimentacoes")
+    quantidade = models.IntegerField()
+    estoque_anterior = models.IntegerField()
+    estoque_atual = models.IntegerField()
+    origem = models.CharField(max_length=40, choices=Origem.choices)
+    referencia = models.CharField(max_length=100, blank=True, default="")
+    motivo = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["loja", "-id"]), models.Index(fields=["produto", "-id"])]
+
+
+class AlertaTipo(models.TextChoices):
+    ESTOQUE_BAIXO = "estoque_baixo"
+    ESTOQUE_ZERADO = "estoque_zerado"
+
+
+class AlertaPrioridade(models.TextChoices):
+    ALTA = "alta"
+    CRITICA = "critica"
+
+
+class AlertaStatus(models.TextChoices):
+    ATIVO = "ativo"
+    RESOLVIDO = "resolvido"
+
+
+class Alerta(models.Model):
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="alertas")
+    produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="alertas")
+    tipo = models.CharField(max_length=20, choices=AlertaTipo.choices)
+    prioridade = models.CharField(max_length=10, choices=AlertaPrioridade.choices)
+    status = models.CharField(max_length=10, choices=AlertaStatus.choices, default=AlertaStatus.ATIVO)
+    estoque_atual = models.IntegerField()
+    estoque_minimo = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolvido_em = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["produto", "tipo"], condition=Q(status="ativo"), name="alerta_one_active_per_tipo"
+            )
+        ]

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from chegouhub.stores.selectors import lojas_for_user
+
+from .models import Alerta, Mapeamento, Movimentacao, Produto
+
+
+class UserLojaField(serializers.PrimaryKeyRelatedField):
+    """A loja id that must be one of the requesting user's lojas."""
+
+    def get_queryset(self):
+        return lojas_for_user(self.context["request"].user)
+
+
+class UserProdutoField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return Produto.objects.filter(loja__owner_id=self.context["request"].user.pk)
+
+
+class ProdutoSerializer(serializers.ModelSerializer):
+    loja_id = UserLojaField(source="loja")
+    estoque_atual = serializers.IntegerField(required=False, default=0)
+    estoque_minimo = serializers.IntegerField(required=False, default=0, min_value=0)
+
+    class Meta:
+        model = Produto
+        fields = ["id", "loja_id", "sku", "nome", "estoque_atual", "estoque_minimo"]
+        validators: list = []  # uniqueness checked below with a clear message
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # After creation, stock changes only through the movement endpoint.
+            fields["estoque_atual"].read_only = True
+            fields["loja_id"].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        loja = attrs.get("loja") or getattr(self.instance, "loja", None)
+        sku = attrs.get("sku")
+        if sku is not None:
+            clash = Produto.objects.filter(loja=loja, sku=sku)
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError({"sku": "Já existe um produto com este SKU nesta loja."})
+        return attrs
+
+
+class MovimentacaoCreateSerializer(serializers.Serializer):
+    quantidade = serializers.IntegerField()
+    motivo = serializers.CharField(max_length=255)
+
+    def validate_quantidade(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("A quantidade deve ser diferente de zero.")
+        return value
+
+
+class MovimentacaoSerializer(serializers.ModelSerializer):
+    produto_id = serializers.IntegerField(read_only=True)
+    loja_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Movimentacao
+        fields = ["id", "produto_id", "loja_id", "quantidade", "estoque_anterior", "estoque_atual", "origem",
+                  "referencia", "motivo", "created_at"]
+        read_only_fields = fields
+
+
+class MapeamentoSerializer(serializers.ModelSerializer):
+    loja_id = UserLojaField(source="loja")
+    produto_id = UserProdutoField(source="produto")
+
+    class Meta:
+        model = Mapeamento
+        fields = ["id", "loja_id", "shopify_sku", "produto_id"]
+        validators: list = []
+
+    def validate(self, attrs):
+        loja = attrs.get("loja") or self.instance.loja
+        produto = attrs.get("produto") or self.instance.produto
+        if produto.loja_id != loja.pk:
+            raise serializers.ValidationError({"produto_id": "O produto não pertence a esta loja."})
+        sku = attrs.get("shopify_sku", getattr(self.instance, "shopify_sku", None))
+        clash = Mapeamento.objects.filter(loja=loja, shopify_sku=sku)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError({"shopify_sku": "Este SKU da Shopify já está mapeado nesta loja."})
+        return attrs
+
+
+class AlertaSerializer(serializers.ModelSerializer):
+    loja_id = serializers.IntegerField(read_only=True)
+    produto_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Alerta
+        fields = ["id", "loja_id", "produto_id", "tipo", "prioridade", "status", "estoque_atual", "estoque_minimo",
+                  "created_at", "resolvido_em"]
+        read_only_fields = fields

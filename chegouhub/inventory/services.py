@@ -1,0 +1,219 @@
+"""The stock rules. Every stock change goes through `apply_stock_changes`, inside a transaction:
+rows locked in primary-key order, deltas applied in SQL, an audit row per change, alerts opened
+or resolved, and events appended to the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chegouhub.common.logging import estoque_log
+from chegouhub.realtime.events import NewEvent, record_events
+
+from .models import Alerta, AlertaPrioridade, AlertaStatus, AlertaTipo, Movimentacao, Origem, Produto
+
+
+@dataclass(frozen=True)
+class StockChange:
+    produto: Produto  # as locked, before the change
+    quantidade: int
+    estoque_anterior: int
+    estoque_atual: int
+    movimentacao: Movimentacao
+
+
+def apply_stock_changes(
+    *, loja_id: int, deltas: dict[int, int], origem: str, referencia: str = "", motivo: str = ""
+) -> list[StockChange]:
+    """Apply signed deltas {produto_id: delta} of one loja. Caller holds the transaction."""
+    deltas = {pid: d for pid, d in deltas.items() if d}
+    if not deltas:
+        return []
+    # Stable lock order: two webhooks touching the same products can never deadlock.
+    locked = list(
+        Produto.objects.select_for_update().filter(loja_id=loja_id, pk__in=deltas.keys()).order_by("pk")
+    )
+    changes: list[StockChange] = []
+    movements: list[Movimentacao] = []
+    for produto in locked:
+        delta = deltas[produto.pk]
+        Produto.objects.filter(pk=produto.pk).update(estoque_atual=F("estoque_atual") + delta, updated_at=timezone.now())
+        before = produto.estoque_atual
+        movements.append(
+            Movimentacao(
+                produto_id=produto.pk,
+                loja_id=loja_id,
+                quantidade=delta,
+                estoque_anterior=before,
+                estoque_atual=before + delta,
+                origem=origem,
+                referencia=referencia,
+                motivo=motivo,
+            )
+        )
+    Movimentacao.objects.bulk_create(movements)
+    for produto, movement in zip(locked, movements):
+        changes.append(
+            StockChange(
+                produto=produto,
+                quantidade=movement.quantidade,
+                estoque_anterior=movement.estoque_anterior,
+                estoque_atual=movement.estoque_atual,
+                movimentacao=movement,
+            )
+        )
+    events = [_stock_event(loja_id, c, origem) for c in changes]
+    events += _update_alerts(loja_id, changes)
+    record_events(events)
+    for c in changes:
+        estoque_log.info(
+            "stock changed",
+            extra={
+                "loja_id": loja_id,
+                "produto_id": c.produto.pk,
+                "sku": c.produto.sku,
+                "quantidade": c.quantidade,
+                "estoque_anterior": c.estoque_anterior,
+                "estoque_atual": c.estoque_atual,
+                "origem": origem,
+                "referencia": referencia,
+            },
+        )
+    return changes
+
+
+def _stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:
+    return NewEvent(
+        type="estoque_atualizado",
+        loja_id=loja_id,
+        data={
+            "loja_id": loja_id,
+            "produto_id": c.produto.pk,
+            "sku": c.produto.sku,
+            "estoque_anterior": c.estoque_anterior,
+            "estoque_atual": c.estoque_atual,
+            "quantidade": c.quantidade,
+            "origem": origem,
+        },
+    )
+
+
+def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
+    """Open or resolve alerts for the new stock levels (products are locked by the caller)."""
+    if not changes:
+        return []
+    active = {
+        (a.produto_id, a.tipo): a
+        for a in Alerta.objects.filter(produto_id__in=[c.produto.pk for c in changes], status=AlertaStatus.ATIVO)
+    }
+    to_open: list[Alerta] = []
+    to_resolve: list[int] = []
+    events: list[NewEvent] = []
+    for c in changes:
+        produto, after = c.produto, c.estoque_atual
+        minimo = produto.estoque_minimo
+        zero_active = (produto.pk, AlertaTipo.ESTOQUE_ZERADO) in active
+        low_active = (produto.pk, AlertaTipo.ESTOQUE_BAIXO) in active
+        if after <= 0:
+            if not zero_active:
+                to_open.append(_new_alert(loja_id, produto, AlertaTipo.ESTOQUE_ZERADO, after))
+            if c.estoque_anterior > 0:
+                events.append(
+                    NewEvent(
+                        type="produto_estoque_zero",
+                        loja_id=loja_id,
+                        priority="critica",
+                        data={
+                            "loja_id": loja_id,
+                            "produto_id": produto.pk,
+                            "sku": produto.sku,
+                            "nome": produto.nome,
+                            "estoque_atual": after,
+                        },
+                    )
+                )
+        elif zero_active:
+            to_resolve.append(active[(produto.pk, AlertaTipo.ESTOQUE_ZERADO)].pk)
+        if 0 < after <= minimo and not low_active:
+            to_open.append(_new_alert(loja_id, produto, AlertaTipo.ESTOQUE_BAIXO, after))
+        elif after > minimo and low_active:
+            to_resolve.append(active[(produto.pk, AlertaTipo.ESTOQUE_BAIXO)].pk)
+    if to_resolve:
+        Alerta.objects.filter(pk__in=to_resolve).update(status=AlertaStatus.RESOLVIDO, resolvido_em=timezone.now())
+    if to_open:
+        Alerta.objects.bulk_create(to_open)
+        for alerta in to_open:
+            estoque_log.warning(
+                "stock alert opened",
+                extra={"loja_id": loja_id, "produto_id": alerta.produto_id, "tipo": alerta.tipo,
+                       "estoque_atual": alerta.estoque_atual},
+            )
+            events.append(
+                NewEvent(
+                    type="alerta_estoque_gerado",
+                    loja_id=loja_id,
+                    priority=alerta.prioridade,
+                    data={
+                        "loja_id": loja_id,
+                        "alerta_id": alerta.pk,
+                        "produto_id": alerta.produto_id,
+                        "sku": alerta.produto.sku,
+                        "tipo": alerta.tipo,
+                        "prioridade": alerta.prioridade,
+                        "estoque_atual": alerta.estoque_atual,
+                        "estoque_minimo": alerta.estoque_minimo,
+                    },
+                )
+            )
+    return events
+
+
+def _new_alert(loja_id: int, produto: Produto, tipo: str, after: int) -> Alerta:
+    prioridade = AlertaPrioridade.CRITICA if tipo == AlertaTipo.ESTOQUE_ZERADO else AlertaPrioridade.ALTA
+    return Alerta(
+        loja_id=loja_id,
+        produto=produto,
+        tipo=tipo,
+        prioridade=prioridade,
+        estoque_atual=after,
+        estoque_minimo=produto.estoque_minimo,
+    )
+
+
+def adjust_stock(*, produto: Produto, quantidade: int, motivo: str, origem: str = Origem.MANUAL) -> Movimentacao:
+    """A manual stock change (the movement endpoint)."""
+    if not quantidade:
+        raise ValueError("quantidade must be non-zero")
+    with transaction.atomic():
+        (change,) = apply_stock_changes(
+            loja_id=produto.loja_id, deltas={produto.pk: quantidade}, origem=origem, motivo=motivo
+        )
+    return change.movimentacao
+
+
+def create_produto(*, loja, sku: str, nome: str, estoque_minimo: int = 0, estoque_inicial: int = 0) -> Produto:
+    """A new produto; a non-zero initial stock is recorded as an `inicial` movement."""
+    with transaction.atomic():
+        produto = Produto.objects.create(loja=loja, sku=sku, nome=nome, estoque_minimo=estoque_minimo)
+        if estoque_inicial:
+            apply_stock_changes(loja_id=loja.pk, deltas={produto.pk: estoque_inicial}, origem=Origem.INICIAL)
+            produto.refresh_from_db(fields=["estoque_atual"])
+    return produto
+
+
+def resolve_skus(*, loja_id: int, skus: set[str]) -> dict[str, int]:
+    """Shopify SKU -> produto id: an explicit mapeamento first, then an equal produto sku."""
+    from .models import Mapeamento
+
+    if not skus:
+        return {}
+    found = dict(
+        Produto.objects.filter(loja_id=loja_id, sku__in=skus).values_list("sku", "pk")
+    )
+    found.update(
+        Mapeamento.objects.filter(loja_id=loja_id, shopify_sku__in=skus).values_list("shopify_sku", "produto_id")
+    )
+    return found

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from .models import Alerta, Mapeamento, Movimentacao, Origem, Produto
+from .serializers import (
+    AlertaSerializer,
+    MapeamentoSerializer,
+    MovimentacaoCreateSerializer,
+    MovimentacaoSerializer,
+    ProdutoSerializer,
+)
+from .services import adjust_stock, create_produto
+
+
+def int_param(request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise serializers.ValidationError({name: "Deve ser um número inteiro."}) from None
+
+
+def choice_param(request, name: str, choices) -> str | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    if raw not in choices:
+        raise serializers.ValidationError({name: f"Valor inválido; use um de: {', '.join(choices)}."})
+    return raw
+
+
+class OwnedByUserMixin:
+    """Everything hangs under a loja; a user sees only their own lojas' rows."""
+
+    def owned(self, model):
+        qs = model.objects.filter(loja__owner_id=self.request.user.pk)
+        loja_id = int_param(self.request, "loja_id")
+        return qs.filter(loja_id=loja_id) if loja_id is not None else qs
+
+
+class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
+    serializer_class = ProdutoSerializer
+
+    def get_queryset(self):
+        qs = self.owned(Produto)
+        search = self.request.query_params.get("search", "").strip()
+        if search:
+            qs = qs.filter(Q(sku__icontains=search) | Q(nome__icontains=search))
+        return qs.order_by("id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = create_produto(
+            loja=data["loja"],
+            sku=data["sku"],
+            nome=data["nome"],
+            estoque_minimo=data.get("estoque_minimo", 0),
+            estoque_inicial=data.get("estoque_atual", 0),
+        )
+
+    @action(detail=True, methods=["post"], serializer_class=MovimentacaoCreateSerializer)
+    def movimentacoes(self, request, pk=None):
+        produto = self.get_object()
+        body = MovimentacaoCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        movement = adjust_stock(produto=produto, **body.validated_data)
+        return Response(MovimentacaoSerializer(movement).data, status=status.HTTP_201_CREATED)
+
+
+class MovimentacaoViewSet(OwnedByUserMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = MovimentacaoSerializer
+
+    def get_queryset(self):
+        qs = self.owned(Movimentacao)
+        produto_id = int_param(self.request, "produto_id")
+        if produto_id is not None:
+            qs = qs.filter(produto_id=produto_id)
+        origem = choice_param(self.request, "origem", Origem.values)
+        if origem:
+            qs = qs.filter(origem=origem)
+        return qs.order_by("-id")
+
+
+class MapeamentoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
+    serializer_class = MapeamentoSerializer
+
+    def get_queryset(self):
+        return self.owned(Mapeamento).order_by("id")
+
+
+class AlertaViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AlertaSerializer
+
+    def get_queryset(self):
+        qs = self.owned(Alerta)
+        status_ = choice_param(self.request, "status", ["ativo", "resolvido"])
+        if status_:
+            qs = qs.filter(status=status_)
+        # Critical first: what the dashboard shows on top.
+        return qs.order_by("-prioridade", "-id") if status_ == "ativo" else qs.order_by("-id")

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Event, Stream
+
+
+def visible_events(*, user_id: int, loja_id: int | None = None, stream: str | None = None) -> QuerySet[Event]:
+    """Events a user may see: their lojas' stock events and their own notifications."""
+    estoque = Q(stream=Stream.ESTOQUE, loja__owner_id=user_id)
+    if loja_id is not None:
+        estoque &= Q(loja_id=loja_id)
+    notifications = Q(stream=Stream.NOTIFICATIONS, user_id=user_id)
+    if stream == Stream.ESTOQUE:
+        cond = estoque
+    elif stream == Stream.NOTIFICATIONS:
+        cond = notifications
+    else:
+        cond = estoque | notifications
+    return Event.objects.filter(cond).order_by("id")
+
+
+def events_after(*, user_id: int, since: int, loja_id: int | None = None, stream: str | None = None,
+                 limit: int = 500) -> list[Event]:
+    return list(visible_events(user_id=user_id, loja_id=loja_id, stream=stream).filter(id__gt=since)[:limit])

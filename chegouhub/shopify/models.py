@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class DeliveryStatus(models.TextChoices):
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"  # will be retried by `process_webhooks`
+    DEAD = "dead"  # retries exhausted; replay by hand
+    INVALID = "invalid"  # verified but not a JSON object; kept for inspection
+
+
+class WebhookDelivery(models.Model):
+    """The inbox: every verified delivery, raw, exactly as Shopify sent it."""
+
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="deliveries")
+    shop_domain = models.CharField(max_length=255)
+    topic = models.CharField(max_length=100)
+    webhook_id = models.CharField(max_length=255, unique=True)
+    event_id = models.CharField(max_length=255, null=True, blank=True)
+    api_version = models.CharField(max_length=20, blank=True, default="")
+    triggered_at = models.CharField(max_length=64, blank=True, default="")
+    body = models.BinaryField()
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PROCESSING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    order_id = models.BigIntegerField(null=True, blank=True)
+    unmapped_skus = models.JSONField(default=list, blank=True)
+    duplicates = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop_domain", "topic", "event_id"],
+                condition=Q(event_id__isnull=False),
+                name="delivery_unique_event",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"]), models.Index(fields=["loja", "created_at"])]
+
+
+class RejectionReason(models.TextChoices):
+    DUPLICATE = "duplicado"
+    HMAC_INVALID = "hmac_invalido"
+
+
+class WebhookRejection(models.Model):
+    """Requests that changed nothing but count in the stats: repeats and bad signatures."""
+
+    loja = models.ForeignKey("stores.Loja", null=True, on_delete=models.CASCADE, related_name="+")
+    topic = models.CharField(max_length=100, blank=True, default="")
+    reason = models.CharField(max_length=20, choices=RejectionReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class OrderLedger(models.Model):
+    """What we know of one Shopify order (facts) and what we already applied to stock.
+
+    paid_lines: {line_item_id: {"sku": str|None, "produto_id": int|None, "quantidade": int}}
+    refunds:    {refund_id: {line_item_id: restocked quantity}}
+    applied:    {line_item_id: signed quantity already applied to stock}
+    """
+
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="orders")
+    order_id = models.BigIntegerField()
+    order_name = models.CharField(max_length=100, blank=True, default="")
+    paid = models.BooleanField(default=False)
+    cancelled = models.BooleanField(default=False)
+    paid_lines = models.JSONField(default=dict)
+    refunds = models.JSONField(default=dict)
+    applied = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["loja", "order_id"], name="ledger_unique_order")]

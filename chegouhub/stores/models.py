@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .fields import EncryptedTextField
+
+shop_domain_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$",
+    "O domínio deve ser do tipo minha-loja.myshopify.com.",
+)
+
+
+class WebhookStatus(models.TextChoices):
+    NOT_CONFIGURED = "nao_configurado"
+    CONFIGURED = "configurado"
+    INCOMPLETE = "incompleto"
+    REMOVED = "removido"
+    UNINSTALLED = "desinstalado"
+    ERROR = "erro"
+
+
+class Loja(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lojas")
+    nome = models.CharField(max_length=200)
+    shop_domain = models.CharField(max_length=255, unique=True, validators=[shop_domain_validator])
+    access_token = EncryptedTextField(blank=True, default="")
+    webhook_secret = EncryptedTextField(blank=True, default="")
+    api_version = models.CharField(max_length=20, blank=True, default="", help_text="Empty: settings default")
+    ativo = models.BooleanField(default=True)
+    webhook_status = models.CharField(
+        max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.NOT_CONFIGURED
+    )
+    webhook_checked_at = models.DateTimeField(null=True, blank=True)
+    slack_webhook_url = models.URLField(blank=True, default="")
+    discord_webhook_url = models.URLField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.nome} ({self.shop_domain})"

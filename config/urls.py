@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from chegouhub.accounts import views as accounts
+from chegouhub.inventory import views as inventory
+from chegouhub.realtime import views as realtime
+from chegouhub.shopify import views as shopify
+from chegouhub.stores import views as stores
+
+router = DefaultRouter()
+router.register("lojas", stores.LojaViewSet, basename="loja")
+router.register("estoque/produtos", inventory.ProdutoViewSet, basename="produto")
+router.register("estoque/movimentacoes", inventory.MovimentacaoViewSet, basename="movimentacao")
+router.register("estoque/mapeamentos", inventory.MapeamentoViewSet, basename="mapeamento")
+router.register("estoque/alertas", inventory.AlertaViewSet, basename="alerta")
+router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="entrega")
+
+urlpatterns = [
+    path("api/auth/token/", accounts.TokenView.as_view()),
+    path("api/auth/login/", accounts.LoginView.as_view()),
+    path("api/auth/logout/", accounts.LogoutView.as_view()),
+    path("api/estoque/webhook/shopify/", shopify.shopify_webhook, name="shopify-webhook"),
+    path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
+    path("api/sync-realtime/events/", realtime.EventsView.as_view()),
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]
