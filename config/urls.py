@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
 from chegouhub.inventory import views as inventory
-from chegouhub.realtime import views as realtime
+from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
 from chegouhub.stores import views as stores
 
@@ -22,7 +22,10 @@ urlpatterns = [
     path("api/auth/logout/", accounts.LogoutView.as_view()),
     path("api/estoque/webhook/shopify/", shopify.shopify_webhook, name="shopify-webhook"),
     path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
-    path("api/sync-realtime/events/", realtime.EventsView.as_view()),
+    path("api/sync-realtime/", include("chegouhub.realtime.urls")),
+    path("api/sync-realtime/", include("chegouhub.shopify.urls")),
+    path("healthz", common.healthz),
+    path("readyz", common.readyz),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

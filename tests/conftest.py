@@ -134,3 +134,20 @@ def captured_events(monkeypatch):
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def live_server_factory(transactional_db):
+    """Start real server processes on the current test database; all stopped after the test."""
+    from tests.live import LiveServer
+
+    started: list[LiveServer] = []
+
+    def start(**kwargs) -> LiveServer:
+        server = LiveServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
