@@ -116,7 +116,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # SQLITE_TEST_NAME lets concurrent test runs in one checkout use separate files.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -130,7 +131,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
             "CONFIG": {
-                "hosts": [h.strip() for h in REDIS_URL.split(",") if h.strip()],
+                # Connect timeout bounds how long a publish or a socket waits on a dead Redis.
+                "hosts": [
+                    {"address": h.strip(), "socket_connect_timeout": 2, "socket_keepalive": True}
+                    for h in REDIS_URL.split(",")
+                    if h.strip()
+                ],
+                # Distinct prefixes let several deployments (or test runs) share one Redis.
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
                 "expiry": 60,  # seed: message TTL 60 s
                 "group_expiry": 86400,  # seed: group membership 24 h
                 "capacity": 1000,
@@ -138,7 +146,9 @@ if REDIS_URL:
         }
     }
     if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
-        CHANNEL_LAYERS["default"]["CONFIG"] = {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]}
+        CHANNEL_LAYERS["default"]["CONFIG"] = {
+            key: CHANNEL_LAYERS["default"]["CONFIG"][key] for key in ("hosts", "prefix")
+        }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -1,0 +1,97 @@
+"""The retry worker: deliveries whose processing failed are processed again with backoff.
+
+    python manage.py process_webhooks                 # loop forever (SIGTERM/SIGINT stop it cleanly)
+    python manage.py process_webhooks --once          # one pass over what is due, then exit
+    python manage.py process_webhooks --replay 42     # an operator's replay of a dead/failed delivery
+
+Several of these may run at once, on one host or many: a delivery is claimed with a conditional
+UPDATE (`claim_due_deliveries`), so two workers never take the same one, and one that dies
+mid-attempt leaves a lease that expires and lets another worker take it over. A database outage
+does not kill the loop: it waits and tries again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections, connection
+
+from chegouhub.common.logging import webhook_log
+from chegouhub.shopify.services import claim_due_deliveries, replay_delivery, retry_delivery
+
+
+def run_once(*, batch: int = 50, lease_seconds: int = 60) -> dict[str, int]:
+    """Claim what is due and retry each claimed delivery; returns {status: count}."""
+    counts: dict[str, int] = {}
+    for delivery_id in claim_due_deliveries(limit=batch, lease_seconds=lease_seconds):
+        try:
+            status = retry_delivery(delivery_id)
+        except DatabaseError:
+            raise  # the loop waits; the claim's lease expires and the delivery is taken again
+        except Exception as exc:  # never let one delivery stop the worker; its lease expires
+            webhook_log.error("retry worker: unexpected error", extra={"delivery_id": delivery_id,
+                                                                       "error_type": type(exc).__name__})
+            status = "error"
+        counts[status] = counts.get(status, 0) + 1
+        webhook_log.info("webhook retried", extra={"delivery_id": delivery_id, "status": status})
+    return counts
+
+
+def _refresh_connections() -> None:
+    """Drop broken or expired connections between passes (not inside a caller's transaction)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+class Command(BaseCommand):
+    help = "Retry failed Shopify webhook deliveries with backoff (safe to run as several processes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="One pass over the due deliveries, then exit.")
+        parser.add_argument("--replay", type=int, metavar="ID", help="Replay one dead or failed delivery now.")
+        parser.add_argument("--interval", type=float, default=2.0, help="Seconds between passes (default 2).")
+        parser.add_argument("--batch", type=int, default=50, help="Deliveries claimed per pass (default 50).")
+        parser.add_argument("--lease", type=int, default=60,
+                            help="Seconds a claim holds before another worker may take it over (default 60).")
+
+    def handle(self, *args, **opts):
+        if opts["replay"] is not None:
+            return self._replay(opts["replay"])
+        stop = threading.Event()
+        if not opts["once"] and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+        while not stop.is_set():
+            _refresh_connections()
+            try:
+                counts = run_once(batch=opts["batch"], lease_seconds=opts["lease"])
+            except DatabaseError as exc:
+                if opts["once"]:
+                    raise CommandError(f"database unavailable: {type(exc).__name__}") from exc
+                webhook_log.warning("retry worker: database unavailable; waiting",
+                                    extra={"error_type": type(exc).__name__})
+                _refresh_connections()
+                stop.wait(max(opts["interval"], 1.0))
+                continue
+            if counts:
+                self.stdout.write(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+            if opts["once"]:
+                return
+            # A full batch means more is probably due: go again without sleeping.
+            if sum(counts.values()) < opts["batch"]:
+                stop.wait(opts["interval"])
+
+    def _replay(self, delivery_id: int) -> None:
+        from chegouhub.shopify.models import WebhookDelivery
+
+        if not WebhookDelivery.objects.filter(pk=delivery_id).exists():
+            raise CommandError(f"delivery {delivery_id} does not exist")
+        try:
+            status = replay_delivery(delivery_id)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"delivery {delivery_id}: {status}")
+        if status != "processed" and status != "ignored":
+            raise CommandError(f"delivery {delivery_id} is {status} after the replay")
