@@ -28,4 +28,5 @@ urlpatterns = [
     path("readyz", common.readyz),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
+    path("", include("chegouhub.dashboard.urls")),
 ]

@@ -1,0 +1,406 @@
+// The dashboard page: keeps the server-rendered first frame live with RealtimeClient.
+// Untrusted text (SKUs, names, errors) only ever goes through textContent, never innerHTML.
+
+import { RealtimeClient } from "./realtime.js";
+
+const config = JSON.parse(document.getElementById("painel-config").textContent);
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const MODO_TEXTO = {
+  websocket: "Ao vivo via WebSocket",
+  polling: "Ao vivo via consulta periódica (polling)",
+  conectando: "Conectando…",
+  offline: "Sem conexão — tentando novamente",
+};
+const ORIGEM_TEXTO = {
+  manual: "Ajuste manual",
+  inicial: "Estoque inicial",
+  shopify_pedido_pago: "Venda",
+  shopify_pedido_cancelado: "Pedido cancelado",
+  shopify_reembolso: "Reembolso",
+};
+const FEED_MAX = 30;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("data")) node.setAttribute(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+function csrfToken() {
+  const input = $("input[name=csrfmiddlewaretoken]");
+  if (input) return input.value;
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+async function api(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  const resp = await fetch(url, {
+    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await resp.json(); } catch (_) { /* empty or not JSON */ }
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+function errorText(resp) {
+  const d = resp.data;
+  if (d && typeof d === "object") {
+    if (typeof d.erro === "string" && d.erro) return d.erro;
+    if (typeof d.detail === "string") return d.detail;
+    const first = Object.entries(d).find(([, v]) => typeof v === "string" || Array.isArray(v));
+    if (first) return `${first[0]}: ${[].concat(first[1]).join(" ")}`;
+  }
+  if (resp.status === 404) return "Função ainda indisponível neste servidor (404).";
+  if (resp.status === 0) return "Servidor inacessível.";
+  return `O servidor respondeu ${resp.status}.`;
+}
+
+function hora(iso) {
+  const d = iso ? new Date(iso) : new Date();
+  return d.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// ---- stock table -------------------------------------------------------------------------------
+
+const tbody = $("#linhas-estoque");
+const lastEventForProduto = new Map(); // produto_id -> event id applied (older events never win)
+
+function situacao(atual, minimo) {
+  if (atual < 0) return ["zerado", "Negativo", "selo-zerado"];
+  if (atual === 0) return ["zerado", "Zerado", "selo-zerado"];
+  if (atual <= minimo) return ["baixo", "Baixo", "selo-baixo"];
+  return ["", "OK", "selo-ok"];
+}
+
+function paintRow(row, atual) {
+  const minimo = Number(row.dataset.minimo);
+  const [cls, label, selo] = situacao(atual, minimo);
+  row.classList.remove("baixo", "zerado");
+  if (cls) row.classList.add(cls);
+  $(".estoque-atual", row).textContent = String(atual);
+  const cell = $(".situacao", row);
+  cell.replaceChildren(el("span", { class: `selo ${selo}`, text: label }));
+}
+
+function buildRow(p) {
+  const row = el("tr", { dataProdutoId: String(p.id), dataSku: p.sku, dataMinimo: String(p.estoque_minimo) },
+    el("td", { class: "sku", text: p.sku }),
+    el("td", { class: "nome", text: p.nome }),
+    el("td", { class: "num estoque-atual", text: String(p.estoque_atual) }),
+    el("td", { class: "num estoque-minimo", text: String(p.estoque_minimo) }),
+    el("td", { class: "situacao" }));
+  paintRow(row, p.estoque_atual);
+  return row;
+}
+
+function flash(row, direction) {
+  row.classList.remove("flash", "flash-sobe", "flash-desce");
+  void row.offsetWidth; // restart the animation
+  row.classList.add("flash", direction < 0 ? "flash-desce" : "flash-sobe");
+}
+
+const pendingRows = new Set();
+async function fetchMissingRow(produtoId) {
+  if (!tbody || pendingRows.has(produtoId)) return;
+  pendingRows.add(produtoId);
+  try {
+    const resp = await api("GET", `/api/estoque/produtos/${produtoId}/`);
+    if (resp.ok && resp.data && String(resp.data.loja_id) === String(config.loja_id)
+        && !tbody.querySelector(`tr[data-produto-id="${produtoId}"]`)) {
+      $(".sem-produtos", tbody)?.remove();
+      const row = buildRow(resp.data);
+      tbody.append(row);
+      flash(row, 1);
+      applySearch();
+    }
+  } finally {
+    pendingRows.delete(produtoId);
+  }
+}
+
+function onStockChange(ev) {
+  const d = ev.data;
+  const prev = lastEventForProduto.get(d.produto_id) || 0;
+  if (ev.id < prev) return;
+  lastEventForProduto.set(d.produto_id, ev.id);
+  const row = tbody && tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
+  if (!row) {
+    fetchMissingRow(d.produto_id);
+    return;
+  }
+  paintRow(row, d.estoque_atual);
+  flash(row, d.quantidade);
+  resolveAlertsLocally(d.produto_id, d.estoque_atual, Number(row.dataset.minimo));
+  if (d.origem === "shopify_pedido_cancelado" || d.origem === "shopify_reembolso" || d.origem === "manual") {
+    addFeedEntry(movementEntry(ev, row));
+  }
+}
+
+// ---- search ------------------------------------------------------------------------------------
+
+const busca = $("#busca");
+function normalize(s) {
+  return s.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
+}
+function applySearch() {
+  if (!tbody || !busca) return;
+  const q = normalize(busca.value.trim());
+  let visible = 0;
+  for (const row of $$("tr[data-produto-id]", tbody)) {
+    const hay = normalize(`${row.dataset.sku} ${$(".nome", row).textContent}`);
+    const show = !q || hay.includes(q);
+    row.hidden = !show;
+    if (show) visible += 1;
+  }
+  $("#busca-vazia").hidden = visible > 0 || !q;
+}
+busca?.addEventListener("input", applySearch);
+
+// ---- alerts ------------------------------------------------------------------------------------
+
+const listaAlertas = $("#lista-alertas");
+const RANK = { critica: 0, alta: 1 };
+
+function alertItem(a) {
+  const critica = a.prioridade === "critica";
+  const sku = a.sku || tbody?.querySelector(`tr[data-produto-id="${a.produto_id}"]`)?.dataset.sku || `#${a.produto_id}`;
+  return el("li", {
+    class: `alerta alerta-${a.prioridade}`, dataAlertaId: String(a.alerta_id ?? a.id), dataProdutoId: String(a.produto_id),
+    dataTipo: a.tipo, dataPrioridade: a.prioridade,
+  },
+  el("span", { class: `selo ${critica ? "selo-zerado" : "selo-baixo"}`, text: critica ? "Crítico" : "Alta" }),
+  el("span", { class: "alerta-texto" },
+    el("strong", { text: sku }),
+    ` — ${a.tipo === "estoque_zerado" ? "estoque zerado" : "estoque baixo"} (${a.estoque_atual} / mínimo ${a.estoque_minimo})`));
+}
+
+function sortAlerts() {
+  const items = $$("li.alerta", listaAlertas);
+  items.sort((x, y) => (RANK[x.dataset.prioridade] ?? 9) - (RANK[y.dataset.prioridade] ?? 9)
+    || Number(y.dataset.alertaId) - Number(x.dataset.alertaId));
+  listaAlertas.append(...items);
+  $("#contador-alertas").textContent = String(items.length);
+  $("#sem-alertas").hidden = items.length > 0;
+}
+
+function onAlert(ev) {
+  if (!listaAlertas) return;
+  const a = ev.data;
+  const same = listaAlertas.querySelector(`li[data-produto-id="${a.produto_id}"][data-tipo="${a.tipo}"]`);
+  same?.remove();
+  listaAlertas.prepend(alertItem(a));
+  sortAlerts();
+  if (a.prioridade === "critica") announce(`Alerta crítico: ${a.sku} está com estoque ${a.estoque_atual}.`);
+  scheduleAlertRefresh();
+}
+
+function resolveAlertsLocally(produtoId, atual, minimo) {
+  if (!listaAlertas) return;
+  for (const li of $$(`li[data-produto-id="${produtoId}"]`, listaAlertas)) {
+    if ((li.dataset.tipo === "estoque_zerado" && atual > 0) || (li.dataset.tipo === "estoque_baixo" && atual > minimo)) {
+      li.remove();
+    }
+  }
+  sortAlerts();
+  scheduleAlertRefresh();
+}
+
+// The server is the judge of which alerts are active: reconcile shortly after changes settle.
+let alertTimer = null;
+function scheduleAlertRefresh() {
+  clearTimeout(alertTimer);
+  alertTimer = setTimeout(refreshAlerts, 1500);
+}
+async function refreshAlerts() {
+  if (!listaAlertas) return;
+  const resp = await api("GET", `/api/estoque/alertas/?loja_id=${config.loja_id}&status=ativo&page_size=200`);
+  if (!resp.ok || !resp.data) return;
+  const skuOf = (pid) => tbody?.querySelector(`tr[data-produto-id="${pid}"]`)?.dataset.sku;
+  listaAlertas.replaceChildren(...(resp.data.results || []).map((a) => alertItem({ ...a, sku: skuOf(a.produto_id) })));
+  sortAlerts();
+}
+
+// ---- feed of sales -----------------------------------------------------------------------------
+
+const feed = $("#feed-vendas");
+
+function saleEntry(ev) {
+  const d = ev.data;
+  const itens = el("ul", { class: "itens" });
+  for (const it of d.itens || []) {
+    itens.append(el("li", { text: `${it.sku}: −${it.quantidade} (${it.estoque_anterior} → ${it.estoque_atual})` }));
+  }
+  for (const sku of d.nao_mapeados || []) {
+    itens.append(el("li", { class: "nao-mapeado", text: `SKU não mapeado: ${sku || "(sem SKU)"}` }));
+  }
+  const nome = d.order_name || `#${d.order_id}`;
+  return el("li", { class: "entrada venda", dataEventoId: String(ev.id), dataOrderId: String(d.order_id) },
+    el("div", { class: "entrada-topo" },
+      el("strong", { text: `Pedido ${nome}` }),
+      el("time", { datetime: ev.timestamp || "", text: hora(ev.timestamp) })),
+    itens);
+}
+
+function movementEntry(ev, row) {
+  const d = ev.data;
+  const sinal = d.quantidade > 0 ? "+" : "−";
+  return el("li", { class: "entrada devolucao", dataEventoId: String(ev.id) },
+    el("div", { class: "entrada-topo" },
+      el("strong", { text: ORIGEM_TEXTO[d.origem] || d.origem }),
+      el("time", { datetime: ev.timestamp || "", text: hora(ev.timestamp) })),
+    el("ul", { class: "itens" },
+      el("li", { text: `${d.sku || row?.dataset.sku}: ${sinal}${Math.abs(d.quantidade)} (${d.estoque_anterior} → ${d.estoque_atual})` })));
+}
+
+function addFeedEntry(li, { append = false } = {}) {
+  if (!feed) return;
+  if (feed.querySelector(`li[data-evento-id="${li.dataset.eventoId}"]`)) return;
+  if (append) feed.append(li); else feed.prepend(li);
+  while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+  const vazio = $("#sem-vendas");
+  if (vazio) vazio.hidden = feed.children.length > 0;
+}
+
+// ---- webhooks ----------------------------------------------------------------------------------
+
+function setWebhookBadge(lojaId, status) {
+  const badge = $(`li.loja-webhook[data-loja-id="${lojaId}"] .selo-webhook`);
+  if (!badge || !status) return;
+  badge.className = `selo selo-webhook selo-wh-${status}`;
+  badge.dataset.status = status;
+  badge.textContent = config.status_labels[status] || status;
+}
+
+async function refreshLoja(lojaId) {
+  const resp = await api("GET", `/api/lojas/${lojaId}/`);
+  if (resp.ok && resp.data) setWebhookBadge(lojaId, resp.data.webhook_status);
+}
+
+async function onWebhookAction(button) {
+  const lojaId = Number(button.dataset.lojaId);
+  const item = button.closest("li.loja-webhook");
+  const out = $(".resultado", item);
+  const buttons = $$("button", item);
+  buttons.forEach((b) => { b.disabled = true; });
+  item.setAttribute("aria-busy", "true");
+  out.className = "resultado";
+  try {
+    if (button.dataset.acao === "configurar") {
+      out.textContent = "Configurando webhooks…";
+      const base = $("#base-domain").value.trim();
+      const resp = await api("POST", "/api/sync-realtime/configure-webhook-single/", { loja_id: lojaId, base_domain: base });
+      if (resp.ok) {
+        const d = resp.data || {};
+        const partes = [];
+        for (const [k, rotulo] of [["criados", "criados"], ["created", "criados"], ["existentes", "já existentes"],
+          ["removidos", "removidos"]]) {
+          if (Array.isArray(d[k])) partes.push(`${d[k].length} ${rotulo}`);
+          else if (typeof d[k] === "number") partes.push(`${d[k]} ${rotulo}`);
+        }
+        out.textContent = `Webhooks configurados${partes.length ? ` (${partes.join(", ")})` : ""}.`;
+        out.classList.add("sucesso");
+        if (d.webhook_status || d.status) setWebhookBadge(lojaId, d.webhook_status || d.status);
+        refreshLoja(lojaId);
+      } else {
+        out.textContent = `Não foi possível configurar: ${errorText(resp)}`;
+        out.classList.add("falha");
+        refreshLoja(lojaId);
+      }
+    } else {
+      out.textContent = "Testando conexão com a Shopify…";
+      const resp = await api("GET", `/api/sync-realtime/test-connectivity/?loja_id=${lojaId}`);
+      const d = resp.data || {};
+      if (resp.ok && d.conectado) {
+        const nome = (d.shop && (d.shop.name || d.shop.nome || d.shop.myshopifyDomain)) || "a loja";
+        const lat = d.latencia_ms != null ? ` em ${Math.round(d.latencia_ms)} ms` : "";
+        out.textContent = `Conectado a ${nome}${lat}.`;
+        out.classList.add("sucesso");
+      } else {
+        out.textContent = `Sem conexão: ${resp.ok ? (d.erro || "a Shopify não respondeu.") : errorText(resp)}`;
+        out.classList.add("falha");
+      }
+    }
+  } catch (err) {
+    out.textContent = "Servidor inacessível. Verifique sua conexão e tente de novo.";
+    out.classList.add("falha");
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+    item.removeAttribute("aria-busy");
+  }
+}
+
+$("#lista-lojas")?.addEventListener("click", (e) => {
+  const button = e.target.closest("button[data-acao]");
+  if (button) onWebhookAction(button);
+});
+
+function onWebhookStatus(ev) {
+  const d = ev.data;
+  setWebhookBadge(d.loja_id, d.status);
+  const out = $(`li.loja-webhook[data-loja-id="${d.loja_id}"] .resultado`);
+  if (out && d.detalhes) out.textContent = d.detalhes;
+  if (ev.priority === "alta" || ev.priority === "critica") announce(`${d.shop_domain}: ${d.detalhes || d.status}`);
+}
+
+// ---- misc --------------------------------------------------------------------------------------
+
+const anuncio = $("#anuncio-critico");
+function announce(text) {
+  if (!anuncio) return;
+  anuncio.textContent = "";
+  setTimeout(() => { anuncio.textContent = text; }, 50);
+}
+
+const status = $("#rt-status");
+function showMode(modo) {
+  status.dataset.modo = modo;
+  $("#rt-texto").textContent = MODO_TEXTO[modo] || modo;
+}
+
+// The loja picker: a plain GET form (works without JS); with JS it opens on change.
+const seletor = $("#loja");
+if (seletor) {
+  $("#abrir-loja").classList.add("visualmente-oculto");
+  seletor.addEventListener("change", () => $("#form-loja").submit());
+}
+
+// ---- start -------------------------------------------------------------------------------------
+
+for (const ev of config.vendas.slice().reverse()) addFeedEntry(saleEntry(ev));
+
+const rt = new RealtimeClient({ lojaId: config.loja_id, cursor: config.cursor });
+rt.addEventListener("modo", (e) => showMode(e.detail.modo));
+rt.addEventListener("fatal", (e) => {
+  showMode("offline");
+  $("#rt-texto").textContent = e.detail.motivo;
+  if (e.detail.codigo === 4401) setTimeout(() => window.location.reload(), 3000);
+});
+rt.addEventListener("evento", (e) => {
+  const ev = e.detail;
+  if (ev.data && ev.data.loja_id != null && config.loja_id != null
+      && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change") return;
+  switch (ev.type) {
+    case "estoque_atualizado": onStockChange(ev); break;
+    case "venda_shopify_processada": addFeedEntry(saleEntry(ev)); break;
+    case "alerta_estoque_gerado": onAlert(ev); break;
+    case "produto_estoque_zero": announce(`Crítico: ${ev.data.nome} (${ev.data.sku}) ficou sem estoque.`); break;
+    case "webhook_status_change": onWebhookStatus(ev); break;
+    case "system_notification": announce(ev.data.message); break;
+    default: break;
+  }
+});
+showMode("conectando");
+rt.start();
+window.chegouhubRealtime = rt; // for the console and the browser tests

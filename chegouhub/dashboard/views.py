@@ -1,0 +1,110 @@
+"""The dashboard page: server-rendered first frame, then a small JS module keeps it live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.static import serve
+
+from .selectors import dashboard_snapshot
+
+STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
+
+WEBHOOK_STATUS_LABELS = {
+    "nao_configurado": "Não configurado",
+    "configurado": "Configurado",
+    "incompleto": "Incompleto",
+    "removido": "Removido",
+    "desinstalado": "App desinstalado",
+    "erro": "Erro",
+}
+
+# No inline script or style anywhere: the page's data travels in <script type="application/json">.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+
+
+def _secure(response: HttpResponse) -> HttpResponse:
+    response["Content-Security-Policy"] = CSP
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _login_page(request, form: AuthenticationForm, status: int = 200) -> HttpResponse:
+    return _secure(render(request, "dashboard/login.html", {"form": form}, status=status))
+
+
+@require_http_methods(["GET", "HEAD"])
+def painel(request):
+    if not request.user.is_authenticated:
+        return _login_page(request, AuthenticationForm(request))
+    try:
+        loja_id = int(request.GET["loja"]) if request.GET.get("loja") else None
+    except ValueError:
+        loja_id = None
+    snap = dashboard_snapshot(user=request.user, loja_id=loja_id)
+    for loja in snap.lojas:
+        loja.status_label = WEBHOOK_STATUS_LABELS.get(loja.webhook_status, loja.webhook_status)
+    config = {
+        "loja_id": snap.loja.pk if snap.loja else None,
+        "cursor": snap.cursor,
+        "produtos": [
+            {"id": p.pk, "sku": p.sku, "nome": p.nome, "estoque_atual": p.estoque_atual,
+             "estoque_minimo": p.estoque_minimo}
+            for p in snap.produtos
+        ],
+        "vendas": snap.vendas,
+        "base_domain": settings.WEBHOOK_BASE_DOMAIN,
+        "status_labels": WEBHOOK_STATUS_LABELS,
+    }
+    context = {
+        "snap": snap,
+        "config": config,
+        "status_labels": WEBHOOK_STATUS_LABELS,
+        "base_domain": settings.WEBHOOK_BASE_DOMAIN,
+    }
+    return _secure(render(request, "dashboard/painel.html", context))
+
+
+@require_http_methods(["GET", "POST"])
+def entrar(request):
+    if request.method == "GET":
+        return redirect("dashboard:painel")
+    form = AuthenticationForm(request, data=request.POST)
+    if not form.is_valid():
+        return _login_page(request, form, status=400)
+    login(request, form.get_user())
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/"
+    return redirect(target)
+
+
+@require_POST
+def sair(request):
+    logout(request)
+    return redirect("dashboard:painel")
+
+
+def static_file(request, path: str):
+    """The page's own CSS and JS, no build step and no collectstatic needed to run the demo.
+
+    Revalidated on every load (Last-Modified), so a changed module is never served stale.
+    """
+    if not (STATIC_DIR / path).is_file():
+        raise Http404(path)
+    response = serve(request, path, document_root=str(STATIC_DIR))
+    response["Cache-Control"] = "no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
