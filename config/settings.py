@@ -12,7 +12,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def strict_bool(name: str, default: bool) -> bool:
+    """Like env.bool, but a typo ("ture", "maybe") fails loudly instead of meaning False."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+DEBUG = strict_bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -67,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "chegouhub.common",
     "chegouhub.accounts",
@@ -190,6 +208,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
+    # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "chegouhub.common.throttling.EndpointAnonRateThrottle",
+        "chegouhub.common.throttling.EndpointUserRateThrottle",
+    ],
+    # Proxies in front that append to X-Forwarded-For (0: the client address is REMOTE_ADDR).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
@@ -200,7 +225,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "ChegouHub realtime sync API",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# /metrics: open unless a token is set (then `Authorization: Bearer <METRICS_TOKEN>`).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
