@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max, Q
 
 from chegouhub.common.logging import channels_log
 
@@ -38,7 +40,32 @@ EVENT_SCHEMAS: dict[str, tuple[str, frozenset[str]]] = {
     "webhook_status_change": (Stream.NOTIFICATIONS, frozenset({"loja_id", "shop_domain", "status", "detalhes"})),
 }
 
+# One publish (all the groups of one transaction) never waits longer than this on the channel layer,
+# and after a failure publishing is skipped for a short while: during a Redis outage each webhook
+# pays at most one fast failure instead of a timeout. Skipped events are not lost: they are in
+# the log, and sockets back-fill them (see "Ordering and gaps" below) or clients resume/poll.
 PUBLISH_TIMEOUT_SECONDS = 2.0
+PUBLISH_BACKOFF_SECONDS = 2.0
+_publish_paused_until = 0.0
+
+# Ordering and gaps
+# -----------------
+# A client resumes from the highest id it saw, so an event must never become visible after a
+# higher-id event of the same scope (loja stream or user notifications), or a client that saw the
+# higher one first would skip it forever. Ids are allocated at insert but transactions commit in any
+# order, so `record_events` serializes the event-writing tail of transactions *per scope*:
+# on PostgreSQL a transaction-level advisory lock on the scope is taken before the insert and held
+# until commit (other lojas are not held up); on SQLite every write transaction already holds the
+# database write lock from BEGIN (transaction_mode=IMMEDIATE). Hence within a scope, commit order
+# is id order, and when event N is visible every lower id of its scope is visible too.
+#
+# Publication order can still differ (two processes publish after their commits concurrently),
+# and a publish can be lost (Redis down). So each published event carries `prev_id`: the id of the
+# previous event of its scope, read under the same lock. A socket that receives an event whose
+# prev_id is beyond what it last delivered has a gap, and fills it from the log before delivering
+# (chegouhub/realtime/consumers.py). Gap detection costs nothing per event; the log is read only
+# when a gap is real.
+_ADVISORY_NAMESPACE = {Stream.ESTOQUE: 0x43480001, Stream.NOTIFICATIONS: 0x43480002}
 
 
 @dataclass
@@ -69,6 +96,38 @@ def serialize_event(event: Event) -> dict:
     }
 
 
+class GroupMessage(tuple):
+    """`(group, serialized_event)`, carrying the scope's previous event id for gap detection."""
+
+    prev_id: int | None
+
+    def __new__(cls, group: str, event: dict, prev_id: int | None = None):
+        self = super().__new__(cls, (group, event))
+        self.prev_id = prev_id
+        return self
+
+
+def _scope_of(event: Event) -> tuple[str, int]:
+    if event.stream == Stream.ESTOQUE:
+        return Stream.ESTOQUE, event.loja_id
+    return Stream.NOTIFICATIONS, event.user_id
+
+
+def _scope_filter(stream: str, key: int) -> Q:
+    if stream == Stream.ESTOQUE:
+        return Q(stream=stream, loja_id=key)
+    return Q(stream=stream, user_id=key)
+
+
+def _lock_scopes(scopes: list[tuple[str, int]]) -> None:
+    """Hold each scope's event-log lock until the transaction ends (PostgreSQL; see above)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for stream, key in sorted(scopes):  # stable order: two writers can never deadlock here
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE[stream], key % 2**31])
+
+
 def record_events(events: list[NewEvent]) -> list[Event]:
     """Write events to the log (inside the current transaction) and publish them on commit."""
     rows = []
@@ -90,8 +149,20 @@ def record_events(events: list[NewEvent]) -> list[Event]:
         )
     if not rows:
         return []
-    created = Event.objects.bulk_create(rows)
-    messages = [(_group_for(row), serialize_event(row)) for row in created]
+    scopes = sorted({_scope_of(row) for row in rows})
+    # savepoint=False: joins the caller's transaction; in autocommit it opens one, so the lock
+    # is held until these rows are committed.
+    with transaction.atomic(savepoint=False):
+        _lock_scopes(scopes)
+        previous = {
+            scope: Event.objects.filter(_scope_filter(*scope)).aggregate(m=Max("id"))["m"] or 0 for scope in scopes
+        }
+        created = Event.objects.bulk_create(rows)
+        messages = []
+        for row in sorted(created, key=lambda r: r.id):
+            scope = _scope_of(row)
+            messages.append(GroupMessage(_group_for(row), serialize_event(row), previous[scope]))
+            previous[scope] = row.id
     # Bound explicitly: a lambda over a loop variable would publish the last batch N times.
     transaction.on_commit(functools.partial(publish, messages))
     return created
@@ -104,26 +175,39 @@ def _group_for(event: Event) -> str:
 
 
 def publish(messages: list[tuple[str, dict]]) -> bool:
-    """Fan out to the channel layer. Never raises: clients catch up from the log."""
+    """Fan out to the channel layer. Never raises and never blocks long: clients catch up from the log."""
+    global _publish_paused_until
+    from chegouhub.common import metrics
+
+    if time.monotonic() < _publish_paused_until:
+        metrics.PUBLISH_FAILURES.inc()
+        return False
     try:
         async_to_sync(_publish_async)(messages)
         return True
     except Exception as exc:  # the webhook must not fail because Redis did
+        _publish_paused_until = time.monotonic() + PUBLISH_BACKOFF_SECONDS
         channels_log.warning(
             "channel layer publish failed; clients will catch up from the event log",
             extra={"error_type": type(exc).__name__, "events": len(messages)},
         )
-        from chegouhub.common import metrics
-
         metrics.PUBLISH_FAILURES.inc()
         return False
+
+
+def group_message(payload: dict, prev_id: int | None) -> dict:
+    """What the consumers receive: `event.message` routes to `ScopedEventConsumer.event_message`."""
+    return {"type": "event.message", "event": payload, "prev_id": prev_id}
 
 
 async def _publish_async(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group, payload in messages:
-        await asyncio.wait_for(
-            layer.group_send(group, {"type": "event.message", "event": payload}), PUBLISH_TIMEOUT_SECONDS
-        )
+
+    async def send_all() -> None:
+        for item in messages:
+            group, payload = item
+            await layer.group_send(group, group_message(payload, getattr(item, "prev_id", None)))
+
+    await asyncio.wait_for(send_all(), PUBLISH_TIMEOUT_SECONDS)

@@ -23,3 +23,18 @@ def visible_events(*, user_id: int, loja_id: int | None = None, stream: str | No
 def events_after(*, user_id: int, since: int, loja_id: int | None = None, stream: str | None = None,
                  limit: int = 500) -> list[Event]:
     return list(visible_events(user_id=user_id, loja_id=loja_id, stream=stream).filter(id__gt=since)[:limit])
+
+
+def scope_events(*, user_id: int, stream: str, loja_id: int | None = None, after: int, upto: int | None = None,
+                 limit: int = 500) -> list[Event]:
+    """One socket's events (a loja's stock stream or the user's notifications) in (after, upto], by id."""
+    qs = visible_events(user_id=user_id, loja_id=loja_id, stream=stream).filter(id__gt=after)
+    if upto is not None:
+        qs = qs.filter(id__lte=upto)
+    return list(qs[:limit])
+
+
+def scope_last_id(*, user_id: int, stream: str, loja_id: int | None = None) -> int:
+    """The newest event id of one socket's scope (0 when there is none)."""
+    last = visible_events(user_id=user_id, loja_id=loja_id, stream=stream).order_by("-id").values_list("id", flat=True)
+    return next(iter(last[:1]), 0)

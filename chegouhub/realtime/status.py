@@ -7,6 +7,8 @@ import asyncio
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+PROBE_GROUP = "realtime.probe"
+
 
 def channel_layer_available(timeout: float = 1.0) -> bool:
     layer = get_channel_layer()
@@ -14,10 +16,11 @@ def channel_layer_available(timeout: float = 1.0) -> bool:
         return False
 
     async def probe() -> None:
-        # A send to a throwaway channel exercises the real connection (Redis) or the in-memory layer.
-        name = await layer.new_channel("probe.")
-        await layer.send(name, {"type": "probe"})
-        await layer.receive(name)
+        # A group_send to a group nobody joins is a real round trip to Redis (channels-redis
+        # trims and reads the group's set; the pub/sub layer publishes) and, unlike a
+        # receive() on a process-local channel, never competes with the open sockets' receive
+        # loop for the layer's receive lock.
+        await layer.group_send(PROBE_GROUP, {"type": "realtime.probe"})
 
     try:
         async_to_sync(asyncio.wait_for)(probe(), timeout)

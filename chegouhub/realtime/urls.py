@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("events/", views.EventsView.as_view()),
+    path("status/", views.StatusView.as_view()),
 ]

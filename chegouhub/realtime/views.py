@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .events import serialize_event
 from .selectors import events_after
+from .status import channel_layer_available
 
 
 class EventsQuery(serializers.Serializer):
@@ -25,3 +27,50 @@ class EventsView(APIView):
         events = events_after(user_id=request.user.pk, since=since, loja_id=q.get("loja_id"), limit=q["limit"])
         last_id = events[-1].id if events else since
         return Response({"events": [serialize_event(e) for e in events], "last_id": last_id})
+
+
+def _layer_kind() -> str:
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    if backend.endswith("RedisPubSubChannelLayer"):
+        return "redis_pubsub"
+    if "redis" in backend.lower():
+        return "redis"
+    return "in_memory"
+
+
+class StatusView(APIView):
+    """`GET /api/sync-realtime/status/`: the seed's document, for signed-in users (session or token).
+
+    `websockets_available` is measured on every call (a round trip to the channel layer, at most
+    one second), so with Redis down it is false and clients should fall back to polling.
+    """
+
+    def get(self, request):
+        available = channel_layer_available()
+        return Response(
+            {
+                "websockets_available": available,
+                "channel_layer": _layer_kind(),
+                "features": {
+                    "stock_notifications": True,
+                    "shopify_webhook_processing": True,
+                    "real_time_alerts": True,
+                    "bulk_webhook_configuration": True,
+                    "resume": True,
+                    "polling_fallback": True,
+                },
+                "endpoints": {
+                    "websocket_stock": "/ws/estoque/",
+                    "websocket_notifications": "/ws/notifications/",
+                    "webhook_configure": "/api/sync-realtime/configure-webhooks/",
+                    "webhook_status": "/api/sync-realtime/webhooks-status/",
+                    "events_polling": "/api/sync-realtime/events/",
+                    "status": "/api/sync-realtime/status/",
+                },
+                "websocket": {
+                    "idle_timeout_seconds": settings.WS_IDLE_TIMEOUT_SECONDS,
+                    "max_client_frame_bytes": settings.WS_MAX_CLIENT_FRAME_BYTES,
+                    "close_codes": {"nao_autenticado": 4401, "loja_nao_permitida": 4403, "inativo": 4408},
+                },
+            }
+        )

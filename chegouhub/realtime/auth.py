@@ -1,0 +1,122 @@
+"""The WebSocket handshake's guards: origin check, then authentication (CONTRACT sections 1 and 5).
+
+`websocket_auth_stack(app)` = OriginValidator → cookies → `session_key` query → session → user.
+
+- Origin: a browser page may open a socket only from the project's own origin (the `Origin`
+  equals the `Host` the socket was opened on, or its host is one of the explicit ALLOWED_HOSTS on
+  that same port) or from an origin in CORS_ALLOWED_ORIGINS. Anything else is refused at the
+  handshake (HTTP 403). A client that sends no `Origin` is not a browser page (browsers always send
+  it on WebSocket handshakes) and is judged by its authentication alone. channels' own
+  AllowedHostsOriginValidator would refuse it and knows nothing of CORS_ALLOWED_ORIGINS.
+- Session: the Django session cookie, or `?session_key=<key>` (the existing frontend's way). When
+  the query parameter is present it is the credential, and it is removed from the scope's query
+  string so no later code (logs, error reports) can see it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from channels.auth import AuthMiddleware
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+SESSION_KEY_PARAM = "session_key"
+_MAX_SESSION_KEY_LENGTH = 64
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _normalize_origin(origin: str) -> tuple[str, str, str] | None:
+    """(scheme, host, port) of an Origin / allowed-origin string, or None if it is not one."""
+    try:
+        parts = urlsplit(origin.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not host:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, host.lower(), str(port) if port else _DEFAULT_PORTS.get(scheme, "")
+
+
+def origin_allowed(origin: str, host_header: str | None) -> bool:
+    """Is a browser page at `origin` allowed to open a socket on this server (reached as `host_header`)?"""
+    parsed = _normalize_origin(origin)
+    if parsed is None:
+        return False
+    scheme, host, port = parsed
+    for allowed in settings.CORS_ALLOWED_ORIGINS:
+        if _normalize_origin(allowed) == parsed:
+            return True
+    if not host_header:
+        return False
+    req_host, req_port = split_domain_port(host_header.lower())
+    if not req_host or not validate_host(req_host, settings.ALLOWED_HOSTS):
+        return False
+    # The socket was opened on req_host:req_port; when the Host header has no port it is the
+    # default one of the page's scheme (what the browser would have left out).
+    req_port = req_port or _DEFAULT_PORTS.get(scheme, "")
+    if port != req_port:
+        return False
+    if host == req_host:
+        return True
+    # Another name of this same deployment, listed explicitly (a wildcard "*" never counts here).
+    explicit = [h for h in settings.ALLOWED_HOSTS if h != "*"]
+    return validate_host(host, explicit)
+
+
+class OriginValidator:
+    """Refuse cross-origin browser sockets at the handshake (403); let Origin-less clients through."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            origin = _header(scope, b"origin")
+            if origin is not None and not origin_allowed(origin, _header(scope, b"host")):
+                from chegouhub.common.logging import channels_log
+
+                channels_log.warning(
+                    "websocket refused: origin not allowed", extra={"origin": origin[:200], "path": scope.get("path")}
+                )
+                message = await receive()
+                if message["type"] == "websocket.connect":
+                    # A close before accept is answered by the server with HTTP 403.
+                    await send({"type": "websocket.close"})
+                return
+        return await self.app(scope, receive, send)
+
+
+class QuerySessionKeyMiddleware:
+    """Take `session_key` from the query string as the session cookie, and strip it from the scope."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        raw = scope.get("query_string", b"").decode("latin-1")
+        if SESSION_KEY_PARAM in raw:
+            pairs = parse_qsl(raw, keep_blank_values=True)
+            key = next((v for k, v in pairs if k == SESSION_KEY_PARAM), None)
+            rest = [(k, v) for k, v in pairs if k != SESSION_KEY_PARAM]
+            cookies = dict(scope.get("cookies", {}))
+            if key is not None:
+                # An over-long or empty value is no session: it becomes an anonymous socket (4401).
+                cookies[settings.SESSION_COOKIE_NAME] = key if 0 < len(key) <= _MAX_SESSION_KEY_LENGTH else ""
+            scope = dict(scope, cookies=cookies, query_string=urlencode(rest).encode("latin-1"))
+            scope["session_from_query"] = key is not None
+        return await self.app(scope, receive, send)
+
+
+def websocket_auth_stack(app):
+    return OriginValidator(CookieMiddleware(QuerySessionKeyMiddleware(SessionMiddleware(AuthMiddleware(app)))))

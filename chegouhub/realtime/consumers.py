@@ -1,0 +1,331 @@
+"""The two sockets of CONTRACT section 5: `/ws/estoque/?loja_id=<id>` and `/ws/notifications/`.
+
+Consumers only authorize, manage groups and route messages; the event log is read through
+`database_sync_to_async` selectors. Per socket the state is a handful of ints and one timer
+handle, so a process can hold many thousands of them.
+
+Delivery bookkeeping, per socket:
+- `cursor`: every event of this socket's scope with `floor < id <= cursor` has been sent, and
+  nothing above `cursor` has. At connect both are the scope's newest id (read after joining the
+  groups), so the socket delivers exactly what is committed after it opened.
+- A live event is sent when it directly follows `cursor` (its `prev_id`, the previous event of
+  the same scope, is <= cursor); one at or below `cursor` is a duplicate and dropped; one whose
+  `prev_id` is beyond `cursor` reveals a gap (published out of order, or a publish lost while
+  Redis was down), which is filled from the log, in order, before going on. See events.py for why
+  the log can be trusted here: within a scope, ids become visible in id order.
+- `resume` N: sends the log's events in (N, floor] (never sent on this socket), then catches up
+  from `cursor`. Sent as the socket's first message (or given as `?last_event_id=N` at connect,
+  which is applied before any live event) the client receives every event after N, in order,
+  exactly once, then live ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from chegouhub.common import metrics
+from chegouhub.common.logging import channels_log
+from chegouhub.stores.models import Loja
+
+from .events import loja_group, serialize_event, user_group
+from .models import Stream
+from .selectors import scope_events, scope_last_id
+
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_IDLE = 4408
+CLOSE_BAD_REQUEST = 4400  # missing or malformed loja_id (not in the contract's table; documented)
+CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big": a client frame over WS_MAX_CLIENT_FRAME_BYTES
+CLOSE_UNAVAILABLE = 1011  # channel layer or database unreachable at connect; retry later
+
+BACKFILL_BATCH = 500
+
+
+def control_message(type_: str, data: dict | None = None, priority: str = "normal") -> dict:
+    """A server message that is not an event: same envelope, `id` null (it is no resume cursor)."""
+    return {"type": type_, "data": data or {}, "id": None, "timestamp": timezone.now().isoformat(),
+            "priority": priority}
+
+
+def _query_int(scope, name: str) -> int | None | bool:
+    """The query parameter as a non-negative int; None when absent; False when malformed."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    if not values:
+        return None
+    value = values[0].strip()
+    if not value.isdigit() or len(value) > 18:
+        return False
+    return int(value)
+
+
+class ScopedEventConsumer(AsyncWebsocketConsumer):
+    """One scope of the event log (a loja's stock stream, or a user's notifications) over a socket."""
+
+    stream: str = ""
+    socket_name: str = ""
+
+    # Per-socket state (kept small on purpose).
+    user_id: int | None = None
+    loja_id: int | None = None
+    cursor: int = 0
+    floor: int = 0
+    _scope_groups: tuple[str, ...] = ()
+    _counted = False
+    _timer: asyncio.TimerHandle | None = None
+    _task: asyncio.Task | None = None
+    _last_seen = 0.0
+    _refresh_at = 0.0
+    _opened_at = 0.0
+
+    # --- handshake ----------------------------------------------------------------------------
+
+    async def authorize(self) -> int | None:
+        """Set the scope (loja_id, groups); return a close code to refuse, or None."""
+        raise NotImplementedError
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
+        self.user_id = user.pk
+        code = await self.authorize()
+        if code is not None:
+            return await self._refuse(code, "forbidden" if code == CLOSE_FORBIDDEN else "bad request")
+        resume_from = _query_int(self.scope, "last_event_id")
+        try:
+            for group in self._scope_groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+            # After joining: whatever commits from here on reaches this socket live or by gap fill.
+            self.cursor = self.floor = await self._last_id()
+        except Exception as exc:
+            channels_log.warning(
+                "websocket refused: channel layer or database unavailable",
+                extra={"socket": self.socket_name, "user_id": self.user_id, "error_type": type(exc).__name__},
+            )
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        await self.accept()
+        self._counted = True
+        metrics.OPEN_WEBSOCKETS.inc()
+        self._opened_at = time.monotonic()
+        channels_log.info(
+            "websocket connected",
+            extra={"socket": self.socket_name, "user_id": self.user_id, "loja_id": self.loja_id,
+                   "auth": "query" if self.scope.get("session_from_query") else "cookie"},
+        )
+        await self._send(control_message("connection_established",
+                                         {"loja_id": self.loja_id} if self.stream == Stream.ESTOQUE else {}))
+        self._start_timer()
+        if resume_from is False:
+            await self._error('"last_event_id" deve ser um inteiro >= 0.')
+        elif resume_from is not None:
+            await self._resume(resume_from)
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        # Accept first: a close before accept is a bare HTTP 403 and the client never sees the code.
+        channels_log.info("websocket refused", extra={"socket": self.socket_name, "code": code, "reason": reason,
+                                                      "user_id": self.user_id})
+        await self.accept()
+        await self.close(code=code)
+
+    # --- client → server ----------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        limit = settings.WS_MAX_CLIENT_FRAME_BYTES
+        size = len(text_data) if text_data is not None else len(bytes_data or b"")
+        if size > limit or (text_data is not None and len(text_data.encode("utf-8")) > limit):
+            channels_log.warning("websocket closed: client frame too big",
+                                 extra={"socket": self.socket_name, "user_id": self.user_id, "bytes": size})
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        self._last_seen = asyncio.get_running_loop().time()
+        if text_data is None:
+            return await self._error("Envie mensagens JSON em frames de texto.")
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return await self._error("Mensagem não é JSON válido.")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return await self._error('A mensagem deve ser um objeto JSON com "type".')
+        kind = message["type"]
+        if kind == "ping":
+            return await self._send(control_message("pong"))
+        if kind == "resume":
+            last = message.get("last_event_id")
+            if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+                return await self._error('"last_event_id" deve ser um inteiro >= 0.')
+            return await self._resume(last)
+        await self._error(f"Tipo de mensagem desconhecido: {kind[:40]!r}.")
+
+    async def _error(self, erro: str) -> None:
+        await self._send(control_message("error", {"erro": erro}))
+
+    # --- events -------------------------------------------------------------------------------
+
+    async def event_message(self, message):
+        """A live event from the channel layer (type `event.message`)."""
+        event = message["event"]
+        event_id = event["id"]
+        if event_id <= self.cursor:
+            return  # already sent (by a back-fill or a resume)
+        prev_id = message.get("prev_id")
+        if prev_id is None or prev_id > self.cursor:
+            await self._backfill()  # a gap: the log has everything up to this event, in order
+            if event_id <= self.cursor:
+                return
+        self.cursor = event_id
+        await self._send(event)
+
+    async def _resume(self, last_event_id: int) -> None:
+        if last_event_id < self.floor:
+            after = last_event_id
+            while True:
+                batch = await self._fetch(after, upto=self.floor)
+                for event in batch:
+                    await self._send(event)
+                if len(batch) < BACKFILL_BATCH:
+                    break
+                after = batch[-1]["id"]
+            self.floor = last_event_id
+        elif last_event_id > self.cursor:
+            self.cursor = last_event_id  # the client already has these (another socket, polling)
+        await self._backfill()
+
+    async def _backfill(self) -> None:
+        """Send what the log has after `cursor`, in order."""
+        while True:
+            batch = await self._fetch(self.cursor)
+            for event in batch:
+                self.cursor = event["id"]
+                await self._send(event)
+            if len(batch) < BACKFILL_BATCH:
+                return
+
+    async def _fetch(self, after: int, upto: int | None = None) -> list[dict]:
+        return await _fetch_events(self.user_id, self.stream, self.loja_id, after, upto)
+
+    async def _last_id(self) -> int:
+        return await _last_event_id(self.user_id, self.stream, self.loja_id)
+
+    async def _send(self, payload: dict) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
+
+    # --- idle timeout and group refresh: one timer handle per socket ---------------------------
+
+    def _start_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._last_seen = now
+        self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
+        self._schedule(loop, now)
+
+    def _schedule(self, loop, now: float) -> None:
+        deadlines = [self._refresh_at] if settings.WS_GROUP_REFRESH_SECONDS > 0 else []
+        if settings.WS_IDLE_TIMEOUT_SECONDS > 0:
+            deadlines.append(self._last_seen + settings.WS_IDLE_TIMEOUT_SECONDS)
+        if deadlines:
+            self._timer = loop.call_at(max(min(deadlines), now + 0.01), self._tick)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._timer = None
+        idle = settings.WS_IDLE_TIMEOUT_SECONDS
+        if idle > 0 and now >= self._last_seen + idle:
+            self._task = loop.create_task(self._close_idle())
+            return
+        if settings.WS_GROUP_REFRESH_SECONDS > 0 and now >= self._refresh_at:
+            self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
+            self._task = loop.create_task(self._refresh_groups())
+        self._schedule(loop, now)
+
+    async def _close_idle(self) -> None:
+        channels_log.info("websocket idle timeout", extra={"socket": self.socket_name, "user_id": self.user_id})
+        await self.close(code=CLOSE_IDLE)
+
+    async def _refresh_groups(self) -> None:
+        """Re-join the groups so their membership (group_expiry) never lapses on a long-lived socket."""
+        try:
+            for group in self._scope_groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            channels_log.warning("websocket group refresh failed",
+                                 extra={"socket": self.socket_name, "error_type": type(exc).__name__})
+
+    # --- teardown -----------------------------------------------------------------------------
+
+    async def websocket_disconnect(self, message):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        for group in self._scope_groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                pass  # membership expires on its own (group_expiry)
+        if self._counted:
+            self._counted = False
+            metrics.OPEN_WEBSOCKETS.dec()
+            channels_log.info(
+                "websocket disconnected",
+                extra={"socket": self.socket_name, "user_id": self.user_id, "loja_id": self.loja_id,
+                       "code": message.get("code"), "seconds": round(time.monotonic() - self._opened_at, 1)},
+            )
+        raise StopConsumer()
+
+
+class EstoqueConsumer(ScopedEventConsumer):
+    """`/ws/estoque/?loja_id=<id>`: one loja's stock events, for its owner."""
+
+    stream = Stream.ESTOQUE
+    socket_name = "estoque"
+
+    async def authorize(self) -> int | None:
+        loja_id = _query_int(self.scope, "loja_id")
+        if not loja_id:
+            return CLOSE_BAD_REQUEST
+        if not await _owns_loja(self.user_id, loja_id):
+            return CLOSE_FORBIDDEN
+        self.loja_id = loja_id
+        self._scope_groups = (loja_group(loja_id),)
+        return None
+
+
+class NotificationsConsumer(ScopedEventConsumer):
+    """`/ws/notifications/`: the user's notifications."""
+
+    stream = Stream.NOTIFICATIONS
+    socket_name = "notifications"
+
+    async def authorize(self) -> int | None:
+        self._scope_groups = (user_group(self.user_id),)
+        return None
+
+
+@database_sync_to_async
+def _owns_loja(user_id: int, loja_id: int) -> bool:
+    return Loja.objects.filter(pk=loja_id, owner_id=user_id).exists()
+
+
+@database_sync_to_async
+def _fetch_events(user_id: int, stream: str, loja_id: int | None, after: int, upto: int | None) -> list[dict]:
+    events = scope_events(user_id=user_id, stream=stream, loja_id=loja_id, after=after, upto=upto,
+                          limit=BACKFILL_BATCH)
+    return [serialize_event(e) for e in events]
+
+
+@database_sync_to_async
+def _last_event_id(user_id: int, stream: str, loja_id: int | None) -> int:
+    return scope_last_id(user_id=user_id, stream=stream, loja_id=loja_id)

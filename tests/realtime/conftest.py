@@ -1,0 +1,101 @@
+"""Fixtures of the real-time tests: sessions, socket helpers, the real Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import IN_CI
+from tests.live import free_port
+
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+
+
+def session_key_for(user) -> str:
+    """A real Django session in the database (what login creates), as its key."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def _redis_answers(url: str, timeout: float = 1.0) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _unavailable(reason: str):
+    # Under CI a missing Redis is a failure, never a skip.
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def redis_url():
+    """The shared real Redis (REDIS_TEST_URL)."""
+    if not _redis_answers(REDIS_TEST_URL):
+        _unavailable(f"Redis is not reachable at {REDIS_TEST_URL}")
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def layer_env():
+    """Env for a LiveServer: a channel prefix of its own, so concurrent test runs sharing one Redis never cross."""
+    return {"CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:10]}", "WS_IDLE_TIMEOUT_SECONDS": "60"}
+
+
+class PrivateRedis:
+    """A redis-server of this test alone (never the shared one): it may be stopped and restarted."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(__file__).resolve().parents[2] / "artifacts" / f"redis-{self.port}.log"
+
+    def start(self) -> PrivateRedis:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while not _redis_answers(self.url, timeout=0.2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def private_redis():
+    if shutil.which("redis-server") is None:
+        _unavailable("redis-server is not installed")
+    server = PrivateRedis().start()
+    yield server
+    server.stop()

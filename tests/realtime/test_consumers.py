@@ -1,0 +1,266 @@
+"""Fast in-process tests of the sockets (channels' WebsocketCommunicator, in-memory channel layer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+
+from chegouhub.realtime import events as events_module
+from chegouhub.realtime.auth import origin_allowed
+from chegouhub.realtime.events import NewEvent, group_message, record_events
+from chegouhub.realtime.routing import websocket_application
+from tests.realtime.conftest import session_key_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
+
+ENVELOPE = {"type", "data", "id", "timestamp", "priority"}
+
+
+@pytest.fixture(autouse=True)
+def memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.WS_IDLE_TIMEOUT_SECONDS = 30
+    settings.WS_GROUP_REFRESH_SECONDS = 3600
+
+
+def communicator(path: str, *, cookie: str | None = None, origin: str | None = None, host: str = "testserver"):
+    headers = [(b"host", host.encode())]
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(websocket_application, path, headers=headers)
+
+
+async def receive(comm, timeout=2.0) -> dict:
+    message = json.loads(await comm.receive_from(timeout=timeout))
+    assert set(message) == ENVELOPE, message
+    return message
+
+
+async def open_socket(path, **kwargs):
+    comm = communicator(path, **kwargs)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    hello = await receive(comm)
+    assert hello["type"] == "connection_established"
+    return comm, hello
+
+
+def stock_event(loja_id: int, n: int) -> NewEvent:
+    return NewEvent(
+        type="estoque_atualizado",
+        loja_id=loja_id,
+        data={"loja_id": loja_id, "produto_id": n, "sku": f"SKU{n}", "estoque_anterior": n + 1, "estoque_atual": n,
+              "quantidade": -1, "origem": "manual"},
+    )
+
+
+@sync_to_async
+def emit(loja_id: int, count: int = 1) -> list[int]:
+    """Record stock events in one committed transaction (published on commit, as in production)."""
+    with transaction.atomic():
+        return [e.id for e in record_events([stock_event(loja_id, i) for i in range(count)])]
+
+
+@sync_to_async
+def setup_owner(make_user, make_loja):
+    owner = make_user()
+    loja = make_loja(owner)
+    return owner, loja, session_key_for(owner)
+
+
+async def test_session_cookie_and_session_key_query_both_authenticate(make_user, make_loja):
+    owner, loja, key = await setup_owner(make_user, make_loja)
+    comm, hello = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    assert hello["data"] == {"loja_id": loja.pk} and hello["id"] is None and hello["priority"] == "normal"
+    await comm.disconnect()
+    comm, hello = await open_socket(f"/ws/estoque/?loja_id={loja.pk}&session_key={key}")
+    assert hello["data"] == {"loja_id": loja.pk}
+    await comm.disconnect()
+    comm, hello = await open_socket(f"/ws/notifications/?session_key={key}")
+    assert hello["data"] == {}
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/estoque/?loja_id=1", "/ws/notifications/",
+                                  "/ws/notifications/?session_key=nao-existe", "/ws/notifications/?session_key="])
+async def test_anonymous_is_closed_with_4401(path):
+    comm = communicator(path)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected  # accepted, then closed with the code (a refused handshake carries no code)
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_another_users_loja_is_closed_with_4403_and_missing_loja_id_with_4400(make_user, make_loja):
+    owner, loja, _ = await setup_owner(make_user, make_loja)
+    intruder, _, intruder_key = await setup_owner(make_user, make_loja)
+    for path, code in [(f"/ws/estoque/?loja_id={loja.pk}", 4403), ("/ws/estoque/?loja_id=999999", 4403),
+                       ("/ws/estoque/", 4400), ("/ws/estoque/?loja_id=abc", 4400)]:
+        comm = communicator(path, cookie=intruder_key)
+        assert (await comm.connect(timeout=5))[0]
+        assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": code}, path
+
+
+async def test_live_events_reach_the_owner_only_with_the_envelope(make_user, make_loja):
+    owner, loja, key = await setup_owner(make_user, make_loja)
+    other, other_loja, other_key = await setup_owner(make_user, make_loja)
+    mine, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    theirs, _ = await open_socket(f"/ws/estoque/?loja_id={other_loja.pk}", cookie=other_key)
+    ids = await emit(loja.pk, 2)
+    got = [await receive(mine), await receive(mine)]
+    assert [m["id"] for m in got] == ids
+    assert got[0]["type"] == "estoque_atualizado" and got[0]["data"]["loja_id"] == loja.pk
+    assert await theirs.receive_nothing(timeout=0.3)
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_ping_pong_and_bad_messages_keep_the_socket_open(make_user, make_loja):
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    await comm.send_to(text_data=json.dumps({"type": "ping"}))
+    pong = await receive(comm)
+    assert pong["type"] == "pong" and pong["id"] is None
+    for bad in ["not json", "[1,2]", json.dumps({"no": "type"}), json.dumps({"type": "dance"}),
+                json.dumps({"type": "resume"}), json.dumps({"type": "resume", "last_event_id": -1}),
+                json.dumps({"type": "resume", "last_event_id": True})]:
+        await comm.send_to(text_data=bad)
+        error = await receive(comm)
+        assert error["type"] == "error" and error["data"]["erro"], bad
+    await comm.send_to(bytes_data=b"\x00\x01")
+    assert (await receive(comm))["type"] == "error"
+    await comm.send_to(text_data=json.dumps({"type": "ping"}))
+    assert (await receive(comm))["type"] == "pong"
+    await comm.disconnect()
+
+
+async def test_oversized_frame_closes_with_1009(settings, make_user, make_loja):
+    settings.WS_MAX_CLIENT_FRAME_BYTES = 100
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "é" * 60}))  # 60 chars, > 100 bytes
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 1009}
+
+
+async def test_idle_socket_is_closed_with_4408_and_activity_keeps_it(settings, make_user, make_loja):
+    settings.WS_IDLE_TIMEOUT_SECONDS = 0.4
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    for _ in range(3):  # pinging every 0.2 s keeps it open past the timeout
+        await asyncio.sleep(0.2)
+        await comm.send_to(text_data='{"type":"ping"}')
+        assert (await receive(comm))["type"] == "pong"
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4408}
+
+
+async def test_resume_replays_missed_events_in_order_then_live_without_duplicates(make_user, make_loja):
+    _, loja, key = await setup_owner(make_user, make_loja)
+    first = await emit(loja.pk, 3)
+    missed = await emit(loja.pk, 4)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    await comm.send_to(text_data=json.dumps({"type": "resume", "last_event_id": first[-1]}))
+    replay = [await receive(comm) for _ in missed]
+    assert [m["id"] for m in replay] == missed
+    live = await emit(loja.pk, 2)
+    assert [(await receive(comm))["id"] for _ in live] == live
+    # a second resume from the same point sends only what this socket has not sent
+    await comm.send_to(text_data=json.dumps({"type": "resume", "last_event_id": first[-1]}))
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
+
+
+async def test_last_event_id_at_connect_replays_before_anything_live(make_user, make_loja):
+    _, loja, key = await setup_owner(make_user, make_loja)
+    missed = await emit(loja.pk, 3)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}&last_event_id=0", cookie=key)
+    assert [(await receive(comm))["id"] for _ in missed] == missed
+    await comm.disconnect()
+
+
+async def test_out_of_order_and_lost_publications_are_filled_from_the_log(monkeypatch, make_user, make_loja):
+    """Event ids commit in order per scope, but publications may arrive out of order or not at all."""
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    held = []
+    monkeypatch.setattr(events_module, "publish", lambda messages: held.extend(messages))
+    ids = []
+    for _ in range(3):
+        ids += await emit(loja.pk)
+    assert [m[1]["id"] for m in held] == ids
+    assert [m.prev_id for m in held[1:]] == ids[:-1]
+    layer = get_channel_layer()
+    # the 3rd arrives first, the 1st and 2nd late: sent once each, in id order
+    for group, payload in [held[2], held[0], held[1]]:
+        prev = next(m.prev_id for m in held if m[1]["id"] == payload["id"])
+        await layer.group_send(group, group_message(payload, prev))
+    assert [(await receive(comm))["id"] for _ in range(3)] == ids
+    assert await comm.receive_nothing(timeout=0.2)
+    lost = await emit(loja.pk)  # its publication never happens (held, never sent)
+    monkeypatch.undo()
+    fifth = await emit(loja.pk)  # its prev_id (the lost one) reveals the gap
+    assert [(await receive(comm))["id"] for _ in range(2)] == lost + fifth
+    assert await comm.receive_nothing(timeout=0.2)
+    await comm.disconnect()
+
+
+async def test_group_membership_is_refreshed_on_long_lived_sockets(settings, make_user, make_loja):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                           "CONFIG": {"group_expiry": 1}}}
+    settings.WS_GROUP_REFRESH_SECONDS = 0.3
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    await asyncio.sleep(1.6)  # past group_expiry: without the refresh the membership would be gone
+    ids = await emit(loja.pk)
+    assert (await receive(comm))["id"] == ids[0]
+    await comm.disconnect()
+
+
+async def test_notifications_socket_gets_the_users_notifications(make_user, make_loja):
+    owner, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket("/ws/notifications/", cookie=key)
+
+    @sync_to_async
+    def notify():
+        with transaction.atomic():
+            return record_events([NewEvent(type="system_notification", user_id=owner.pk, priority="alta",
+                                           data={"message": "Olá", "priority": "alta"})])[0].id
+
+    event_id = await notify()
+    message = await receive(comm)
+    assert (message["type"], message["id"], message["priority"]) == ("system_notification", event_id, "alta")
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    ("http://testserver", True),
+    ("http://evil.example", False),
+    ("http://localhost:3000", True),  # in CORS_ALLOWED_ORIGINS
+    ("http://localhost:3001", False),
+    ("null", False),
+])
+async def test_origin_check_at_the_handshake(settings, make_user, make_loja, origin, allowed):
+    settings.CORS_ALLOWED_ORIGINS = ["http://localhost:3000"]
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm = communicator(f"/ws/estoque/?loja_id={loja.pk}", cookie=key, origin=origin)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected is allowed
+    await comm.disconnect()
+
+
+def test_origin_rules(settings):
+    settings.ALLOWED_HOSTS = ["api.example.com", "app.example.com", "*"]
+    settings.CORS_ALLOWED_ORIGINS = ["https://front.example.net"]
+    assert origin_allowed("https://api.example.com", "api.example.com")
+    assert origin_allowed("https://app.example.com", "api.example.com")  # another explicit name, same port
+    assert origin_allowed("https://front.example.net", "api.example.com")
+    assert origin_allowed("https://front.example.net:443", None)
+    assert not origin_allowed("http://app.example.com:8080", "api.example.com")
+    assert not origin_allowed("https://evil.example.org", "api.example.com")  # "*" never makes an origin own
+    assert not origin_allowed("not an origin", "api.example.com")
