@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from chegouhub.devtools.payloads import encode, signed_headers
 from chegouhub.inventory.services import create_produto
 from chegouhub.stores.models import Loja
+from tests.devtools.fake_fixtures import fake_shopify, fake_shopify_server  # noqa: F401 (fixtures)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _seq = itertools.count(1)

@@ -96,7 +96,8 @@ class FakeShopifyApp:
                 for spec in specs:
                     fake.add_shop(spec["shop"], spec["token"], name=spec.get("name", ""),
                                   bucket_size=spec.get("bucket_size"), restore_rate=spec.get("restore_rate"),
-                                  throttle_mode=spec.get("throttle_mode"), subscriptions=spec.get("subscriptions"))
+                                  throttle_mode=spec.get("throttle_mode"), subscriptions=spec.get("subscriptions"),
+                                  available=spec.get("available"))
             except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"especificação de loja inválida: {exc}"})
             return Reply(201, {"ok": True, "shops": len(specs)})

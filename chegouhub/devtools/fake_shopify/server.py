@@ -51,7 +51,7 @@ def build_fake(options: dict, extra_shops: list[dict] | None = None) -> FakeShop
     for spec in specs:
         fake.add_shop(spec["shop"], spec["token"], name=spec.get("name", ""), bucket_size=spec.get("bucket_size"),
                       restore_rate=spec.get("restore_rate"), throttle_mode=spec.get("throttle_mode"),
-                      subscriptions=spec.get("subscriptions"))
+                      subscriptions=spec.get("subscriptions"), available=spec.get("available"))
     return fake
 
 

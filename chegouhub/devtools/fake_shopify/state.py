@@ -264,7 +264,7 @@ class FakeShopify:
 
     def add_shop(self, domain: str, token: str, *, name: str = "", bucket_size: float | None = None,
                  restore_rate: float | None = None, throttle_mode: str | None = None,
-                 subscriptions: list[dict] | None = None) -> Shop:
+                 subscriptions: list[dict] | None = None, available: float | None = None) -> Shop:
         domain = domain.strip().lower()
         size = float(bucket_size if bucket_size is not None else self.default_bucket[0])
         rate = float(restore_rate if restore_rate is not None else self.default_bucket[1])
@@ -281,6 +281,8 @@ class FakeShopify:
             shop.name = name or shop.name
             shop.bucket = Bucket(maximum=size, restore_rate=rate, available=size)
             shop.throttle_mode = mode
+        if available is not None:
+            shop.bucket.available = min(float(available), size)
         for sub in subscriptions or []:
             self.add_subscription(shop, topic=sub["topic"], uri=sub["uri"])
         return shop
