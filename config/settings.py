@@ -206,7 +206,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "chegouhub.common.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "chegouhub.common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
     # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
@@ -229,6 +229,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chegouhub.common.schema.add_webhook_receiver",
+    ],
 }
 
 # /metrics: open unless a token is set (then `Authorization: Bearer <METRICS_TOKEN>`).

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
@@ -26,6 +27,9 @@ urlpatterns = [
     path("api/sync-realtime/", include("chegouhub.shopify.urls")),
     path("healthz", common.healthz),
     path("readyz", common.readyz),
+    path("metrics", common.metrics),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),

@@ -23,3 +23,21 @@ def readyz(request):
     checks["channel_layer"] = channel_layer_available()
     ok = all(checks.values())
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+def metrics(request):
+    """Prometheus exposition. Protected by a bearer token when METRICS_TOKEN is set."""
+    import hmac
+
+    from django.conf import settings
+    from django.http import HttpResponse
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from chegouhub.common.metrics import scrape_registry
+
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return JsonResponse({"erro": "Token de métricas ausente ou inválido."}, status=401)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
