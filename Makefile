@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE=1
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,bench]"
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 run: $(STAMP)
@@ -42,8 +42,12 @@ test-postgres: $(STAMP)
 	@echo "== suite on PostgreSQL =="
 	$(TEST_ENV) DATABASE_URL=$(PG_URL) LOG_DIR=artifacts/logs-postgres $(BIN)/pytest -q $(PYTEST_ARGS)
 
+# The flash-sale benchmark (docs/benchmark.md): full run <= 10 min, quick run <= 60 s.
 bench: $(STAMP)
-	$(BIN)/python -m bench.flash_sale
+	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.flash_sale --quick --out artifacts/bench-quick.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) artifacts db.sqlite3 test_db.sqlite3* logs
