@@ -37,7 +37,7 @@ BLOCK_WEBSOCKETS = """
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     try:
         from playwright.sync_api import sync_playwright
@@ -49,11 +49,24 @@ def browser():
         if IN_CI:
             pytest.fail(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django refuse the
+    # test's own ORM calls. Allowed here for the test process only (servers get it switched off), and
+    # only while this module's browser is up.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(
+                executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                args=CHROMIUM_ARGS,
+            )
+            yield b
+            b.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -78,24 +91,35 @@ def page_factory(browser):
     assert not page_errors, f"JavaScript errors on the page: {page_errors}"
 
 
+@pytest.fixture(scope="module")
+def shared_server(browser, django_db_setup, django_db_blocker):
+    """One server process for the module's tests (each test's rows are its own: transactional_db)."""
+    from tests.live import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer(env={"DJANGO_ALLOW_ASYNC_UNSAFE": ""}).start()
+    yield server
+    server.stop()
+
+
+class Demo:
+    pass
+
+
 @pytest.fixture
-def demo(live_server_factory, make_user, make_loja, make_produto):
+def demo(shared_server, transactional_db, make_user, make_loja, make_produto):
     """A user with a loja of four produtos (one already low), and a server running on the test DB."""
     user = make_user("carla", password=PASSWORD)
-    loja = make_loja(user, shop="loja-painel.myshopify.com", secret="shpss_painel_secret")
+    # a fresh shop domain per test: the server caches lojas by domain for a few seconds
+    loja = make_loja(user, secret="shpss_painel_secret")
     produtos = {
         "CAM-AZUL-M": make_produto(loja, "CAM-AZUL-M", estoque=20, minimo=5, nome="Camiseta azul M"),
         "BONE-PRETO": make_produto(loja, "BONE-PRETO", estoque=6, minimo=5, nome="Boné preto"),
         "CANECA-01": make_produto(loja, "CANECA-01", estoque=3, minimo=4, nome="Caneca de cerâmica"),
         "MEIA-KIT": make_produto(loja, "MEIA-KIT", estoque=50, minimo=10, nome="Kit de meias"),
     }
-    server = live_server_factory()
-
-    class Demo:
-        pass
-
     d = Demo()
-    d.user, d.loja, d.produtos, d.server = user, loja, produtos, server
+    d.user, d.loja, d.produtos, d.server = user, loja, produtos, shared_server
     return d
 
 
