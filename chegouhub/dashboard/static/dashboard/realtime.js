@@ -9,7 +9,7 @@
 //   const rt = new RealtimeClient({lojaId: 3, cursor: 120});
 //   rt.addEventListener("evento", (e) => console.log(e.detail));   // {type, data, id, timestamp, priority}
 //   rt.addEventListener("modo", (e) => console.log(e.detail.modo)); // websocket | polling | conectando | offline
-//   rt.addEventListener("fatal", (e) => console.log(e.detail));     // {codigo, motivo}: 4401 / 4403
+//   rt.addEventListener("fatal", (e) => console.log(e.detail));     // {codigo, motivo}: 4401 / 4403 / 4400
 //   rt.start();
 
 export const NOTIFICATION_TYPES = new Set(["system_notification", "webhook_status_change"]);
@@ -104,7 +104,7 @@ class SocketLink {
       if (this.ws !== ws) return;
       const wasOpen = this.open;
       this.teardown(1000, "");
-      if (ev.code === 4401 || ev.code === 4403) {
+      if (ev.code === 4401 || ev.code === 4403 || ev.code === 4400) {
         this.client.fatal(ev.code);
         return;
       }
@@ -290,7 +290,10 @@ export class RealtimeClient extends EventTarget {
   }
 
   fatal(codigo) {
-    const motivo = codigo === 4403 ? "Esta loja não pertence ao seu usuário." : "Sua sessão expirou. Entre novamente.";
+    const motivo = {
+      4403: "Esta loja não pertence ao seu usuário.",
+      4400: "Loja inválida.",
+    }[codigo] || "Sua sessão expirou. Entre novamente.";
     this.stop();
     this.setModo("offline");
     this.dispatchEvent(new CustomEvent("fatal", { detail: { codigo, motivo } }));
