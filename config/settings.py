@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "chegouhub.inventory",
     "chegouhub.shopify",
     "chegouhub.realtime",
+    "chegouhub.notify",
     "chegouhub.dashboard",
     "chegouhub.devtools",
 ]
@@ -237,6 +238,15 @@ SPECTACULAR_SETTINGS = {
 
 # /metrics: open unless a token is set (then `Authorization: Bearer <METRICS_TOKEN>`).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Outbound alerts to the lojas' Slack/Discord incoming webhooks (chegouhub/notify).
+NOTIFY_ALLOWED_HOSTS = env.list(
+    "NOTIFY_ALLOWED_HOSTS", default=["hooks.slack.com", "discord.com", "discordapp.com", "ptb.discord.com",
+                                     "canary.discord.com"]
+)
+NOTIFY_REQUIRE_HTTPS = strict_bool("NOTIFY_REQUIRE_HTTPS", default=True)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=10.0)
 
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {

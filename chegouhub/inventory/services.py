@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from chegouhub.common.logging import estoque_log
+from chegouhub.notify import services as notify
 from chegouhub.realtime.events import NewEvent, record_events
 
 from .models import Alerta, AlertaPrioridade, AlertaStatus, AlertaTipo, Movimentacao, Origem, Produto
@@ -145,6 +146,7 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
         Alerta.objects.filter(pk__in=to_resolve).update(status=AlertaStatus.RESOLVIDO, resolvido_em=timezone.now())
     if to_open:
         Alerta.objects.bulk_create(to_open)
+        notify.stock_alerts_opened(loja_id, to_open)  # Slack/Discord outbox, sent after commit
         for alerta in to_open:
             estoque_log.warning(
                 "stock alert opened",

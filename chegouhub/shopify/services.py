@@ -22,6 +22,7 @@ from chegouhub.common import metrics
 from chegouhub.common.logging import webhook_log
 from chegouhub.inventory.models import Origem
 from chegouhub.inventory.services import StockChange, apply_stock_changes, resolve_skus
+from chegouhub.notify import services as notify
 from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.stores.models import Loja, WebhookStatus
 from chegouhub.stores.selectors import active_loja_for_shop
@@ -383,6 +384,7 @@ def set_webhook_status(loja: Loja, status: str, detalhes: str) -> None:
     loja.webhook_checked_at = timezone.now()
     loja.save(update_fields=["webhook_status", "webhook_checked_at"])
     if changed:
+        notify.subscription_status_changed(loja, status, detalhes)  # Slack/Discord outbox, sent after commit
         record_events(
             [
                 NewEvent(

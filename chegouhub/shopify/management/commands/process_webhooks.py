@@ -8,6 +8,9 @@ Several of these may run at once, on one host or many: a delivery is claimed wit
 UPDATE (`claim_due_deliveries`), so two workers never take the same one, and one that dies
 mid-attempt leaves a lease that expires and lets another worker take it over. A database outage
 does not kill the loop: it waits and tries again.
+
+Each pass also sends the pending outbound alerts (Slack/Discord outbox, chegouhub/notify) unless
+--no-alerts is given, so one worker process type runs everything in the background.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
+from chegouhub.common import metrics
 from chegouhub.common.logging import webhook_log
 from chegouhub.shopify.services import claim_due_deliveries, replay_delivery, retry_delivery
 
@@ -35,8 +39,15 @@ def run_once(*, batch: int = 50, lease_seconds: int = 60) -> dict[str, int]:
                                                                        "error_type": type(exc).__name__})
             status = "error"
         counts[status] = counts.get(status, 0) + 1
+        metrics.WEBHOOK_RETRIES.labels(status=status).inc()
         webhook_log.info("webhook retried", extra={"delivery_id": delivery_id, "status": status})
     return counts
+
+
+def send_alerts() -> dict[str, int]:
+    from chegouhub.notify.services import deliver
+
+    return deliver()
 
 
 def _refresh_connections() -> None:
@@ -55,6 +66,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=50, help="Deliveries claimed per pass (default 50).")
         parser.add_argument("--lease", type=int, default=60,
                             help="Seconds a claim holds before another worker may take it over (default 60).")
+        parser.add_argument("--no-alerts", action="store_true",
+                            help="Do not send the pending Slack/Discord alerts in this worker.")
 
     def handle(self, *args, **opts):
         if opts["replay"] is not None:
@@ -67,6 +80,8 @@ class Command(BaseCommand):
             _refresh_connections()
             try:
                 counts = run_once(batch=opts["batch"], lease_seconds=opts["lease"])
+                if not opts["no_alerts"]:
+                    counts.update({f"alert_{k}": v for k, v in send_alerts().items()})
             except DatabaseError as exc:
                 if opts["once"]:
                     raise CommandError(f"database unavailable: {type(exc).__name__}") from exc
