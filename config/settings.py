@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import NoBackoff
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -150,9 +152,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
             "CONFIG": {
-                # Connect timeout bounds how long a publish or a socket waits on a dead Redis.
+                # Connect timeout bounds how long a publish or a socket waits on a dead Redis; one
+                # retry replaces a pooled connection that a Redis restart left dead.
                 "hosts": [
-                    {"address": h.strip(), "socket_connect_timeout": 2, "socket_keepalive": True}
+                    {"address": h.strip(), "socket_connect_timeout": 2, "socket_keepalive": True,
+                     "retry": RedisRetry(NoBackoff(), 1)}
                     for h in REDIS_URL.split(",")
                     if h.strip()
                 ],

@@ -264,26 +264,46 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     # --- teardown -----------------------------------------------------------------------------
 
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; if the channel layer fails under it (Redis down), close with 1011 cleanly."""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            # channels' receive loop raises when Redis goes away: the socket cannot get live events
+            # any more. The client reconnects and resumes; nothing is lost (the log has it all).
+            channels_log.warning(
+                "websocket closed: channel layer unavailable",
+                extra={"socket": self.socket_name, "user_id": self.user_id, "error_type": type(exc).__name__},
+            )
+            try:
+                await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
+            except Exception:
+                pass
+            await self._teardown(CLOSE_UNAVAILABLE)
+
     async def websocket_disconnect(self, message):
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
         for group in self._scope_groups:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:
                 pass  # membership expires on its own (group_expiry)
+        await self._teardown(message.get("code"))
+        raise StopConsumer()
+
+    async def _teardown(self, code) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
+            self._task.cancel()
         if self._counted:
             self._counted = False
             metrics.OPEN_WEBSOCKETS.dec()
             channels_log.info(
                 "websocket disconnected",
                 extra={"socket": self.socket_name, "user_id": self.user_id, "loja_id": self.loja_id,
-                       "code": message.get("code"), "seconds": round(time.monotonic() - self._opened_at, 1)},
+                       "code": code, "seconds": round(time.monotonic() - self._opened_at, 1)},
             )
-        raise StopConsumer()
 
 
 class EstoqueConsumer(ScopedEventConsumer):
