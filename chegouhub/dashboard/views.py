@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from django.views.static import serve
 
 from .selectors import dashboard_snapshot
 
@@ -97,14 +98,34 @@ def sair(request):
     return redirect("dashboard:painel")
 
 
-def static_file(request, path: str):
-    """The page's own CSS and JS, no build step and no collectstatic needed to run the demo.
+CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".png": "image/png", ".svg": "image/svg+xml"}
 
-    Revalidated on every load (Last-Modified), so a changed module is never served stale.
+
+@functools.lru_cache(maxsize=32)
+def _load_static(path: str, mtime_ns: int, size: int) -> tuple[bytes, str]:
+    body = (STATIC_DIR / path).read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@require_http_methods(["GET", "HEAD"])
+def static_file(request, path: str):
+    """The page's own CSS and JS: no build step, and no collectstatic needed to run the demo.
+
+    Revalidated on every load (ETag), so a changed module is never served stale; small files
+    are kept in memory.
     """
-    if not (STATIC_DIR / path).is_file():
+    file = STATIC_DIR / path
+    suffix = file.suffix.lower()
+    if suffix not in CONTENT_TYPES or not file.is_file():
         raise Http404(path)
-    response = serve(request, path, document_root=str(STATIC_DIR))
+    stat = file.stat()
+    body, etag = _load_static(path, stat.st_mtime_ns, stat.st_size)
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type=CONTENT_TYPES[suffix])
+    response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -92,12 +92,14 @@ def page_factory(browser):
 
 
 @pytest.fixture(scope="module")
-def shared_server(browser, django_db_setup, django_db_blocker):
-    """One server process for the module's tests (each test's rows are its own: transactional_db)."""
+def shared_server(browser, django_db_setup, django_db_blocker, fake_shopify_server):
+    """One server process for the module's tests (each test's rows are its own: transactional_db),
+    speaking to the fake Shopify."""
     from tests.live import LiveServer
 
+    env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify_server.admin_url_template}
     with django_db_blocker.unblock():
-        server = LiveServer(env={"DJANGO_ALLOW_ASYNC_UNSAFE": ""}).start()
+        server = LiveServer(env=env).start()
     yield server
     server.stop()
 
@@ -128,7 +130,7 @@ def login(page, server, username: str = "carla", password: str = PASSWORD):
     page.get_by_label("Usuário").fill(username)
     page.get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
-    page.wait_for_selector("#tabela-estoque")
+    page.wait_for_selector("html[data-painel=pronto]")
 
 
 def send_webhook(server, loja, topic: str, payload: dict, *, webhook_id: str | None = None) -> httpx.Response:

@@ -161,3 +161,32 @@ def test_screenshot_of_a_busy_dashboard(demo, page_factory):
 
     if not docs.exists() or os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
         shutil.copyfile(shot, docs)
+
+
+def test_webhook_status_configure_and_connectivity_buttons(demo, page_factory, make_loja, fake_shopify_server):
+    fake_shopify_server.reset()
+    fake_shopify_server.add_shop(demo.loja.shop_domain, demo.loja.access_token, name="Loja do Painel")
+    unknown = make_loja(demo.user, token="shpat_token_que_a_shopify_recusa")  # never registered in the fake
+    page = page_factory()
+    login(page, demo.server)
+    item = page.locator(f'li.loja-webhook[data-loja-id="{demo.loja.pk}"]')
+    expect(item.locator(".selo-webhook")).to_have_text("Não configurado")
+
+    item.get_by_role("button", name="Testar conexão").click()
+    expect(item.get_by_role("status")).to_contain_text(re.compile(r"Conectado a .+ em \d+ ms"))
+
+    page.get_by_label("Endereço público deste servidor").fill(demo.server.url)
+    item.get_by_role("button", name="Configurar webhooks").click()
+    expect(item.get_by_role("status")).to_contain_text("Webhooks configurados: 4 criados")
+    expect(item.locator(".selo-webhook")).to_have_text("Configurado")
+    subs = fake_shopify_server.subscriptions(demo.loja.shop_domain)
+    assert len(subs) == 4
+    assert {s["uri"] for s in subs} == {f"{demo.server.url}/api/estoque/webhook/shopify/"}
+
+    # a loja whose token Shopify refuses: the error is shown, in words, and the page stays usable
+    other = page.locator(f'li.loja-webhook[data-loja-id="{unknown.pk}"]')
+    other.get_by_role("button", name="Testar conexão").click()
+    expect(other.get_by_role("status")).to_contain_text("Sem conexão:")
+    other.get_by_role("button", name="Configurar webhooks").click()
+    expect(other.get_by_role("status")).to_contain_text("Não foi possível configurar:")
+    expect(other.get_by_role("button", name="Configurar webhooks")).to_be_enabled()

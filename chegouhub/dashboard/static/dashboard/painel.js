@@ -301,20 +301,20 @@ async function onWebhookAction(button) {
       out.textContent = "Configurando webhooks…";
       const base = $("#base-domain").value.trim();
       const resp = await api("POST", "/api/sync-realtime/configure-webhook-single/", { loja_id: lojaId, base_domain: base });
-      if (resp.ok) {
+      if (resp.ok && (resp.data || {}).ok !== false) {
         const d = resp.data || {};
         const partes = [];
-        for (const [k, rotulo] of [["criados", "criados"], ["created", "criados"], ["existentes", "já existentes"],
-          ["removidos", "removidos"]]) {
-          if (Array.isArray(d[k])) partes.push(`${d[k].length} ${rotulo}`);
-          else if (typeof d[k] === "number") partes.push(`${d[k]} ${rotulo}`);
+        for (const [k, rotulo] of [["criados", "criados"], ["mantidos", "já corretos"], ["removidos", "removidos"]]) {
+          const v = d[k];
+          const n = Array.isArray(v) ? v.length : (typeof v === "number" ? v : 0);
+          if (n) partes.push(`${n} ${rotulo}`);
         }
-        out.textContent = `Webhooks configurados${partes.length ? ` (${partes.join(", ")})` : ""}.`;
+        out.textContent = `Webhooks configurados${partes.length ? `: ${partes.join(", ")}` : ""}.`;
         out.classList.add("sucesso");
-        if (d.webhook_status || d.status) setWebhookBadge(lojaId, d.webhook_status || d.status);
+        if (d.webhook_status) setWebhookBadge(lojaId, d.webhook_status);
         refreshLoja(lojaId);
       } else {
-        out.textContent = `Não foi possível configurar: ${errorText(resp)}`;
+        out.textContent = `Não foi possível configurar: ${resp.ok ? (resp.data.erro || "a Shopify recusou.") : errorText(resp)}`;
         out.classList.add("falha");
         refreshLoja(lojaId);
       }
@@ -404,3 +404,4 @@ rt.addEventListener("evento", (e) => {
 showMode("conectando");
 rt.start();
 window.chegouhubRealtime = rt; // for the console and the browser tests
+document.documentElement.dataset.painel = "pronto";

@@ -1,38 +1,311 @@
-"""`make run`: migrate, seed the demo loja, serve the dashboard. Ctrl-C stops everything."""
+"""`make run`: migrate, seed the demo loja, start the fake Shopify, the server and a simulated store.
+
+Everything runs on this machine with nothing installed beyond the virtualenv: SQLite (or
+DATABASE_URL), the in-memory channel layer (or REDIS_URL), the fake Shopify on its own port, and
+a simulated store sending signed orders at a gentle rate, with some cancellations, refunds,
+duplicate deliveries and unmapped SKUs. Ctrl-C stops all of it; running it again reuses the data.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from django.core.management import BaseCommand, call_command
+import httpx
+from django.conf import settings
+from django.core.management import BaseCommand, CommandError, call_command, get_commands
 
-from chegouhub.devtools.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
+from chegouhub.devtools.demo_data import CATALOGUE, DEMO_PASSWORD, DEMO_SHOP, DEMO_TOKEN, DEMO_USERNAME, seed_demo
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, name: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CommandError(f"{name} exited during startup (code {proc.returncode}); see the output above.")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise CommandError(f"{name} did not answer {url} within {timeout:.0f}s.")
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    essential: bool = True
+
+
+@dataclass
+class Supervisor:
+    """The demo's processes and threads; stops them in reverse order of start."""
+
+    children: list[Child] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def start(self, name: str, cmd: list[str], *, env: dict[str, str], essential: bool = True) -> subprocess.Popen:
+        # Own session: Ctrl-C reaches only this command, which then stops the children in order.
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        self.children.append(Child(name, proc, essential))
+        return proc
+
+    def died(self) -> Child | None:
+        return next((c for c in self.children if c.essential and c.proc.poll() is not None), None)
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        for child in reversed(self.children):
+            proc = child.proc
+            if proc.poll() is not None:
+                continue
+            for sig, wait in ((signal.SIGINT, 8), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    proc.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+
+
+class DemoStore:
+    """A gentle stream of signed Shopify deliveries for the demo loja, posted to the server.
+
+    Used when the fake Shopify's own sender (`simulate_shopify`) is not available. Orders reuse the
+    catalogue's SKUs; some carry an unmapped SKU or a line without SKU; some deliveries are sent
+    twice (same webhook id, as Shopify's at-least-once retries do); some orders are later
+    cancelled or refunded with restock.
+    """
+
+    def __init__(self, *, server_url: str, secret: str, rate: float, stop: threading.Event, seed: int | None = None):
+        self.url = f"{server_url}/api/estoque/webhook/shopify/"
+        self.secret = secret
+        self.interval = 1.0 / max(rate, 0.01)
+        self.stop = stop
+        self.rng = random.Random(seed)
+        # Order ids from the clock: a second run never replays the first run's orders.
+        self.next_order = int(time.time()) * 100
+        self.next_refund = self.next_order
+        self.paid: list[tuple[int, list[tuple[int, str | None, int]]]] = []
+
+    def run(self) -> None:
+        from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
+
+        skus = [sku for sku, *_ in CATALOGUE]
+        with httpx.Client(timeout=10) as client:
+
+            def deliver(topic: str, payload: dict, *, duplicate: bool = False) -> None:
+                body = encode(payload)
+                headers = signed_headers(body=body, secret=self.secret, shop_domain=DEMO_SHOP, topic=topic)
+                for _ in range(2 if duplicate else 1):
+                    try:
+                        client.post(self.url, content=body, headers=headers)
+                    except httpx.HTTPError:
+                        pass  # the server is restarting or stopping; the next order will tell
+
+            while not self.stop.wait(self.interval * self.rng.uniform(0.5, 1.5)):
+                roll = self.rng.random()
+                if roll < 0.08 and self.paid:
+                    order_id, lines = self.paid.pop(self.rng.randrange(len(self.paid)))
+                    deliver("orders/cancelled", order_payload(order_id, lines, cancelled=True))
+                    continue
+                if roll < 0.16 and self.paid:
+                    order_id, lines = self.paid.pop(self.rng.randrange(len(self.paid)))
+                    line_id, _, qty = self.rng.choice([li for li in lines if li[1]] or lines)
+                    self.next_refund += 1
+                    deliver("refunds/create", refund_payload(self.next_refund, order_id, [(line_id, qty, "return")]))
+                    continue
+                self.next_order += 1
+                lines = [(i + 1, self.rng.choice(skus), self.rng.choice((1, 1, 1, 2)))
+                         for i in range(self.rng.choice((1, 1, 2, 3)))]
+                if self.rng.random() < 0.1:
+                    lines.append((len(lines) + 1, self.rng.choice(("SKU-NAO-CADASTRADO", None)), 1))
+                deliver("orders/paid", order_payload(self.next_order, lines, name=f"#{self.next_order % 100000}"),
+                        duplicate=self.rng.random() < 0.1)
+                self.paid = (self.paid + [(self.next_order, lines)])[-50:]
+
+
+class Restocker:
+    """Puts stock back on produtos that stayed at zero or below, so the demo can run for hours.
+
+    Goes through the public API (token auth), so the server publishes the change live.
+    """
+
+    def __init__(self, *, server_url: str, token: str, loja_id: int, stop: threading.Event, every: float = 20.0):
+        self.base = server_url
+        self.headers = {"Authorization": f"Token {token}"}
+        self.loja_id = loja_id
+        self.stop = stop
+        self.every = every
+
+    def run(self) -> None:
+        empty_since_last_look: set[int] = set()
+        with httpx.Client(base_url=self.base, headers=self.headers, timeout=10) as client:
+            while not self.stop.wait(self.every):
+                try:
+                    r = client.get("/api/estoque/produtos/", params={"loja_id": self.loja_id, "page_size": 500})
+                    produtos = r.json().get("results", []) if r.status_code == 200 else []
+                    empty = {p["id"]: p for p in produtos if p["estoque_atual"] <= 0}
+                    for pid in empty.keys() & empty_since_last_look:
+                        p = empty[pid]
+                        quantidade = max(p["estoque_minimo"], 1) * 3 - p["estoque_atual"]
+                        client.post(f"/api/estoque/produtos/{pid}/movimentacoes/",
+                                    json={"quantidade": quantidade, "motivo": "Reposição automática da demo"})
+                    empty_since_last_look = set(empty)
+                except (httpx.HTTPError, ValueError):
+                    continue
 
 
 class Command(BaseCommand):
-    help = "Run the local demo: server on SQLite + in-memory layer."
+    help = "Run the local demo: the server, the fake Shopify and a simulated store sending orders."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--shopify-port", type=int, default=9999,
+                            help="port of the fake Shopify (a free one is picked if it is taken)")
+        parser.add_argument("--rate", type=float, default=0.5, help="simulated orders per second (default 0.5)")
+        parser.add_argument("--no-simulator", action="store_true", help="do not send simulated orders")
 
-    def handle(self, *args, port: int, host: str, **options):
+    def handle(self, *args, port: int, host: str, shopify_port: int, rate: float, no_simulator: bool, **options):
         call_command("migrate", verbosity=0)
         setup = seed_demo()
-        self.stdout.write(self.style.SUCCESS(f"Demo loja: {setup.loja.shop_domain}"))
-        self.stdout.write(f"Login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
-        self.stdout.write(self.style.SUCCESS(f"Open http://{host}:{port}/"))
-        env = dict(os.environ)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-             "--ws-per-message-deflate", "false", "--no-access-log"],
-            env=env,
-        )
+        loja = setup.loja
+        if not port_is_free(host, port):
+            raise CommandError(f"Port {port} is in use. Stop what uses it or choose another: make run PORT=8001")
+        if not port_is_free("127.0.0.1", shopify_port):
+            shopify_port = free_port()
+        site = f"http://{host}:{port}"
+        shopify_url = f"http://127.0.0.1:{shopify_port}"
+
+        sup = Supervisor()
+        # Explicit handlers: a shell that started us in the background may have left SIGINT ignored.
+        previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
         try:
-            server.wait()
+            self._run(sup, loja=loja, host=host, port=port, site=site, shopify_port=shopify_port,
+                      shopify_url=shopify_url, rate=rate, simulate=not no_simulator)
         except KeyboardInterrupt:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=10)
+            self.stdout.write("\nStopping the demo…")
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the children
+            sup.stop_all()
+            signal.signal(signal.SIGTERM, previous_term)
+            signal.signal(signal.SIGINT, previous_int)
+        self.stdout.write("Demo stopped. Run `make run` again to continue with the same data.")
+
+    def _run(self, sup: Supervisor, *, loja, host, port, site, shopify_port, shopify_url, rate, simulate) -> None:
+        py = sys.executable
+        commands = get_commands()
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        # 1. The fake Shopify (GraphQL Admin API) with the demo shop registered.
+        fake_cmd = ([py, "manage.py", "fake_shopify"] if "fake_shopify" in commands
+                    else [py, "-m", "chegouhub.devtools.fake_shopify"])
+        fake = sup.start("fake Shopify", fake_cmd + ["--host", "127.0.0.1", "--port", str(shopify_port),
+                                                     "--shop", f"{DEMO_SHOP}={DEMO_TOKEN}"], env=base_env)
+        wait_until_up(f"{shopify_url}/_fake/health", fake, "the fake Shopify")
+
+        # 2. The server, speaking to the fake instead of the real Shopify.
+        server_env = {
+            **base_env,
+            "SHOPIFY_ADMIN_URL_TEMPLATE": f"{shopify_url}/{{shop}}/admin/api/{{version}}/graphql.json",
+            "WEBHOOK_BASE_DOMAIN": os.environ.get("WEBHOOK_BASE_DOMAIN") or site,
+        }
+        server = sup.start("server", [py, "-m", "uvicorn", "config.asgi:application", "--host", host,
+                                      "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log"],
+                           env=server_env)
+        wait_until_up(f"{site}/healthz", server, "the server")
+
+        token = _demo_token()
+        configured = self._configure_webhooks(site, token, loja.pk, server_env["WEBHOOK_BASE_DOMAIN"])
+
+        # 3. The simulated store.
+        if simulate:
+            if "simulate_shopify" in commands and configured:
+                sup.start("simulated store", [py, "manage.py", "simulate_shopify", "--loja-id", str(loja.pk),
+                                              "--orders", "1000000", "--rate", str(rate), "--duplicates", "0.1"],
+                          env=server_env, essential=False)
+            else:
+                store = DemoStore(server_url=site, secret=loja.webhook_secret, rate=rate, stop=sup.stopping)
+                threading.Thread(target=store.run, name="demo-store", daemon=True).start()
+        restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
+        threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
+
+        self._banner(site, shopify_url, simulate, rate)
+        while True:
+            dead = sup.died()
+            if dead is not None:
+                raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
+            time.sleep(0.5)
+
+    def _configure_webhooks(self, site: str, token: str, loja_id: int, base_domain: str) -> bool:
+        try:
+            r = httpx.post(f"{site}/api/sync-realtime/configure-webhook-single/",
+                           json={"loja_id": loja_id, "base_domain": base_domain},
+                           headers={"Authorization": f"Token {token}"}, timeout=30)
+        except httpx.HTTPError as exc:
+            self.stdout.write(self.style.WARNING(f"Webhooks not configured on the fake Shopify: {exc}"))
+            return False
+        if r.status_code >= 400:
+            self.stdout.write(self.style.WARNING(
+                f"Webhooks not configured on the fake Shopify ({r.status_code}): {r.text[:300]}"))
+            return False
+        return True
+
+    def _banner(self, site: str, shopify_url: str, simulate: bool, rate: float) -> None:
+        line = "─" * 64
+        self.stdout.write(line)
+        self.stdout.write(self.style.SUCCESS(f"  ChegouHub is running:  {site}/"))
+        self.stdout.write(f"  Log in with            {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  Fake Shopify           {shopify_url}  (shop {DEMO_SHOP})")
+        if simulate:
+            self.stdout.write(f"  Simulated store        ~{rate:g} orders/s, with cancellations, refunds,")
+            self.stdout.write("                         duplicate deliveries and unmapped SKUs")
+        self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
+        self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")
+        self.stdout.write(line)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _demo_token() -> str:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.get(username=DEMO_USERNAME)
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
