@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -115,6 +116,11 @@ def test_session_cookie_and_session_key_work_anonymous_gets_4401_and_another_use
                     await recv(sock, timeout=0.5)
 
     asyncio.run(scenario())
+    # session keys never reach a log: the server's output, or its channels.log
+    logs = [server.output_path, Path(server.env["LOG_DIR"]) / "channels.log"]
+    for path in logs:
+        text = path.read_text() if path.exists() else ""
+        assert key not in text and intruder_key not in text, path
 
 
 # --- protocol -----------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""The status document, CORS for the API, the open-socket gauge and log hygiene (in-process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from rest_framework.test import APIClient
+
+from chegouhub.common import metrics
+from chegouhub.common.logging import channels_log
+from chegouhub.realtime.routing import websocket_application
+from tests.live import free_port
+from tests.realtime.conftest import session_key_for
+
+STATUS = "/api/sync-realtime/status/"
+
+
+@pytest.fixture(autouse=True)
+def memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def test_status_document_for_signed_in_users(api):
+    body = api.get(STATUS).json()
+    assert body["websockets_available"] is True
+    assert body["features"]["stock_notifications"] is True
+    assert body["endpoints"]["websocket_stock"] == "/ws/estoque/"
+    assert body["endpoints"]["websocket_notifications"] == "/ws/notifications/"
+    assert body["endpoints"]["events_polling"] == "/api/sync-realtime/events/"
+
+
+def test_status_needs_authentication(db):
+    assert APIClient().get(STATUS).status_code in (401, 403)
+
+
+def test_status_tells_the_truth_when_redis_is_down(api, settings):
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [{"address": dead, "socket_connect_timeout": 0.5}]}}}
+    body = api.get(STATUS).json()
+    assert body["websockets_available"] is False
+    assert body["channel_layer"] == "redis"
+
+
+def test_api_cors_allows_configured_origins_with_credentials_only(api, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["http://front.example:3000"]
+    ok = api.get(STATUS, HTTP_ORIGIN="http://front.example:3000")
+    assert ok["Access-Control-Allow-Origin"] == "http://front.example:3000"
+    assert ok["Access-Control-Allow-Credentials"] == "true"
+    preflight = api.options(STATUS, HTTP_ORIGIN="http://front.example:3000",
+                            HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+    assert preflight["Access-Control-Allow-Origin"] == "http://front.example:3000"
+    evil = api.get(STATUS, HTTP_ORIGIN="http://evil.example")
+    assert "Access-Control-Allow-Origin" not in evil
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_open_socket_gauge_and_logs_without_session_keys(make_user):
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(make_user)()
+    key = await database_sync_to_async(session_key_for)(user)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep()
+    channels_log.addHandler(handler)
+    old_level = channels_log.level
+    channels_log.setLevel(logging.INFO)
+    try:
+        before = metrics.OPEN_WEBSOCKETS._value.get()
+        comm = WebsocketCommunicator(websocket_application, f"/ws/notifications/?session_key={key}")
+        assert (await comm.connect(timeout=5))[0]
+        assert json.loads(await comm.receive_from())["type"] == "connection_established"
+        assert metrics.OPEN_WEBSOCKETS._value.get() == before + 1
+        await comm.disconnect()
+        assert metrics.OPEN_WEBSOCKETS._value.get() == before
+    finally:
+        channels_log.removeHandler(handler)
+        channels_log.setLevel(old_level)
+    messages = [r.getMessage() for r in records]
+    assert "websocket connected" in messages and "websocket disconnected" in messages
+    for record in records:
+        assert key not in json.dumps(vars(record), default=str)
