@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = [pytest.mark.browser]
+
+STATIC = Path(__file__).resolve().parents[2] / "chegouhub" / "dashboard" / "static" / "dashboard"
 
 FAKE_WEBSOCKET = """
 window.__sockets = [];
@@ -85,11 +89,20 @@ async () => {
 """
 
 
-def test_resume_dedupe_polling_fallback_and_backoff(shared_server, page_factory):
+def serve_module(route):
+    """The module straight from the source tree; no server or database needed for this test."""
+    if route.request.url.endswith("/painel/static/realtime.js"):
+        route.fulfill(body=(STATIC / "realtime.js").read_text(), content_type="text/javascript")
+    else:
+        route.fulfill(body="<!doctype html><title>realtime.js</title>", content_type="text/html")
+
+
+def test_resume_dedupe_polling_fallback_and_backoff(page_factory):
     page = page_factory(init_scripts=(FAKE_WEBSOCKET,))
-    page.goto(f"{shared_server.url}/healthz")
+    page.route("http://painel.test/**", serve_module)
+    page.goto("http://painel.test/")
     out = page.evaluate(SCENARIO)
-    host = shared_server.url.removeprefix("http://")
+    host = "painel.test"
     assert out["urls"] == [f"ws://{host}/ws/estoque/?loja_id=7", f"ws://{host}/ws/notifications/"]
     # first message on each socket: resume from the cursor the page was rendered with
     assert out["firstResume"] == [{"type": "resume", "last_event_id": 40}] * 2

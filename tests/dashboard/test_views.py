@@ -1,0 +1,101 @@
+"""The dashboard's server side: login, tenant isolation, the first frame's data, static files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chegouhub.devtools.payloads import order_payload
+from chegouhub.realtime.models import Event
+
+pytestmark = [pytest.mark.django_db]
+
+
+def config_of(response) -> dict:
+    html = response.content.decode()
+    start = html.index('<script id="painel-config" type="application/json">') + len(
+        '<script id="painel-config" type="application/json">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_anonymous_gets_the_login_form_with_csrf(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert 'action="/entrar/"' in body and "csrfmiddlewaretoken" in body
+    assert '<label for="id_username">Usuário</label>' in body
+    assert "default-src 'self'" in r["Content-Security-Policy"]
+
+
+def test_login_form_logs_in_and_redirects_only_to_this_site(client, user):
+    bad = client.post("/entrar/", {"username": "ana", "password": "errada"})
+    assert bad.status_code == 400
+    assert "Usuário ou senha inválidos" in bad.content.decode()
+    ok = client.post("/entrar/", {"username": "ana", "password": "senha-forte-123", "next": "https://evil.example/"})
+    assert ok.status_code == 302 and ok["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert client.post("/sair/").status_code == 302
+    assert 'action="/entrar/"' in client.get("/").content.decode()
+
+
+def test_csrf_is_enforced_on_the_login_form(user):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/entrar/", {"username": "ana", "password": "senha-forte-123"}).status_code == 403
+
+
+def test_the_page_shows_only_the_users_lojas(client, user, other_user, make_loja, make_produto):
+    mine = make_loja(user)
+    theirs = make_loja(other_user)
+    make_produto(mine, "MEU-SKU", estoque=1, minimo=3)
+    make_produto(theirs, "SKU-ALHEIO")
+    client.force_login(user)
+    # asking for someone else's loja falls back to one of mine
+    r = client.get(f"/?loja={theirs.pk}")
+    body = r.content.decode()
+    assert theirs.shop_domain not in body and "SKU-ALHEIO" not in body
+    assert "MEU-SKU" in body and mine.shop_domain in body
+    cfg = config_of(r)
+    assert cfg["loja_id"] == mine.pk
+    assert [p["sku"] for p in cfg["produtos"]] == ["MEU-SKU"]
+    assert 'class="baixo"' in body
+    assert client.get("/?loja=abc").status_code == 200
+
+
+def test_the_cursor_and_recent_sales_come_from_the_event_log(client, user, loja, make_produto, post_webhook):
+    make_produto(loja, "CAM-1", estoque=10, minimo=2)
+    for n in range(3):
+        assert post_webhook(loja, "orders/paid", order_payload(500 + n, [(1, "CAM-1", 1)])).status_code == 200
+    client.force_login(user)
+    cfg = config_of(client.get(f"/?loja={loja.pk}"))
+    assert cfg["cursor"] == Event.objects.latest("id").id
+    assert [v["data"]["order_id"] for v in cfg["vendas"]] == [502, 501, 500]
+    assert all(v["type"] == "venda_shopify_processada" for v in cfg["vendas"])
+
+
+def test_a_user_without_lojas_sees_how_to_start(client, user):
+    client.force_login(user)
+    body = client.get("/").content.decode()
+    assert "Nenhuma loja ainda" in body
+
+
+def test_static_files_are_served_with_etag_and_nothing_else_is(client):
+    r = client.get("/painel/static/realtime.js")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/javascript")
+    assert r["Cache-Control"] == "no-cache"
+    again = client.get("/painel/static/realtime.js", HTTP_IF_NONE_MATCH=r["ETag"])
+    assert again.status_code == 304
+    assert client.get("/painel/static/painel.css")["Content-Type"].startswith("text/css")
+    for path in ("../views.py", "..%2Fviews.py", "nada.js", "__init__.py"):
+        assert client.get(f"/painel/static/{path}").status_code == 404
+
+
+def test_untrusted_names_are_escaped(client, user, make_loja, make_produto):
+    loja = make_loja(user)
+    make_produto(loja, "XSS-1", nome='<img src=x onerror="alert(1)">')
+    client.force_login(user)
+    body = client.get("/").content.decode()
+    assert '<img src=x onerror="alert(1)">' not in body
+    assert "&lt;img src=x" in body
