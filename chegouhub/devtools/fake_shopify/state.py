@@ -8,6 +8,7 @@ Everything runs on one event loop, so no locks are needed.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import math
@@ -381,11 +382,10 @@ class FakeShopify:
 
         schema = schema_for(version)
         try:
-            document = parse(source)
+            document, errors = _parsed(uses_uri(version), source)
         except GraphQLSyntaxError as exc:
             self.stats["graphql_errors"] += 1
             return Reply(200, {"errors": [_format_error(exc, code="PARSE_ERROR")]}, headers)
-        errors = validate(schema, document)
         if errors:
             self.stats["graphql_errors"] += 1
             return Reply(200, {"errors": [_format_error(e, code="undefinedField" if "Cannot query field" in e.message
@@ -478,6 +478,14 @@ class FakeShopify:
                 if sub.topic == topic and sub.uri == uri and sub.id != exclude_id:
                     return [{"field": path, "message": "Address for this topic has already been taken"}]
         return []
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(current: bool, source: str):
+    """Parse and validate once per query text and schema variant (the AST is never mutated)."""
+    schema = schema_for("2025-10" if current else "2025-07")
+    document = parse(source)
+    return document, tuple(validate(schema, document))
 
 
 def _format_error(exc: GraphQLError, code: str | None = None) -> dict:
