@@ -9,7 +9,6 @@ duplicate deliveries and unmapped SKUs. Ctrl-C stops all of it; running it again
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import httpx
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command, get_commands
 
-from chegouhub.devtools.demo_data import CATALOGUE, DEMO_PASSWORD, DEMO_SHOP, DEMO_TOKEN, DEMO_USERNAME, seed_demo
+from chegouhub.devtools.demo_data import DEMO_PASSWORD, DEMO_SHOP, DEMO_TOKEN, DEMO_USERNAME, seed_demo
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -99,61 +98,41 @@ class Supervisor:
                     continue
 
 
-class DemoStore:
-    """A gentle stream of signed Shopify deliveries for the demo loja, posted to the server.
+class SimulatedStore:
+    """The demo loja's customers: small batches of the fake Shopify's simulator, back to back.
 
-    Used when the fake Shopify's own sender (`simulate_shopify`) is not available. Orders reuse the
-    catalogue's SKUs; some carry an unmapped SKU or a line without SKU; some deliveries are sent
-    twice (same webhook id, as Shopify's at-least-once retries do); some orders are later
-    cancelled or refunded with restock.
+    Each batch (chegouhub.devtools.simulator) plans a few orders over the catalogue's SKUs, with
+    unmapped SKUs and lines without SKU, cancellations, restocking refunds and duplicate
+    deliveries, records them in the fake Shopify and delivers them, signed, to the addresses
+    subscribed there, paced at `rate` deliveries per second. Small batches keep memory flat for a
+    demo that runs for hours, and let Ctrl-C stop it between two deliveries.
     """
 
-    def __init__(self, *, server_url: str, secret: str, rate: float, stop: threading.Event, seed: int | None = None):
-        self.url = f"{server_url}/api/estoque/webhook/shopify/"
-        self.secret = secret
-        self.interval = 1.0 / max(rate, 0.01)
+    BATCH_ORDERS = 5
+
+    def __init__(self, *, loja, rate: float, stop: threading.Event, fake_url: str | None, target: str):
+        self.loja = loja
+        self.rate = rate
         self.stop = stop
-        self.rng = random.Random(seed)
-        # Order ids from the clock: a second run never replays the first run's orders.
-        self.next_order = int(time.time()) * 100
-        self.next_refund = self.next_order
-        self.paid: list[tuple[int, list[tuple[int, str | None, int]]]] = []
+        self.fake_url = fake_url
+        self.target = target
 
     def run(self) -> None:
-        from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
+        from chegouhub.devtools.simulator import SimulationConfig, simulate
 
-        skus = [sku for sku, *_ in CATALOGUE]
-        with httpx.Client(timeout=10) as client:
-
-            def deliver(topic: str, payload: dict, *, duplicate: bool = False) -> None:
-                body = encode(payload)
-                headers = signed_headers(body=body, secret=self.secret, shop_domain=DEMO_SHOP, topic=topic)
-                for _ in range(2 if duplicate else 1):
-                    try:
-                        client.post(self.url, content=body, headers=headers)
-                    except httpx.HTTPError:
-                        pass  # the server is restarting or stopping; the next order will tell
-
-            while not self.stop.wait(self.interval * self.rng.uniform(0.5, 1.5)):
-                roll = self.rng.random()
-                if roll < 0.08 and self.paid:
-                    order_id, lines = self.paid.pop(self.rng.randrange(len(self.paid)))
-                    deliver("orders/cancelled", order_payload(order_id, lines, cancelled=True))
-                    continue
-                if roll < 0.16 and self.paid:
-                    order_id, lines = self.paid.pop(self.rng.randrange(len(self.paid)))
-                    line_id, _, qty = self.rng.choice([li for li in lines if li[1]] or lines)
-                    self.next_refund += 1
-                    deliver("refunds/create", refund_payload(self.next_refund, order_id, [(line_id, qty, "return")]))
-                    continue
-                self.next_order += 1
-                lines = [(i + 1, self.rng.choice(skus), self.rng.choice((1, 1, 1, 2)))
-                         for i in range(self.rng.choice((1, 1, 2, 3)))]
-                if self.rng.random() < 0.1:
-                    lines.append((len(lines) + 1, self.rng.choice(("SKU-NAO-CADASTRADO", None)), 1))
-                deliver("orders/paid", order_payload(self.next_order, lines, name=f"#{self.next_order % 100000}"),
-                        duplicate=self.rng.random() < 0.1)
-                self.paid = (self.paid + [(self.next_order, lines)])[-50:]
+        # Order ids from the clock: a second run never replays the first run's orders.
+        next_order = 7_000_000_000_000 + int(time.time() * 10) * 1000
+        while not self.stop.is_set():
+            config = SimulationConfig(orders=self.BATCH_ORDERS, rate=self.rate, duplicates=0.1, reorder=0.05,
+                                      reorder_window=3, concurrency=2, order_id_start=next_order)
+            next_order += self.BATCH_ORDERS
+            try:
+                if self.fake_url:
+                    simulate(loja=self.loja, config=config, fake_url=self.fake_url)
+                else:
+                    simulate(loja=self.loja, config=config, target=self.target)
+            except Exception:  # the server or the fake is restarting or stopping: try again shortly
+                self.stop.wait(5)
 
 
 class Restocker:
@@ -195,7 +174,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--shopify-port", type=int, default=9999,
                             help="port of the fake Shopify (a free one is picked if it is taken)")
-        parser.add_argument("--rate", type=float, default=0.5, help="simulated orders per second (default 0.5)")
+        parser.add_argument("--rate", type=float, default=0.5,
+                            help="simulated webhook deliveries per second (default 0.5)")
         parser.add_argument("--no-simulator", action="store_true", help="do not send simulated orders")
 
     def handle(self, *args, port: int, host: str, shopify_port: int, rate: float, no_simulator: bool, **options):
@@ -251,15 +231,11 @@ class Command(BaseCommand):
         token = _demo_token()
         configured = self._configure_webhooks(site, token, loja.pk, server_env["WEBHOOK_BASE_DOMAIN"])
 
-        # 3. The simulated store.
+        # 3. The simulated store: deliveries go where the fake Shopify's subscriptions point.
         if simulate:
-            if "simulate_shopify" in commands and configured:
-                sup.start("simulated store", [py, "manage.py", "simulate_shopify", "--loja-id", str(loja.pk),
-                                              "--orders", "1000000", "--rate", str(rate), "--duplicates", "0.1"],
-                          env=server_env, essential=False)
-            else:
-                store = DemoStore(server_url=site, secret=loja.webhook_secret, rate=rate, stop=sup.stopping)
-                threading.Thread(target=store.run, name="demo-store", daemon=True).start()
+            store = SimulatedStore(loja=loja, rate=rate, stop=sup.stopping, target=site,
+                                   fake_url=shopify_url if configured else None)
+            threading.Thread(target=store.run, name="demo-store", daemon=True).start()
         restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
 
@@ -291,7 +267,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Log in with            {DEMO_USERNAME} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Fake Shopify           {shopify_url}  (shop {DEMO_SHOP})")
         if simulate:
-            self.stdout.write(f"  Simulated store        ~{rate:g} orders/s, with cancellations, refunds,")
+            self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
         self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")

@@ -1,0 +1,109 @@
+"""`make run` end to end: a fresh SQLite file, the fake Shopify, the server, the simulated store;
+Ctrl-C stops all of it, and a second run reuses the data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import free_port
+
+pytestmark = [pytest.mark.live]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_demo(tmp_path: Path, port: int, shopify_port: int, *extra: str) -> tuple[subprocess.Popen, Path]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", LOG_DIR=str(tmp_path / "logs"),
+               DJANGO_DEBUG="true", PYTHONUNBUFFERED="1")
+    env.pop("DJANGO_SECRET_KEY", None)  # as on a fresh clone: DJANGO_DEBUG=true and no key
+    out = tmp_path / f"demo-{port}.log"
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--port", str(port), "--shopify-port",
+                             str(shopify_port), *extra], cwd=ROOT, env=env, stdout=open(out, "wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, out
+
+
+def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not up:\n{log.read_text()[-3000:]}")
+
+
+def ctrl_c(proc: subprocess.Popen, log: Path) -> None:
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def session(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=10)
+    r = client.post("/api/auth/login/", json={"username": "demo", "password": "chegouhub-demo"})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
+    port, shopify_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc, log = start_demo(tmp_path, port, shopify_port, "--rate", "8")
+    try:
+        wait_for(f"{base}/healthz", proc, log)
+        assert httpx.get(f"http://127.0.0.1:{shopify_port}/_fake/health").status_code == 200
+        client = session(base)
+        assert "Estoque" in client.get("/").text
+        (loja,) = client.get("/api/lojas/").json()["results"]
+        assert loja["shop_domain"] == "chegouhub-demo.myshopify.com"
+        assert client.get("/api/estoque/produtos/", params={"loja_id": loja["id"]}).json()["count"] == 20
+        # the server speaks to the fake Shopify: connectivity works and the webhooks were configured
+        conn = client.get("/api/sync-realtime/test-connectivity/", params={"loja_id": loja["id"]}).json()
+        assert conn["conectado"] is True, conn
+        assert client.get(f"/api/lojas/{loja['id']}/").json()["webhook_status"] == "configurado"
+        # the simulated store sells
+        deadline = time.monotonic() + 20
+        sold = 0
+        while time.monotonic() < deadline and sold < 3:
+            sold = client.get("/api/estoque/movimentacoes/",
+                              params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
+            time.sleep(0.5)
+        assert sold >= 3, log.read_text()[-3000:]
+        text = log.read_text()
+        assert f"http://127.0.0.1:{port}/" in text and "demo / chegouhub-demo" in text
+    finally:
+        ctrl_c(proc, log)
+    # everything it started is gone: both ports are free again
+    for p in (port, shopify_port):
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{p}/", timeout=1)
+    assert "Demo stopped" in log.read_text()
+
+    # a second run reuses the data
+    proc, log = start_demo(tmp_path, port, shopify_port, "--no-simulator")
+    try:
+        wait_for(f"{base}/healthz", proc, log)
+        client = session(base)
+        (again,) = client.get("/api/lojas/").json()["results"]
+        assert again["id"] == loja["id"]
+        kept = client.get("/api/estoque/movimentacoes/",
+                          params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
+        assert kept >= sold
+    finally:
+        ctrl_c(proc, log)
