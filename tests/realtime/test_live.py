@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -26,15 +27,29 @@ FRONTEND = "http://front.example:3000"
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
-    """One server for the protocol tests: the shared Redis, with a channel prefix of its own."""
+def prefix():
+    """A channel prefix of this module's own: concurrent test runs sharing one Redis never cross."""
     if not _redis_answers(REDIS_TEST_URL):
         _unavailable(f"Redis is not reachable at {REDIS_TEST_URL}")
-    import uuid
+    return f"t{uuid.uuid4().hex[:10]}"
 
-    env = {"CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:10]}", "CORS_ALLOWED_ORIGINS": FRONTEND}
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, prefix):
+    """The server of the protocol tests, on the shared Redis."""
     with django_db_blocker.unblock():
-        srv = LiveServer(redis_url=REDIS_TEST_URL, env=env).start()
+        srv = LiveServer(redis_url=REDIS_TEST_URL, env={"CHANNEL_LAYER_PREFIX": prefix,
+                                                        "CORS_ALLOWED_ORIGINS": FRONTEND}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def second_server(django_db_setup, django_db_blocker, prefix):
+    """Another process on the same database and Redis; its sockets time out after 1 s idle."""
+    with django_db_blocker.unblock():
+        srv = LiveServer(redis_url=REDIS_TEST_URL, env={"CHANNEL_LAYER_PREFIX": prefix,
+                                                        "WS_IDLE_TIMEOUT_SECONDS": "1"}).start()
     yield srv
     srv.stop()
 
@@ -150,10 +165,10 @@ def test_ping_pong_bad_messages_and_oversized_frames(server, make_user, make_loj
     asyncio.run(scenario())
 
 
-def test_idle_socket_is_closed_with_4408(live_server_factory, make_user):
+def test_idle_socket_is_closed_with_4408(second_server, make_user):
     owner = make_user()
     key = session_key_for(owner)
-    srv = live_server_factory(env={"WS_IDLE_TIMEOUT_SECONDS": "1"})  # in-memory layer: Redis plays no part
+    srv = second_server  # WS_IDLE_TIMEOUT_SECONDS=1
 
     async def scenario():
         async with ws(srv, "/ws/notifications/", key=key) as busy, ws(srv, "/ws/notifications/", key=key) as idle:
@@ -194,13 +209,12 @@ def test_origin_refused_allowed_or_absent(server, make_user):
 
 
 def test_webhook_on_one_server_reaches_a_socket_on_another_within_a_second_and_polling_agrees(
-        server, live_server_factory, make_user, make_loja, make_produto):
+        server, second_server, make_user, make_loja, make_produto):
     owner = make_user()
     loja = make_loja(owner)
     make_produto(loja, "SKU-X", estoque=50, minimo=0)
     key = session_key_for(owner)
-    other = live_server_factory(redis_url=REDIS_TEST_URL, env={
-        "CHANNEL_LAYER_PREFIX": server.env["CHANNEL_LAYER_PREFIX"]})
+    other = second_server
     before = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
     async def scenario():
