@@ -99,3 +99,12 @@ def private_redis():
     server = PrivateRedis().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _publish_not_paused():
+    """A publish failure in an earlier test (in this process) must not pause publishing in this one."""
+    from chegouhub.realtime import events
+
+    events._publish_paused_until = 0.0
+    yield
