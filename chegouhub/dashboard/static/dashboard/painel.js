@@ -97,7 +97,8 @@ function paintRow(row, atual) {
 function buildRow(p) {
   const row = el("tr", { dataProdutoId: String(p.id), dataSku: p.sku, dataMinimo: String(p.estoque_minimo) },
     el("td", { class: "sku", text: p.sku }),
-    el("td", { class: "nome", text: p.nome }),
+    el("td", { class: "nome" }, el("span", { class: "nome-texto", text: p.nome }),
+      el("span", { class: "sku-movel", text: p.sku })),
     el("td", { class: "num estoque-atual", text: String(p.estoque_atual) }),
     el("td", { class: "num estoque-minimo", text: String(p.estoque_minimo) }),
     el("td", { class: "situacao" }));

@@ -81,21 +81,23 @@ class Supervisor:
         return next((c for c in self.children if c.essential and c.proc.poll() is not None), None)
 
     def stop_all(self) -> None:
+        """Threads first (they feed the server), then every process at once: SIGINT, SIGTERM, SIGKILL."""
         self.stopping.set()
-        for child in reversed(self.children):
-            proc = child.proc
-            if proc.poll() is not None:
-                continue
-            for sig, wait in ((signal.SIGINT, 8), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        for sig, grace in ((signal.SIGINT, 8.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            running = [c.proc for c in reversed(self.children) if c.proc.poll() is None]
+            if not running:
+                return
+            for proc in running:
                 try:
                     os.killpg(proc.pid, sig)
                 except ProcessLookupError:
-                    break
+                    pass
+            deadline = time.monotonic() + grace
+            for proc in running:
                 try:
-                    proc.wait(timeout=wait)
-                    break
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    continue
+                    pass
 
 
 class SimulatedStore:
@@ -224,7 +226,8 @@ class Command(BaseCommand):
             "WEBHOOK_BASE_DOMAIN": os.environ.get("WEBHOOK_BASE_DOMAIN") or site,
         }
         server = sup.start("server", [py, "-m", "uvicorn", "config.asgi:application", "--host", host,
-                                      "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log"],
+                                      "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
+                                      "--lifespan", "off", "--log-level", "warning"],
                            env=server_env)
         wait_until_up(f"{site}/healthz", server, "the server")
 
