@@ -265,14 +265,14 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     # --- teardown -----------------------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """Run the consumer; if the channel layer fails under it (Redis down), close with 1011 cleanly."""
+        """Run the consumer; if what it stands on fails (Redis down, database down), close with 1011 cleanly."""
         try:
             await super().__call__(scope, receive, send)
         except Exception as exc:
             # channels' receive loop raises when Redis goes away: the socket cannot get live events
             # any more. The client reconnects and resumes; nothing is lost (the log has it all).
             channels_log.warning(
-                "websocket closed: channel layer unavailable",
+                "websocket closed on a server-side failure (channel layer or database)",
                 extra={"socket": self.socket_name, "user_id": self.user_id, "error_type": type(exc).__name__},
             )
             try:
