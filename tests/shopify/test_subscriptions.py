@@ -22,8 +22,8 @@ NEW_ADDRESS = f"{NEW}/api/estoque/webhook/shopify/"
 OLD_ADDRESS = f"{OLD}/api/estoque/webhook/shopify/"
 REQUIRED_ENUMS = {"ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE", "APP_UNINSTALLED"}
 UNRELATED = ("PRODUCTS_UPDATE", "https://outro-servico.test/hooks/products")
-# throttling on: small buckets that start nearly empty, half answering 200+THROTTLED, half HTTP 429
-THROTTLED_SHOP = {"bucket_size": 100, "restore_rate": 50, "available": 30}
+# throttling on: small buckets, drained right before a run, half answering 200+THROTTLED, half HTTP 429
+THROTTLED_SHOP = {"bucket_size": 60, "restore_rate": 25}
 
 
 def _lojas(make_user, make_loja, n: int, owner=None):
@@ -60,6 +60,7 @@ def test_fifty_lojas_throttled_configured_exactly_once_and_a_rejected_token_fail
     _register_throttled(fake_shopify, lojas, bad={bad.pk})
 
     out = io.StringIO()
+    fake_shopify.set_all_buckets(0)
     with pytest.raises(CommandError, match="1 loja"):
         call_command("configure_webhooks", "--webhook-url", NEW, "--concurrency", "25", stdout=out)
     output = out.getvalue()
@@ -104,6 +105,7 @@ def test_test_only_changes_nothing(fake_shopify, make_user, make_loja):
     statuses = dict(Loja.objects.values_list("pk", "webhook_status"))
     events = Event.objects.count()
 
+    fake_shopify.set_all_buckets(0)
     output = _run("--webhook-url", NEW, "--test-only")
 
     assert "50 ok, 0 com falha" in output and "teste" in output
@@ -123,9 +125,11 @@ def test_cleanup_removes_the_old_domains_subscriptions_and_nothing_else(fake_sho
     unrelated_ids = {loja.pk: {s["id"] for s in fake_shopify.subscriptions(loja.shop_domain)
                                if s["topic"] == UNRELATED[0]} for loja in lojas}
 
+    fake_shopify.set_all_buckets(0)
     output = _run("--webhook-url", NEW, "--cleanup")
 
     assert "50 ok, 0 com falha" in output
+    assert fake_shopify.stats()["throttled"] + fake_shopify.stats()["http429"] > 0
     for loja in lojas:
         subs = fake_shopify.subscriptions(loja.shop_domain)
         assert not [s for s in subs if s["uri"].startswith(OLD)]

@@ -11,6 +11,7 @@ Control (tests, demo):
   POST /_fake/shops/{shop}/subscriptions     {"topic","uri"}: a subscription made elsewhere
   POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors, "count", ...}
   POST /_fake/shops/{shop}/bucket            {"available"}: drain or fill the bucket
+  POST /_fake/bucket                         {"available"}: the same for every shop
   POST /_fake/shops/{shop}/orders            a REST-shaped order (upsert)
   POST /_fake/shops/{shop}/refunds           a REST-shaped refund of a known order
   POST /_fake/shops/{shop}/orders/{id}/cancel
@@ -101,6 +102,11 @@ class FakeShopifyApp:
             except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"especificação de loja inválida: {exc}"})
             return Reply(201, {"ok": True, "shops": len(specs)})
+        if path == "/_fake/bucket" and method == "POST":
+            for shop in fake.shops.values():
+                shop.bucket.refill()
+                shop.bucket.available = min(float(data.get("available", 0)), shop.bucket.maximum)
+            return Reply(200, {"ok": True, "shops": len(fake.shops)})
         if path == "/_fake/shops" and method == "GET":
             return Reply(200, {"shops": sorted(fake.shops)})
         m = SHOP_PATH.match(path)

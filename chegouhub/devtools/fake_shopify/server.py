@@ -160,6 +160,9 @@ class FakeShopifyServer:
             data["throttle_mode"] = throttle_mode
         return self._ok(self.http.post(f"/_fake/shops/{shop}/bucket", json=data))
 
+    def set_all_buckets(self, available: float) -> dict:
+        return self._ok(self.http.post("/_fake/bucket", json={"available": available}))
+
     def stats(self) -> dict:
         return self._ok(self.http.get("/_fake/stats"))
 
