@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from urllib.parse import parse_qs
 
@@ -226,7 +227,9 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._last_seen = now
-        self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
+        # The first refresh is jittered, so sockets opened together (a deploy, a benchmark) do not
+        # all re-join their groups in the same second an interval later.
+        self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS * (0.5 + random.random() / 2)
         self._schedule(loop, now)
 
     def _schedule(self, loop, now: float) -> None:
