@@ -176,7 +176,11 @@ const RANK = { critica: 0, alta: 1 };
 
 function alertItem(a) {
   const critica = a.prioridade === "critica";
-  const sku = a.sku || tbody?.querySelector(`tr[data-produto-id="${a.produto_id}"]`)?.dataset.sku || `#${a.produto_id}`;
+  const row = tbody?.querySelector(`tr[data-produto-id="${a.produto_id}"]`);
+  const sku = a.sku || row?.dataset.sku || `#${a.produto_id}`;
+  // The row knows the stock now; the alert carries the stock when it opened.
+  const atual = row ? $(".estoque-atual", row).textContent : String(a.estoque_atual);
+  const minimo = row ? row.dataset.minimo : String(a.estoque_minimo);
   return el("li", {
     class: `alerta alerta-${a.prioridade}`, dataAlertaId: String(a.alerta_id ?? a.id), dataProdutoId: String(a.produto_id),
     dataTipo: a.tipo, dataPrioridade: a.prioridade,
@@ -184,7 +188,8 @@ function alertItem(a) {
   el("span", { class: `selo ${critica ? "selo-zerado" : "selo-baixo"}`, text: critica ? "Crítico" : "Alta" }),
   el("span", { class: "alerta-texto" },
     el("strong", { text: sku }),
-    ` — ${a.tipo === "estoque_zerado" ? "estoque zerado" : "estoque baixo"} (${a.estoque_atual} / mínimo ${a.estoque_minimo})`));
+    ` — ${a.tipo === "estoque_zerado" ? "estoque zerado" : "estoque baixo"} (agora `,
+    el("span", { class: "alerta-atual", text: atual }), `, mínimo ${minimo})`));
 }
 
 function sortAlerts() {
@@ -210,6 +215,8 @@ function onAlert(ev) {
 function resolveAlertsLocally(produtoId, atual, minimo) {
   if (!listaAlertas) return;
   for (const li of $$(`li[data-produto-id="${produtoId}"]`, listaAlertas)) {
+    const num = $(".alerta-atual", li);
+    if (num) num.textContent = String(atual);
     if ((li.dataset.tipo === "estoque_zerado" && atual > 0) || (li.dataset.tipo === "estoque_baixo" && atual > minimo)) {
       li.remove();
     }

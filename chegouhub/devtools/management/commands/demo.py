@@ -138,12 +138,12 @@ class SimulatedStore:
 
 
 class Restocker:
-    """Puts stock back on produtos that stayed at zero or below, so the demo can run for hours.
-
-    Goes through the public API (token auth), so the server publishes the change live.
+    """The demo loja's stock room: puts stock back on produtos that ran out, so the demo can run for
+    hours with alerts opening and resolving. Goes through the public API (token auth), so the
+    server publishes each change live.
     """
 
-    def __init__(self, *, server_url: str, token: str, loja_id: int, stop: threading.Event, every: float = 20.0):
+    def __init__(self, *, server_url: str, token: str, loja_id: int, stop: threading.Event, every: float = 15.0):
         self.base = server_url
         self.headers = {"Authorization": f"Token {token}"}
         self.loja_id = loja_id
@@ -151,20 +151,17 @@ class Restocker:
         self.every = every
 
     def run(self) -> None:
-        empty_since_last_look: set[int] = set()
         with httpx.Client(base_url=self.base, headers=self.headers, timeout=10) as client:
             while not self.stop.wait(self.every):
                 try:
                     r = client.get("/api/estoque/produtos/", params={"loja_id": self.loja_id, "page_size": 500})
                     produtos = r.json().get("results", []) if r.status_code == 200 else []
-                    empty = {p["id"]: p for p in produtos if p["estoque_atual"] <= 0}
-                    for pid in empty.keys() & empty_since_last_look:
-                        p = empty[pid]
-                        quantidade = max(p["estoque_minimo"], 1) * 3 - p["estoque_atual"]
-                        client.post(f"/api/estoque/produtos/{pid}/movimentacoes/",
-                                    json={"quantidade": quantidade, "motivo": "Reposição automática da demo"})
-                    empty_since_last_look = set(empty)
-                except (httpx.HTTPError, ValueError):
+                    for p in produtos:
+                        if p["estoque_atual"] <= 0 and not self.stop.is_set():
+                            quantidade = max(p["estoque_minimo"], 2) * 4 - p["estoque_atual"]
+                            client.post(f"/api/estoque/produtos/{p['id']}/movimentacoes/",
+                                        json={"quantidade": quantidade, "motivo": "Reposição automática da demo"})
+                except (httpx.HTTPError, ValueError, KeyError):
                     continue
 
 
