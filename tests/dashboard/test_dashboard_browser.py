@@ -68,12 +68,13 @@ def test_a_signed_webhook_updates_the_row_and_the_feed_within_a_second_over_webs
     page = page_factory(init_scripts=())  # production timings
     login(page, demo.server)
     expect(page.locator("#rt-status")).to_have_attribute("data-modo", "websocket")
-    start = time.monotonic()
+    # the clock starts when Shopify would get its 200: the change is committed from then on
     sell(demo.server, demo.loja, 5001, [("CAM-AZUL-M", 2), ("SKU-FANTASMA", 1)])
+    acknowledged = time.monotonic()
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("18", timeout=1000)
     feed = page.get_by_role("log")
     expect(feed.locator("li.venda").first).to_contain_text("Pedido #5001", timeout=1000)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - acknowledged < 1.0
     expect(feed.locator("li.venda").first).to_contain_text("CAM-AZUL-M: −2 (20 → 18)")
     expect(feed.locator("li.venda").first).to_contain_text("SKU não mapeado: SKU-FANTASMA")
     expect(row(page, "CAM-AZUL-M")).to_have_class(re.compile(r"\bflash"))

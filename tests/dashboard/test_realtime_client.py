@@ -78,6 +78,18 @@ async () => {
   out.fatals = fatals.slice();
   out.socketsAfterFatal = window.__sockets.length;
 
+  // closed for idleness (4408): straight back, resuming where it was
+  window.__sockets.length = 0;
+  const idle = new RealtimeClient({ lojaId: null, cursor: 7, fetchImpl, backoffBaseMs: 5000, backoffCapMs: 5000 });
+  idle.start();
+  window.__sockets[0].serverOpen();
+  window.__sockets[0].serverSend(ev(9, "system_notification"));
+  window.__sockets[0].serverClose(4408);
+  await until(() => window.__sockets.length === 2, 1000);
+  window.__sockets[1].serverOpen();
+  out.idle = { urls: window.__sockets.map((s) => s.url.split("/ws/")[1]), resume: window.__sockets[1].sent[0] };
+  idle.stop();
+
   // full jitter, growing, capped
   const delays = Array.from({ length: 400 }, () => backoffDelay(3, 500, 30000));
   out.jitter = { min: Math.min(...delays), max: Math.max(...delays), distinct: new Set(delays).size };
@@ -117,6 +129,9 @@ def test_resume_dedupe_polling_fallback_and_backoff(page_factory):
     assert out["modes"] == ["websocket", "polling", "websocket"]
     assert out["fatals"] == [4403]
     assert out["socketsAfterFatal"] == 3
+    # no loja: only the notifications socket; an idle close reconnects at once, not after the backoff
+    assert out["idle"] == {"urls": ["notifications/", "notifications/"],
+                           "resume": {"type": "resume", "last_event_id": 9}}
     assert 100 <= out["jitter"]["min"] < 1000 and 3000 <= out["jitter"]["max"] <= 4000
     assert out["jitter"]["distinct"] > 100
     assert out["cap"] == 30000 and out["floor"] == 100
