@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 
+import httpx
 import pytest
 from django.core.management import call_command
+from rest_framework.authtoken.models import Token
 
 from chegouhub.devtools.payloads import sample_order
 from chegouhub.devtools.simulator import SimulationConfig, Simulator, simulate, webhook_url
 from chegouhub.inventory.models import Mapeamento, Produto
-from chegouhub.shopify import subscriptions
 from chegouhub.shopify.models import WebhookDelivery
 from tests.devtools.fake_fixtures import register
 
@@ -32,7 +33,7 @@ def test_stream_with_duplicates_reordering_and_delay_matches_the_ledger_model(
     _catalogue(loja, make_produto)
     before = _stock(loja)
     server = live_server_factory()
-    config = SimulationConfig(orders=80, rate=0, duplicates=0.25, reorder=0.4, reorder_window=30, delay=0.5,
+    config = SimulationConfig(orders=50, rate=0, duplicates=0.25, reorder=0.4, reorder_window=30, delay=0.5,
                               cancel_rate=0.2, refund_rate=0.3, concurrency=8, seed=4)
 
     result = simulate(loja=loja, config=config, target=server.url)
@@ -60,12 +61,22 @@ def test_stream_with_duplicates_reordering_and_delay_matches_the_ledger_model(
 @pytest.mark.live
 def test_deliveries_reach_the_addresses_subscribed_in_the_fake(
         live_server_factory, fake_shopify, make_user, make_loja, make_produto):
-    """End to end: configure_webhooks subscribes the live server in the fake; the sender delivers there."""
-    loja = make_loja(make_user())
+    """End to end over real HTTP: the API (under uvicorn, the sync view runs the asyncio part in its
+    worker thread) subscribes the live server in the fake; the sender delivers to those addresses."""
+    owner = make_user()
+    loja = make_loja(owner)
     _catalogue(loja, make_produto)
     register(fake_shopify, [loja])
-    server = live_server_factory()
-    assert subscriptions.configure_webhooks(lojas=[loja], base_domain=server.url).results[0].ok
+    server = live_server_factory(env={"SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify.admin_url_template})
+    headers = {"Authorization": f"Token {Token.objects.create(user=owner).key}"}
+    r = httpx.post(f"{server.url}/api/sync-realtime/configure-webhook-single/", headers=headers, timeout=30,
+                   json={"loja_id": loja.pk, "base_domain": server.url})
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+    r = httpx.get(f"{server.url}/api/sync-realtime/test-connectivity/", params={"loja_id": loja.pk},
+                  headers=headers, timeout=30)
+    assert r.status_code == 200 and r.json()["conectado"] is True
+    assert {s["topic"] for s in fake_shopify.subscriptions(loja.shop_domain)} == {
+        "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE", "APP_UNINSTALLED"}
     before = _stock(loja)
 
     result = simulate(loja=loja, config=SimulationConfig(orders=15, rate=50, duplicates=0.2, seed=7),

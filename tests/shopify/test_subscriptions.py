@@ -31,11 +31,13 @@ def _lojas(make_user, make_loja, n: int, owner=None):
     return [make_loja(owner, token=f"shpat_token_{i:04d}") for i in range(n)]
 
 
-def _register_throttled(fake, lojas, *, bad: set[int] = frozenset()):
+def _register_throttled(fake, lojas, *, bad: set[int] = frozenset(), restore_rate: float = 25,
+                        subscriptions: list[dict] | None = None):
     specs = []
     for i, loja in enumerate(lojas):
         specs.append({"shop": loja.shop_domain, "token": "outro-token" if loja.pk in bad else loja.access_token,
-                      "throttle_mode": "graphql" if i % 2 else "http429", **THROTTLED_SHOP})
+                      "throttle_mode": "graphql" if i % 2 else "http429", **THROTTLED_SHOP,
+                      "restore_rate": restore_rate, "subscriptions": subscriptions or []})
     fake.add_shops(specs)
 
 
@@ -117,11 +119,9 @@ def test_test_only_changes_nothing(fake_shopify, make_user, make_loja):
 
 def test_cleanup_removes_the_old_domains_subscriptions_and_nothing_else(fake_shopify, make_user, make_loja):
     lojas = _lojas(make_user, make_loja, 50)
-    _register_throttled(fake_shopify, lojas)
-    for loja in lojas:
-        for topic in REQUIRED_ENUMS:
-            fake_shopify.add_subscription(loja.shop_domain, topic, OLD_ADDRESS)
-        fake_shopify.add_subscription(loja.shop_domain, *UNRELATED)
+    _register_throttled(fake_shopify, lojas, restore_rate=50, subscriptions=[
+        *({"topic": topic, "uri": OLD_ADDRESS} for topic in REQUIRED_ENUMS),
+        {"topic": UNRELATED[0], "uri": UNRELATED[1]}])
     unrelated_ids = {loja.pk: {s["id"] for s in fake_shopify.subscriptions(loja.shop_domain)
                                if s["topic"] == UNRELATED[0]} for loja in lojas}
 

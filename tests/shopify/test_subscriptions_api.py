@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from chegouhub.stores.models import Loja, WebhookStatus
@@ -156,24 +154,6 @@ def test_cleanup_webhooks(api, setup, fake_shopify):
 def test_authentication_required(client, setup):
     assert client.post("/api/sync-realtime/configure-webhooks/", {}).status_code in (401, 403)
     assert client.get("/api/sync-realtime/webhooks-status/").status_code in (401, 403)
-
-
-@pytest.mark.live
-def test_configure_over_real_http_with_a_token(live_server_factory, fake_shopify, make_user, make_loja):
-    """Under uvicorn the sync view runs the asyncio part in its worker thread: it must work there too."""
-    owner = make_user()
-    loja = make_loja(owner, token="shpat_live_0001")
-    register(fake_shopify, [loja])
-    token = Token.objects.create(user=owner).key
-    server = live_server_factory(env={"SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify.admin_url_template})
-    headers = {"Authorization": f"Token {token}"}
-    r = httpx.post(f"{server.url}/api/sync-realtime/configure-webhook-single/", headers=headers, timeout=30,
-                   json={"loja_id": loja.pk, "base_domain": NEW})
-    assert r.status_code == 200, r.text
-    assert _topics_at(fake_shopify, loja, NEW_ADDRESS) == REQUIRED
-    r = httpx.get(f"{server.url}/api/sync-realtime/test-connectivity/", params={"loja_id": loja.pk},
-                  headers=headers, timeout=30)
-    assert r.status_code == 200 and r.json()["conectado"] is True
 
 
 def test_session_clients_need_csrf(setup, user):
