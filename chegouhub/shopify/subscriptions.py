@@ -299,19 +299,30 @@ def targets_for(lojas: Iterable[Loja]) -> list[LojaTarget]:
 # --- recording state ---------------------------------------------------------------------------
 
 
+RECORD_CHUNK = 100
+
+
 def record_states(summary: RunSummary) -> None:
-    """Persist each loja's new webhook status; changes notify its users (`webhook_status_change`)."""
-    for result in summary.results:
-        if result.new_status is None:
-            continue
+    """Persist each loja's new webhook status; changes notify its users (`webhook_status_change`).
+
+    Lojas are locked in primary-key order, a hundred per transaction (fewer commits for big runs,
+    short enough transactions for the webhook receiver).
+    """
+    pending = sorted((r for r in summary.results if r.new_status is not None), key=lambda r: r.loja_id)
+    for start in range(0, len(pending), RECORD_CHUNK):
+        chunk = pending[start:start + RECORD_CHUNK]
         with transaction.atomic():
-            loja = Loja.objects.select_for_update().filter(pk=result.loja_id).first()
-            if loja is None:
-                continue
-            set_webhook_status(loja, result.new_status, result.detalhes[:500])
-            result.webhook_status = result.new_status
-        webhook_log.info("webhook subscription state recorded",
-                         extra={"loja_id": result.loja_id, "status": result.new_status, "ok": result.ok})
+            lojas = Loja.objects.select_for_update().filter(pk__in=[r.loja_id for r in chunk]).order_by("pk")
+            by_id = {loja.pk: loja for loja in lojas}
+            for result in chunk:
+                loja = by_id.get(result.loja_id)
+                if loja is None:
+                    continue
+                set_webhook_status(loja, result.new_status, result.detalhes[:500])
+                result.webhook_status = result.new_status
+        for result in chunk:
+            webhook_log.info("webhook subscription state recorded",
+                             extra={"loja_id": result.loja_id, "status": result.new_status, "ok": result.ok})
 
 
 def _status_from_missing(result: LojaResult, previous: str | None) -> tuple[str, str]:
