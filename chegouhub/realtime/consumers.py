@@ -63,7 +63,7 @@ def _query_int(scope, name: str) -> int | None | bool:
     if not values:
         return None
     value = values[0].strip()
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         return False
     return int(value)
 

@@ -102,7 +102,8 @@ async def test_another_users_loja_is_closed_with_4403_and_missing_loja_id_with_4
     owner, loja, _ = await setup_owner(make_user, make_loja)
     intruder, _, intruder_key = await setup_owner(make_user, make_loja)
     for path, code in [(f"/ws/estoque/?loja_id={loja.pk}", 4403), ("/ws/estoque/?loja_id=999999", 4403),
-                       ("/ws/estoque/", 4400), ("/ws/estoque/?loja_id=abc", 4400)]:
+                       ("/ws/estoque/", 4400), ("/ws/estoque/?loja_id=abc", 4400),
+                       ("/ws/estoque/?loja_id=%C2%B2", 4400)]:
         comm = communicator(path, cookie=intruder_key)
         assert (await comm.connect(timeout=5))[0]
         assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": code}, path
