@@ -191,3 +191,26 @@ def test_webhook_status_configure_and_connectivity_buttons(demo, page_factory, m
     other.get_by_role("button", name="Configurar webhooks").click()
     expect(other.get_by_role("status")).to_contain_text("Não foi possível configurar:")
     expect(other.get_by_role("button", name="Configurar webhooks")).to_be_enabled()
+
+
+def test_the_loja_picker_opens_another_loja_and_events_stay_in_their_loja(demo, page_factory, make_loja,
+                                                                          make_produto):
+    second = make_loja(demo.user, secret="shpss_segunda_loja")
+    make_produto(second, "SEG-001", estoque=9, minimo=1, nome="Produto da segunda loja")
+    page = page_factory()
+    login(page, demo.server)
+    page.get_by_label("Loja").select_option(str(second.pk))
+    page.wait_for_timeout(300)
+    assert "loja=" not in page.url  # choosing does not navigate by itself
+    expect(page.locator("#linhas-estoque tr")).to_have_count(4)
+    page.get_by_role("button", name="Abrir").click()
+    page.wait_for_selector("html[data-painel=pronto]")
+    expect(page).to_have_url(re.compile(r"\?loja=%d$" % second.pk))
+    expect(page.locator("#linhas-estoque tr")).to_have_count(1)
+    expect(page.locator("#rt-status")).to_have_attribute("data-modo", re.compile("websocket|polling"))
+    # a sale in the first loja does not touch this page; one in this loja does
+    sell(demo.server, demo.loja, 4001, [("CAM-AZUL-M", 1)])
+    sell(demo.server, second, 4002, [("SEG-001", 4)])
+    expect(row(page, "SEG-001").locator(".estoque-atual")).to_have_text("5", timeout=3000)
+    expect(page.get_by_role("log").locator("li.venda")).to_have_count(1)
+    expect(page.get_by_role("log")).not_to_contain_text("#4001")

@@ -377,12 +377,8 @@ function showMode(modo) {
   $("#rt-texto").textContent = MODO_TEXTO[modo] || modo;
 }
 
-// The loja picker: a plain GET form (works without JS); with JS it opens on change.
-const seletor = $("#loja");
-if (seletor) {
-  $("#abrir-loja").classList.add("visualmente-oculto");
-  seletor.addEventListener("change", () => $("#form-loja").submit());
-}
+// The loja picker is a plain GET form with its own "Abrir" button: changing the select does not
+// navigate by itself (keyboard users move through the options with the arrow keys).
 
 // ---- start -------------------------------------------------------------------------------------
 
