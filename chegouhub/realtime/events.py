@@ -55,9 +55,9 @@ _publish_paused_until = 0.0
 # higher one first would skip it forever. Ids are allocated at insert but transactions commit in any
 # order, so `record_events` serializes the event-writing tail of transactions *per scope*:
 # on PostgreSQL a transaction-level advisory lock on the scope is taken before the insert and held
-# until commit (other lojas are not held up); on SQLite every write transaction already holds the
-# database write lock from BEGIN (transaction_mode=IMMEDIATE). Hence within a scope, commit order
-# is id order, and when event N is visible every lower id of its scope is visible too.
+# until commit (other lojas are not held up; see _lock_keys); on SQLite every write transaction
+# already holds the database write lock from BEGIN (transaction_mode=IMMEDIATE). Hence within a
+# scope, commit order is id order, and when event N is visible every lower id of its scope is too.
 #
 # Publication order can still differ (two processes publish after their commits concurrently),
 # and a publish can be lost (Redis down). So each published event carries `prev_id`: the id of the
@@ -119,13 +119,28 @@ def _scope_filter(stream: str, key: int) -> Q:
     return Q(stream=stream, user_id=key)
 
 
+def _lock_keys(scopes: list[tuple[str, int]]) -> list[tuple[int, int]]:
+    # Stock streams lock per loja (lojas never wait on each other). Notifications are rare and a
+    # transaction may notify several users across several calls (webhook configuration records
+    # many lojas at once), so they share one key: acquiring it twice in one transaction is free,
+    # and no two notifying transactions can take per-user locks in opposite orders and deadlock.
+    keys = set()
+    for stream, key in scopes:
+        keys.add((_ADVISORY_NAMESPACE[stream], key % 2**31 if stream == Stream.ESTOQUE else 0))
+    return sorted(keys)
+
+
 def _lock_scopes(scopes: list[tuple[str, int]]) -> None:
-    """Hold each scope's event-log lock until the transaction ends (PostgreSQL; see above)."""
+    """Hold the scopes' event-log locks until the transaction ends (PostgreSQL; see above).
+
+    Keys are taken in a stable order within a call. A transaction that records stock events for
+    several lojas should do it in one call (or in loja id order), like any other row locks.
+    """
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for stream, key in sorted(scopes):  # stable order: two writers can never deadlock here
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE[stream], key % 2**31])
+        for namespace, key in _lock_keys(scopes):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
 def record_events(events: list[NewEvent]) -> list[Event]:
