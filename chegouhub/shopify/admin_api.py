@@ -511,3 +511,81 @@ async def delete_webhook_subscription(client: AdminApiClient, subscription: Webh
     payload = data.get("webhookSubscriptionDelete") or {}
     if payload.get("userErrors"):
         raise ShopifyUserErrors(f"a remoção do webhook {subscription.topic}", payload["userErrors"])
+
+
+# --- orders (for reconciliation) ----------------------------------------------------------------
+
+ORDERS_PAGE_SIZE = 10  # 2 + 10 x (1 + lineItems 2+50 + refunds 1 + refundLineItems 2+10x2) = 762 points
+
+ORDERS_QUERY = """
+query ChegouhubOrders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    edges {
+      node {
+        legacyResourceId
+        name
+        updatedAt
+        cancelledAt
+        lineItems(first: 50) { nodes { id sku quantity currentQuantity } }
+        refunds(first: 10) {
+          legacyResourceId
+          refundLineItems(first: 10) { nodes { quantity restockType lineItem { id } } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def _legacy_id(gid: str | None) -> int | None:
+    try:
+        return int(str(gid).rsplit("/", 1)[-1])
+    except (TypeError, ValueError):
+        return None
+
+
+def order_facts(node: dict) -> dict:
+    """A GraphQL Order as the REST-shaped facts the ledger reads (ids, SKUs, quantities, restocks)."""
+    return {
+        "id": int(node["legacyResourceId"]),
+        "name": node.get("name"),
+        "updated_at": node.get("updatedAt"),
+        "cancelled_at": node.get("cancelledAt"),
+        "line_items": [
+            {"id": _legacy_id(li.get("id")), "sku": li.get("sku"), "quantity": li.get("quantity"),
+             "current_quantity": li.get("currentQuantity")}
+            for li in ((node.get("lineItems") or {}).get("nodes") or [])
+        ],
+        "refunds": [
+            {
+                "id": int(refund["legacyResourceId"]),
+                "order_id": int(node["legacyResourceId"]),
+                "refund_line_items": [
+                    {"line_item_id": _legacy_id((rli.get("lineItem") or {}).get("id")), "quantity": rli.get("quantity"),
+                     "restock_type": str(rli.get("restockType") or "").lower()}
+                    for rli in ((refund.get("refundLineItems") or {}).get("nodes") or [])
+                ],
+            }
+            for refund in node.get("refunds") or []
+        ],
+    }
+
+
+async def fetch_orders_updated_since(client: AdminApiClient, since: str, *, page_size: int = ORDERS_PAGE_SIZE,
+                                     limit: int | None = None) -> list[dict]:
+    """Orders updated at or after `since` (ISO 8601), oldest first, as REST-shaped facts."""
+    orders: list[dict] = []
+    after = None
+    while True:
+        data = await client.execute(
+            ORDERS_QUERY, {"first": page_size, "after": after, "query": f"updated_at:>='{since}'"},
+            expected_cost=2 + page_size * 76,
+        )
+        connection = data.get("orders") or {}
+        orders += [order_facts(edge["node"]) for edge in connection.get("edges") or []]
+        page = connection.get("pageInfo") or {}
+        if (limit is not None and len(orders) >= limit) or not page.get("hasNextPage") or not page.get("endCursor"):
+            return orders[:limit] if limit is not None else orders
+        after = page["endCursor"]

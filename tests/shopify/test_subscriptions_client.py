@@ -162,3 +162,30 @@ def test_topic_names():
 def test_client_repr_has_no_token():
     client = AdminApiClient(shop_domain=SHOP, access_token=TOKEN)
     assert TOKEN not in repr(client)
+
+
+def test_orders_updated_since_rebuild_the_rest_facts(shop):
+    """The reconciliation read: orders with line items and refunds, paginated, filtered by updated_at."""
+    from chegouhub.devtools.payloads import order_payload, refund_payload
+    from chegouhub.shopify import ledger
+
+    shop.add_shop(SHOP, TOKEN, bucket_size=1000, restore_rate=50)
+    for n in range(12):
+        shop.http.post(f"/_fake/shops/{SHOP}/orders",
+                       json=order_payload(5000 + n, [(1, "A", 2), (2, None, 1)], current_quantities={1: 2}))
+    shop.http.post(f"/_fake/shops/{SHOP}/refunds", json=refund_payload(900, 5003, [(1, 1, "return")]))
+    shop.http.post(f"/_fake/shops/{SHOP}/orders/5004/cancel")
+
+    async def fetch(client):
+        return await admin_api.fetch_orders_updated_since(client, "2020-01-01T00:00:00Z")
+
+    orders, client = _call(fetch)
+    assert [o["id"] for o in orders if o["id"] not in (5003, 5004)] == [5000 + n for n in range(12) if n not in (3, 4)]
+    assert len(orders) == 12 and client.stats.requests == 2  # two pages of 10
+    by_id = {o["id"]: o for o in orders}
+    assert by_id[5000]["line_items"] == [{"id": 1, "sku": "A", "quantity": 2, "current_quantity": 2},
+                                         {"id": 2, "sku": None, "quantity": 1, "current_quantity": 1}]
+    assert ledger.refund_restocks(by_id[5003]["refunds"][0]) == {"1": 1}
+    assert by_id[5004]["cancelled_at"] and by_id[5000]["cancelled_at"] is None
+    later, _ = _call(lambda c: admin_api.fetch_orders_updated_since(c, "2999-01-01T00:00:00Z"))
+    assert later == []
