@@ -45,8 +45,10 @@ EVENT_SCHEMAS: dict[str, tuple[str, frozenset[str]]] = {
 # pays at most one fast failure instead of a timeout. Skipped events are not lost: they are in
 # the log, and sockets back-fill them (see "Ordering and gaps" below) or clients resume/poll.
 PUBLISH_TIMEOUT_SECONDS = 2.0
-PUBLISH_BACKOFF_SECONDS = 2.0
+PUBLISH_BACKOFF_SECONDS = 2.0  # doubled on each consecutive failure, up to the max; reset on success
+PUBLISH_BACKOFF_MAX_SECONDS = 10.0
 _publish_paused_until = 0.0
+_publish_failures = 0
 
 # Ordering and gaps
 # -----------------
@@ -191,7 +193,7 @@ def _group_for(event: Event) -> str:
 
 def publish(messages: list[tuple[str, dict]]) -> bool:
     """Fan out to the channel layer. Never raises and never blocks long: clients catch up from the log."""
-    global _publish_paused_until
+    global _publish_paused_until, _publish_failures
     from chegouhub.common import metrics
 
     if time.monotonic() < _publish_paused_until:
@@ -199,9 +201,12 @@ def publish(messages: list[tuple[str, dict]]) -> bool:
         return False
     try:
         async_to_sync(_publish_async)(messages)
+        _publish_failures = 0
         return True
     except Exception as exc:  # the webhook must not fail because Redis did
-        _publish_paused_until = time.monotonic() + PUBLISH_BACKOFF_SECONDS
+        _publish_failures += 1
+        pause = min(PUBLISH_BACKOFF_SECONDS * 2 ** (_publish_failures - 1), PUBLISH_BACKOFF_MAX_SECONDS)
+        _publish_paused_until = time.monotonic() + pause
         channels_log.warning(
             "channel layer publish failed; clients will catch up from the event log",
             extra={"error_type": type(exc).__name__, "events": len(messages)},

@@ -107,4 +107,5 @@ def _publish_not_paused():
     from chegouhub.realtime import events
 
     events._publish_paused_until = 0.0
+    events._publish_failures = 0
     yield
