@@ -27,6 +27,7 @@ from django.conf import settings
 from chegouhub.common.logging import register_secret, webhook_log
 
 LIST_PAGE_SIZE = 50
+BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time (with jitter), capped at 8 s
 CREATE_COST = 10  # Shopify charges 10 points per mutation
 USER_AGENT = "chegouhub-sync/0.1 (+webhook management)"
 
@@ -163,7 +164,7 @@ class AdminApiClient:
         http: httpx.AsyncClient | None = None,
         timeout: float | None = None,
         max_attempts: int = 4,
-        backoff_base: float = 0.5,
+        backoff_base: float | None = None,
         backoff_cap: float = 8.0,
         throttle_budget: float = 120.0,
         sleep=asyncio.sleep,
@@ -177,7 +178,7 @@ class AdminApiClient:
         self._http = http
         self._owns_http = http is None
         self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
+        self.backoff_base = BACKOFF_BASE if backoff_base is None else backoff_base
         self.backoff_cap = backoff_cap
         self.throttle_budget = throttle_budget
         self._sleep = sleep

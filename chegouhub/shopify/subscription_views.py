@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +17,11 @@ from rest_framework.views import APIView
 from chegouhub.stores.selectors import lojas_for_user
 
 from . import subscriptions
+from .admin_api import ShopifyThrottled, ShopifyUnavailable
+
+# Shopify could not be reached (or kept throttling): the gateway failed. Anything else Shopify
+# refused (token, userErrors, unknown shop) is about this loja's data: 422.
+UPSTREAM_DOWN = {ShopifyUnavailable.code, ShopifyThrottled.code}
 
 
 def _base_domain_field(*, required: bool) -> serializers.CharField:
@@ -71,9 +78,23 @@ def _validated(serializer_class, data) -> dict:
     return s.validated_data
 
 
+_ERRO = inline_serializer("ErroWebhooks", {"erro": serializers.CharField()})
+_OBJ = OpenApiTypes.OBJECT
+
+
+def _failure_status(result) -> int:
+    if result.erro_codigo in UPSTREAM_DOWN:
+        return status.HTTP_502_BAD_GATEWAY
+    if result.erro_codigo == "erro_interno":
+        return status.HTTP_500_INTERNAL_SERVER_ERROR
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 class ConfigureWebhooksView(APIView):
     """POST {"base_domain"}: every active loja of the user."""
 
+    @extend_schema(request=ConfigureAllInput, responses={200: _OBJ, 400: _ERRO},
+                   summary="Configure the required Shopify webhooks of every loja of the user")
     def post(self, request):
         data = _validated(ConfigureAllInput, request.data)
         base = _base_domain(data)
@@ -84,8 +105,11 @@ class ConfigureWebhooksView(APIView):
 
 
 class ConfigureWebhookSingleView(APIView):
-    """POST {"loja_id","base_domain"}: one loja; 502 with {"erro"} when Shopify refused or failed."""
+    """POST {"loja_id","base_domain"}: one loja. Failure: the result with {"erro"}, 422 when Shopify
+    refused (token, userErrors), 502 when it could not be reached."""
 
+    @extend_schema(request=ConfigureSingleInput, responses={200: _OBJ, 400: _ERRO, 404: _ERRO, 422: _OBJ, 502: _OBJ},
+                   summary="Configure the required Shopify webhooks of one loja")
     def post(self, request):
         data = _validated(ConfigureSingleInput, request.data)
         loja = _user_loja(request.user, data["loja_id"])
@@ -93,12 +117,15 @@ class ConfigureWebhookSingleView(APIView):
         summary = subscriptions.configure_webhooks(lojas=[loja], base_domain=base, force=data["force"])
         result = summary.results[0]
         body = {"base_domain": base, "endereco": subscriptions.webhook_address(base), **result.as_dict()}
-        return Response(body, status=status.HTTP_200_OK if result.ok else status.HTTP_502_BAD_GATEWAY)
+        return Response(body, status=status.HTTP_200_OK if result.ok else _failure_status(result))
 
 
 class WebhooksStatusView(APIView):
     """GET [?base_domain=]: per loja, the subscriptions Shopify has, the required topics missing, ok."""
 
+    @extend_schema(parameters=[OpenApiParameter("base_domain", OpenApiTypes.STR,
+                                                description="default: WEBHOOK_BASE_DOMAIN")],
+                   responses={200: _OBJ, 400: _ERRO}, summary="Webhook subscriptions of every loja of the user")
     def get(self, request):
         data = _validated(StatusInput, request.query_params)
         base = _base_domain(data)
@@ -124,6 +151,8 @@ class WebhooksStatusView(APIView):
 class TestConnectivityView(APIView):
     """GET ?loja_id=: {"loja_id","conectado","shop","latencia_ms","erro"}."""
 
+    @extend_schema(parameters=[OpenApiParameter("loja_id", OpenApiTypes.INT, required=True)],
+                   responses={200: _OBJ, 400: _ERRO, 404: _ERRO}, summary="Test the connection to a loja's Shopify")
     def get(self, request):
         data = _validated(ConnectivityInput, request.query_params)
         loja = _user_loja(request.user, data["loja_id"])
@@ -135,12 +164,15 @@ class TestConnectivityView(APIView):
             "shop": result.shop or {},
             "latencia_ms": result.latencia_ms,
             "erro": result.erro,
+            "erro_codigo": result.erro_codigo,
         })
 
 
 class CleanupWebhooksView(APIView):
     """DELETE {"base_domain"}: removes the subscriptions whose address is under that domain."""
 
+    @extend_schema(request=CleanupInput, responses={200: _OBJ, 400: _ERRO},
+                   summary="Remove the Shopify webhook subscriptions under an old base domain")
     def delete(self, request):
         payload = request.data if request.data else request.query_params
         data = _validated(CleanupInput, payload)

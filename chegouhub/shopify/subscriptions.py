@@ -116,6 +116,7 @@ class LojaResult:
     shop_domain: str
     ok: bool = True
     erro: str | None = None
+    erro_codigo: str | None = None  # token_recusado, shopify_indisponivel, erro_de_validacao, ...
     criados: list[str] = field(default_factory=list)
     removidos: list[dict] = field(default_factory=list)
     mantidos: list[str] = field(default_factory=list)
@@ -137,9 +138,10 @@ class LojaResult:
     def for_target(cls, target: LojaTarget) -> LojaResult:
         return cls(loja_id=target.loja_id, nome=target.nome, shop_domain=target.shop_domain)
 
-    def fail(self, message: str) -> LojaResult:
+    def fail(self, message: str, code: str = "erro") -> LojaResult:
         self.ok = False
         self.erro = message
+        self.erro_codigo = code
         return self
 
     def as_dict(self) -> dict:
@@ -239,7 +241,7 @@ async def remote_configure(client: AdminApiClient, result: LojaResult, subs: lis
     result.topicos_ausentes, result.enderecos_errados = _required_state(subs, address)
     result.assinaturas = [s.as_dict() for s in subs if s.id]
     if problems:
-        result.fail(" | ".join(problems))
+        result.fail(" | ".join(problems), ShopifyUserErrors.code)
     return subs
 
 
@@ -266,16 +268,16 @@ async def run_remote(targets: Iterable[LojaTarget], step: LojaStep, *, concurren
                 client = AdminApiClient(shop_domain=target.shop_domain, access_token=target.access_token,
                                         api_version=target.api_version, http=http, **(client_options or {}))
                 if not target.access_token:
-                    result.fail("A loja não tem token de acesso da Shopify cadastrado.")
+                    result.fail("A loja não tem token de acesso da Shopify cadastrado.", "sem_token")
                 else:
                     try:
                         await step(client, target, result)
                     except ShopifyError as exc:
-                        result.fail(str(exc))
+                        result.fail(str(exc), exc.code)
                     except Exception as exc:  # one loja's bug must not sink the others
                         webhook_log.exception("webhook management step crashed",
                                               extra={"loja_id": target.loja_id})
-                        result.fail(f"Erro inesperado ({type(exc).__name__}); veja o log.")
+                        result.fail(f"Erro inesperado ({type(exc).__name__}); veja o log.", "erro_interno")
                 result.duracao_ms = round((time.perf_counter() - loja_started) * 1000, 1)
                 result.requisicoes = client.stats.requests
                 result.limitado = client.stats.throttled + client.stats.http_429

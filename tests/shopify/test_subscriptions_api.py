@@ -76,8 +76,9 @@ def test_user_errors_and_rejections_are_surfaced_clearly(api, setup, fake_shopif
                       operation="webhookSubscriptionCreate")
     r = api.post("/api/sync-realtime/configure-webhook-single/", {"loja_id": mine[0].pk, "base_domain": NEW},
                  format="json")
-    assert r.status_code == 502
+    assert r.status_code == 422
     body = r.json()
+    assert body["erro_codigo"] == "erro_de_validacao"
     assert "Address cannot be a Shopify or an internal domain" in body["erro"] and "orders/paid" in body["erro"]
     assert body["ok"] is False and len(body["criados"]) == 3 and body["topicos_ausentes"] == ["orders/paid"]
     assert Loja.objects.get(pk=mine[0].pk).webhook_status == WebhookStatus.INCOMPLETE
@@ -85,17 +86,24 @@ def test_user_errors_and_rejections_are_surfaced_clearly(api, setup, fake_shopif
     fake_shopify.add_shop(mine[1].shop_domain, "token-trocado")
     r = api.post("/api/sync-realtime/configure-webhook-single/", {"loja_id": mine[1].pk, "base_domain": NEW},
                  format="json")
-    assert r.status_code == 502 and "token de acesso" in r.json()["erro"]
+    assert r.status_code == 422 and "token de acesso" in r.json()["erro"]
+    assert r.json()["erro_codigo"] == "token_recusado"
     assert "shpat_mine_1" not in r.content.decode() and "token-trocado" not in r.content.decode()
     assert Loja.objects.get(pk=mine[1].pk).webhook_status == WebhookStatus.ERROR
 
 
-def test_5xx_is_retried_behind_the_api(api, setup, fake_shopify):
+def test_5xx_is_retried_behind_the_api(api, setup, fake_shopify, monkeypatch):
+    monkeypatch.setattr("chegouhub.shopify.admin_api.BACKOFF_BASE", 0.05)
     mine, _ = setup
     fake_shopify.fail(mine[0].shop_domain, "5xx", count=2)
     r = api.post("/api/sync-realtime/configure-webhook-single/", {"loja_id": mine[0].pk, "base_domain": NEW},
                  format="json")
     assert r.status_code == 200 and r.json()["ok"] is True and r.json()["requisicoes"] >= 7
+    fake_shopify.fail(mine[1].shop_domain, "5xx", count=10)
+    r = api.post("/api/sync-realtime/configure-webhook-single/", {"loja_id": mine[1].pk, "base_domain": NEW},
+                 format="json")
+    assert r.status_code == 502 and r.json()["erro_codigo"] == "shopify_indisponivel"
+    assert "após 4 tentativas" in r.json()["erro"]
 
 
 def test_webhooks_status(api, setup, fake_shopify):
