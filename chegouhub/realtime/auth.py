@@ -45,6 +45,7 @@ def _normalize_origin(origin: str) -> tuple[str, str, str] | None:
     if not parts.scheme or not host:
         return None
     scheme = parts.scheme.lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal, spelled as in a Host header
     return scheme, host.lower(), str(port) if port else _DEFAULT_PORTS.get(scheme, "")
 
 

@@ -265,3 +265,6 @@ def test_origin_rules(settings):
     assert not origin_allowed("http://app.example.com:8080", "api.example.com")
     assert not origin_allowed("https://evil.example.org", "api.example.com")  # "*" never makes an origin own
     assert not origin_allowed("not an origin", "api.example.com")
+    settings.ALLOWED_HOSTS = ["[::1]"]
+    assert origin_allowed("http://[::1]:8000", "[::1]:8000")
+    assert not origin_allowed("http://[::1]:3000", "[::1]:8000")
