@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("metrics", common.metrics),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^static/drf_spectacular_sidecar/(?P<path>[\w./-]+)$", common.sidecar_static),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),

@@ -41,3 +41,16 @@ def metrics(request):
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return JsonResponse({"erro": "Token de métricas ausente ou inválido."}, status=401)
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def sidecar_static(request, path):
+    """Swagger UI's own files (drf-spectacular-sidecar) for /api/docs/, served by the app itself so
+    the docs work offline and without a separate static server, whatever DEBUG is."""
+    from django.contrib.staticfiles.views import serve
+    from django.http import Http404
+
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise Http404("not found")
+    response = serve(request, f"drf_spectacular_sidecar/{path}", insecure=True)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

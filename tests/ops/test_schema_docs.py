@@ -42,3 +42,15 @@ def test_docs_page_uses_only_local_assets(client):
     assert assets, html[:500]
     for asset in assets:
         assert finders.find(asset), asset
+
+
+def test_docs_assets_are_served_by_the_app_without_debug(client, settings):
+    settings.DEBUG = False
+    html = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"?]+)', html)
+    assert assets
+    for asset in assets:
+        r = client.get(asset)
+        assert r.status_code == 200, asset
+        b"".join(r.streaming_content)
+    assert client.get("/static/drf_spectacular_sidecar/../../config/settings.py").status_code == 404
