@@ -107,7 +107,7 @@ def test_an_alert_appears_when_a_product_crosses_its_threshold(demo, page_factor
     expect(page.locator("#contador-alertas")).to_have_text("2")  # CANECA-01 low, MEIA-KIT zero
 
 
-def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_factory):
+def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_factory, make_produto):
     page = page_factory(init_scripts=(FAST_CLIENT, BLOCK_WEBSOCKETS))
     login(page, demo.server)
     status = page.locator("#rt-status")
@@ -122,6 +122,9 @@ def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_f
     expect(page.get_by_role("log").locator("li.venda")).to_have_count(2)
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("17")
     assert page.evaluate("window.__wsOpened.length") == 0
+    # a produto created after the page loaded shows up with its first stock event
+    make_produto(demo.loja, "NOVO-01", estoque=7, minimo=2, nome="Produto novo")
+    expect(row(page, "NOVO-01").locator(".estoque-atual")).to_have_text("7", timeout=3000)
 
 
 @needs_ws
