@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +27,7 @@ def session_key_for(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def _redis_answers(url: str, timeout: float = 1.0) -> bool:
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
     parts = urlsplit(url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=timeout) as s:
@@ -38,25 +37,11 @@ def _redis_answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _unavailable(reason: str):
+def unavailable(reason: str):
     # Under CI a missing Redis is a failure, never a skip.
     if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-@pytest.fixture
-def redis_url():
-    """The shared real Redis (REDIS_TEST_URL)."""
-    if not _redis_answers(REDIS_TEST_URL):
-        _unavailable(f"Redis is not reachable at {REDIS_TEST_URL}")
-    return REDIS_TEST_URL
-
-
-@pytest.fixture
-def layer_env():
-    """Env for a LiveServer: a channel prefix of its own, so concurrent test runs sharing one Redis never cross."""
-    return {"CHANNEL_LAYER_PREFIX": f"t{uuid.uuid4().hex[:10]}", "WS_IDLE_TIMEOUT_SECONDS": "60"}
 
 
 class PrivateRedis:
@@ -75,7 +60,7 @@ class PrivateRedis:
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10
-        while not _redis_answers(self.url, timeout=0.2):
+        while not redis_answers(self.url, timeout=0.2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
@@ -95,7 +80,7 @@ class PrivateRedis:
 @pytest.fixture
 def private_redis():
     if shutil.which("redis-server") is None:
-        _unavailable("redis-server is not installed")
+        unavailable("redis-server is not installed")
     server = PrivateRedis().start()
     yield server
     server.stop()

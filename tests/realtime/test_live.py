@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -18,7 +17,7 @@ from chegouhub.devtools.payloads import encode, order_payload, signed_headers
 from chegouhub.inventory.models import Produto
 from chegouhub.realtime.models import Event
 from tests.live import LiveServer
-from tests.realtime.conftest import REDIS_TEST_URL, _redis_answers, _unavailable, session_key_for
+from tests.realtime.conftest import REDIS_TEST_URL, redis_answers, session_key_for, unavailable
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -29,8 +28,8 @@ FRONTEND = "http://front.example:3000"
 @pytest.fixture(scope="module")
 def prefix():
     """A channel prefix of this module's own: concurrent test runs sharing one Redis never cross."""
-    if not _redis_answers(REDIS_TEST_URL):
-        _unavailable(f"Redis is not reachable at {REDIS_TEST_URL}")
+    if not redis_answers(REDIS_TEST_URL):
+        unavailable(f"Redis is not reachable at {REDIS_TEST_URL}")
     return f"t{uuid.uuid4().hex[:10]}"
 
 
