@@ -217,3 +217,16 @@ def test_the_loja_picker_opens_another_loja_and_events_stay_in_their_loja(demo, 
     expect(row(page, "SEG-001").locator(".estoque-atual")).to_have_text("5", timeout=3000)
     expect(page.get_by_role("log").locator("li.venda")).to_have_count(1)
     expect(page.get_by_role("log")).not_to_contain_text("#4001")
+
+
+def test_a_user_without_lojas_gets_a_working_page(demo, page_factory, make_user):
+    make_user("sem-loja", password="senha-forte-123")
+    page = page_factory()
+    login_page = f"{demo.server.url}/"
+    page.goto(login_page)
+    page.get_by_label("Usuário").fill("sem-loja")
+    page.get_by_label("Senha").fill("senha-forte-123")
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_selector("html[data-painel=pronto]")
+    expect(page.get_by_role("heading", name="Nenhuma loja ainda")).to_be_visible()
+    expect(page.locator("#rt-status")).to_have_attribute("data-modo", re.compile("websocket|polling"))
