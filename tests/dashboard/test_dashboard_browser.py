@@ -150,7 +150,7 @@ def test_screenshot_of_a_busy_dashboard(demo, page_factory):
     sell(demo.server, demo.loja, 1003, [("CANECA-01", 1)])
     expect(page.get_by_role("log").locator("li.venda")).to_have_count(3, timeout=3000)
     expect(page.locator("#lista-alertas li")).to_have_count(3, timeout=3000)
-    page.wait_for_timeout(1700)  # let the flash settle
+    page.wait_for_timeout(1000)  # let the flashes fade
     artifacts = ROOT / "artifacts"
     artifacts.mkdir(exist_ok=True)
     shot = artifacts / "dashboard.png"

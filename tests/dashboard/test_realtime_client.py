@@ -90,6 +90,25 @@ async () => {
   out.idle = { urls: window.__sockets.map((s) => s.url.split("/ws/")[1]), resume: window.__sockets[1].sent[0] };
   idle.stop();
 
+  // server unreachable: sockets and polling both fail -> offline; the first good poll -> polling
+  window.__sockets.length = 0;
+  let down = true;
+  const flaky = async (url) => {
+    if (down) throw new TypeError("Failed to fetch");
+    return new Response(JSON.stringify({ events: [], last_id: 0 }), { status: 200 });
+  };
+  const modes2 = [];
+  const off = new RealtimeClient({ lojaId: 1, cursor: 0, fetchImpl: flaky, pollIntervalMs: 30,
+                                   backoffBaseMs: 5000, backoffCapMs: 5000 });
+  off.addEventListener("modo", (e) => modes2.push(e.detail.modo));
+  off.start();
+  window.__sockets[0].serverClose(1006);
+  await until(() => off.modo === "offline");
+  down = false;
+  await until(() => off.modo === "polling");
+  off.stop();
+  out.offline = modes2;
+
   // full jitter, growing, capped
   const delays = Array.from({ length: 400 }, () => backoffDelay(3, 500, 30000));
   out.jitter = { min: Math.min(...delays), max: Math.max(...delays), distinct: new Set(delays).size };
@@ -130,6 +149,7 @@ def test_resume_dedupe_polling_fallback_and_backoff(page_factory):
     assert out["fatals"] == [4403]
     assert out["socketsAfterFatal"] == 3
     # no loja: only the notifications socket; an idle close reconnects at once, not after the backoff
+    assert out["offline"] == ["polling", "offline", "polling"]
     assert out["idle"] == {"urls": ["notifications/", "notifications/"],
                            "resume": {"type": "resume", "last_event_id": 9}}
     assert 100 <= out["jitter"]["min"] < 1000 and 3000 <= out["jitter"]["max"] <= 4000
