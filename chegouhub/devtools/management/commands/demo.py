@@ -185,7 +185,8 @@ class Command(BaseCommand):
             raise CommandError(f"Port {port} is in use. Stop what uses it or choose another: make run PORT=8001")
         if not port_is_free("127.0.0.1", shopify_port):
             shopify_port = free_port()
-        site = f"http://{host}:{port}"
+        # Listening on every interface still means "open it here" for the URL we print and call.
+        site = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
         shopify_url = f"http://127.0.0.1:{shopify_port}"
 
         sup = Supervisor()
