@@ -44,6 +44,26 @@ def run_once(*, batch: int = 50, lease_seconds: int = 60) -> dict[str, int]:
     return counts
 
 
+def serve_metrics(port: int) -> None:
+    """/metrics of the worker (retries, outbound alerts, and the database gauges) on its own port."""
+    from prometheus_client import start_http_server
+
+    from chegouhub.common.metrics import scrape_registry
+
+    from django.db import connections
+
+    registry = scrape_registry()
+
+    class _ClosingRegistry:
+        def collect(self):  # each scrape runs in its own thread: close its database connection after
+            try:
+                yield from registry.collect()
+            finally:
+                connections.close_all()
+
+    start_http_server(port, registry=_ClosingRegistry())
+
+
 def send_alerts() -> dict[str, int]:
     from chegouhub.notify.services import deliver
 
@@ -68,10 +88,14 @@ class Command(BaseCommand):
                             help="Seconds a claim holds before another worker may take it over (default 60).")
         parser.add_argument("--no-alerts", action="store_true",
                             help="Do not send the pending Slack/Discord alerts in this worker.")
+        parser.add_argument("--metrics-port", type=int, default=0,
+                            help="Serve this worker's Prometheus metrics on this port (0: off).")
 
     def handle(self, *args, **opts):
         if opts["replay"] is not None:
             return self._replay(opts["replay"])
+        if opts["metrics_port"]:
+            serve_metrics(opts["metrics_port"])
         stop = threading.Event()
         if not opts["once"] and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
