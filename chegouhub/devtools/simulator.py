@@ -348,8 +348,10 @@ def simulate(*, loja, config: SimulationConfig, target: str | None = None, fake_
     deliveries = simulator.deliveries(plans)
     if fake_url and not target:
         targets: dict[str, list[str]] | str = targets_from_fake(fake_url, loja.shop_domain)
-        if not targets:
-            raise ValueError("O fake Shopify não tem webhooks assinados para esta loja; rode configure_webhooks.")
+        missing = sorted({d.topic for d in deliveries} - set(targets))
+        if missing:
+            raise ValueError(f"O fake Shopify não tem webhooks assinados para {', '.join(missing)} nesta loja; "
+                             "rode configure_webhooks.")
     else:
         targets = webhook_url(target or "http://127.0.0.1:8000")
     if fake_url:
