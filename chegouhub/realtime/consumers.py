@@ -45,8 +45,10 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4408
 CLOSE_BAD_REQUEST = 4400  # missing or malformed loja_id (not in the contract's table; documented)
-CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big": a client frame over WS_MAX_CLIENT_FRAME_BYTES
-CLOSE_UNAVAILABLE = 1011  # channel layer or database unreachable at connect; retry later
+# Application codes (4000-4999) rather than RFC 6455's 1009/1011: daphne (autobahn) may only send
+# 1000 or 3000-4999, and these must reach the client whatever the ASGI server.
+CLOSE_TOO_BIG = 4413  # a client frame over WS_MAX_CLIENT_FRAME_BYTES (like HTTP 413)
+CLOSE_UNAVAILABLE = 4503  # channel layer or database unreachable; reconnect later (like HTTP 503)
 
 BACKFILL_BATCH = 500
 
@@ -268,7 +270,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     # --- teardown -----------------------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """Run the consumer; if what it stands on fails (Redis down, database down), close with 1011 cleanly."""
+        """Run the consumer; if what it stands on fails (Redis down, database down), close with 4503 cleanly."""
         try:
             await super().__call__(scope, receive, send)
         except Exception as exc:

@@ -142,12 +142,12 @@ async def test_ping_pong_and_bad_messages_keep_the_socket_open(make_user, make_l
     await comm.disconnect()
 
 
-async def test_oversized_frame_closes_with_1009(settings, make_user, make_loja):
+async def test_oversized_frame_closes_with_4413(settings, make_user, make_loja):
     settings.WS_MAX_CLIENT_FRAME_BYTES = 100
     _, loja, key = await setup_owner(make_user, make_loja)
     comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
     await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "é" * 60}))  # 60 chars, > 100 bytes
-    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 1009}
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4413}
 
 
 async def test_idle_socket_is_closed_with_4408_and_activity_keeps_it(settings, make_user, make_loja):

@@ -159,7 +159,7 @@ def test_ping_pong_bad_messages_and_oversized_frames(server, make_user, make_loj
             await sock.send(json.dumps({"type": "ping"}))
             assert (await recv(sock))["type"] == "pong"  # still open
             await sock.send(json.dumps({"type": "ping", "pad": "x" * 5000}))  # > WS_MAX_CLIENT_FRAME_BYTES
-            assert await close_code(sock) == 1009
+            assert await close_code(sock) == 4413
 
     asyncio.run(scenario())
 
@@ -276,7 +276,7 @@ def test_redis_outage_never_fails_a_webhook_and_resume_recovers_every_missed_eve
             for n in range(total):
                 if n == 6:
                     await asyncio.to_thread(private_redis.stop)
-                    # the client goes away with Redis (the server closes it with 1011 anyway,
+                    # the client goes away with Redis (the server closes it with 4503 anyway,
                     # except on the pub/sub layer, which re-subscribes by itself)
                     await sock.close()
                     await listener
