@@ -52,6 +52,7 @@ class Stats:
         self.events_by_loja: dict[int, int] = {}
         self.close_codes: dict[str, int] = {}
         self.errors: list[str] = []
+        self.retries = 0
 
 
 class WSClient(asyncio.Protocol):
@@ -187,7 +188,7 @@ async def connect_all(spec: dict, stats: Stats) -> list[WSClient]:
 
     async def one(loja_id, port, path):
         async with gate:
-            for attempt in range(3):
+            for attempt in range(5):
                 try:
                     _, proto = await loop.create_connection(
                         lambda: WSClient(stats, loja_id, _handshake_request(port, path)), "127.0.0.1", port
@@ -195,12 +196,14 @@ async def connect_all(spec: dict, stats: Stats) -> list[WSClient]:
                     outcome = await asyncio.wait_for(proto.handshake, 30)
                 except (OSError, asyncio.TimeoutError) as exc:
                     outcome = f"{type(exc).__name__}: {exc}"
-                    await asyncio.sleep(0.2 * (attempt + 1))
-                    continue
                 if outcome is None:
                     clients.append(proto)
                     return
-                break
+                if not outcome.startswith(("lost before handshake", "OSError", "ConnectionRefused",
+                                           "TimeoutError", "ConnectionReset")):
+                    break  # refused by the server (4xx): no point retrying
+                stats.retries += 1
+                await asyncio.sleep(0.2 * (attempt + 1))
             stats.errors.append(str(outcome)[:200])
 
     await asyncio.gather(*(one(*job) for job in jobs))
@@ -217,7 +220,8 @@ async def main_async(spec: dict) -> None:
     clients = await connect_all(spec, stats)
     wanted = sum(g["count"] for g in spec["clients"])
     print(json.dumps({"ready": True, "connected": len(clients), "wanted": wanted,
-                      "connect_seconds": round(time.monotonic() - t0, 2), "errors": stats.errors[:5]}), flush=True)
+                      "connect_seconds": round(time.monotonic() - t0, 2), "errors": stats.errors[:5],
+                      "retries": stats.retries}), flush=True)
     while True:
         line = await reader.readline()
         if not line:
