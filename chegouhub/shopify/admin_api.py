@@ -221,7 +221,7 @@ class AdminApiClient:
         attempt = 0  # network errors and 5xx
         throttle_waited = 0.0
         while True:
-            if self.throttle is not None:
+            if self.throttle is not None and expected_cost <= self.throttle.maximum:
                 pre_wait = self.throttle.wait_for(expected_cost)
                 if pre_wait > 0:
                     throttle_waited += pre_wait
