@@ -268,3 +268,27 @@ def test_origin_rules(settings):
     settings.ALLOWED_HOSTS = ["[::1]"]
     assert origin_allowed("http://[::1]:8000", "[::1]:8000")
     assert not origin_allowed("http://[::1]:3000", "[::1]:8000")
+
+
+async def test_stock_reaching_zero_arrives_with_critica_priority(make_user, make_loja, make_produto):
+    from chegouhub.inventory.services import adjust_stock
+
+    _, loja, key = await setup_owner(make_user, make_loja)
+    produto = await sync_to_async(make_produto)(loja, "SKU-Z", estoque=1, minimo=0)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+
+    @sync_to_async
+    def sell_last_one():
+        with transaction.atomic():
+            adjust_stock(produto=produto, quantidade=-1, motivo="venda no balcão")
+
+    await sell_last_one()
+    got = {}
+    for _ in range(3):
+        message = await receive(comm)
+        got[message["type"]] = message
+    assert got["estoque_atualizado"]["data"]["estoque_atual"] == 0
+    assert got["produto_estoque_zero"]["priority"] == "critica"
+    assert got["alerta_estoque_gerado"]["priority"] == "critica"
+    assert got["alerta_estoque_gerado"]["data"]["tipo"] == "estoque_zerado"
+    await comm.disconnect()
