@@ -169,3 +169,15 @@ def test_session_clients_need_csrf(setup, user):
     client.force_login(user)
     r = client.post("/api/sync-realtime/configure-webhooks/", {"base_domain": NEW}, format="json")
     assert r.status_code == 403
+
+
+def test_no_lojas_and_a_loja_without_token(api, user, make_loja, fake_shopify, other_user):
+    other = APIClient()
+    other.force_authenticate(other_user)
+    body = other.post("/api/sync-realtime/configure-webhooks/", {"base_domain": NEW}, format="json").json()
+    assert body["total"] == 0 and body["lojas"] == []
+    loja = make_loja(user, token="")
+    r = api.post("/api/sync-realtime/configure-webhook-single/", {"loja_id": loja.pk, "base_domain": NEW},
+                 format="json")
+    assert r.status_code == 422 and r.json()["erro_codigo"] == "sem_token"
+    assert Loja.objects.get(pk=loja.pk).webhook_status == WebhookStatus.ERROR
