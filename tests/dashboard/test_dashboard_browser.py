@@ -21,15 +21,6 @@ def row(page, sku: str):
     return page.locator(f'#linhas-estoque tr[data-sku="{sku}"]')
 
 
-def ws_consumers_exist() -> bool:
-    from chegouhub.realtime.routing import websocket_urlpatterns
-
-    return bool(websocket_urlpatterns)
-
-
-needs_ws = pytest.mark.skipif(not ws_consumers_exist(), reason="the WebSocket consumers (issue 3) are not merged yet")
-
-
 def test_login_then_the_stock_table_with_low_and_zero_highlighted(demo, page_factory):
     page = page_factory()
     page.goto(f"{demo.server.url}/")
@@ -63,7 +54,6 @@ def test_login_then_the_stock_table_with_low_and_zero_highlighted(demo, page_fac
     expect(page.get_by_role("button", name="Entrar")).to_be_visible()
 
 
-@needs_ws
 def test_a_signed_webhook_updates_the_row_and_the_feed_within_a_second_over_websocket(demo, page_factory):
     page = page_factory(init_scripts=())  # production timings
     login(page, demo.server)
@@ -127,7 +117,6 @@ def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_f
     expect(row(page, "NOVO-01").locator(".estoque-atual")).to_have_text("7", timeout=3000)
 
 
-@needs_ws
 def test_back_to_websocket_when_they_return_and_nothing_is_missed(demo, page_factory):
     page = page_factory(init_scripts=(FAST_CLIENT, BLOCK_WEBSOCKETS))
     login(page, demo.server)
