@@ -322,6 +322,15 @@ class AdminApiClient:
                     attempt -= 1
                     await self._wait(wait)
                     continue
+                if _has_code(errors, "INTERNAL_SERVER_ERROR"):  # Shopify's transient failure inside a 200
+                    if attempt >= self.max_attempts:
+                        raise ShopifyUnavailable(
+                            f"A Shopify respondeu com erro interno após {attempt} tentativas.", status=status
+                        )
+                    self.stats.retries += 1
+                    self._log_retry("graphql INTERNAL_SERVER_ERROR", attempt)
+                    await self._wait(self._backoff(attempt))
+                    continue
                 raise ShopifyQueryError("A Shopify recusou a consulta GraphQL: " + _describe_errors(errors))
             data = body.get("data")
             if not isinstance(data, dict):
@@ -354,6 +363,12 @@ def _is_throttled(errors) -> bool:
             if ext.get("code") == "THROTTLED" or error.get("message") == "Throttled":
                 return True
     return False
+
+
+def _has_code(errors, code: str) -> bool:
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code for e in errors
+    )
 
 
 def _requested_cost(extensions: dict) -> float | None:

@@ -85,6 +85,12 @@ def test_5xx_is_retried_with_backoff(shop):
     assert data["myshopify_domain"] == SHOP and client.stats.retries == 2
 
 
+def test_internal_error_inside_a_200_is_retried(shop):
+    shop.fail(SHOP, "internal_error")
+    data, client = _call(admin_api.fetch_shop)
+    assert data["myshopify_domain"] == SHOP and client.stats.retries == 1
+
+
 def test_persistent_5xx_gives_a_clear_error(shop):
     shop.fail(SHOP, "5xx", count=10, status=503)
     with pytest.raises(ShopifyUnavailable, match="erro 503 após 4 tentativas"):

@@ -37,7 +37,7 @@ from .schema import VERSION_RE, schema_for, uses_uri
 DEFAULT_BUCKET_SIZE = 1000.0
 DEFAULT_RESTORE_RATE = 50.0
 THROTTLE_MODES = ("graphql", "http429", "mixed")
-FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth")
+FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _ids = itertools.count(1_000_001)
 
@@ -344,7 +344,7 @@ class FakeShopify:
         shop.stats["requests"] += 1
         headers = {"X-Shopify-API-Version": version, "X-Request-Id": f"fake-{shop.stats['requests']}"}
 
-        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth"))
+        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth", "internal_error"))
         if failure is not None:
             self.stats["failures"] += 1
             shop.stats["failures"] += 1
@@ -357,6 +357,10 @@ class FakeShopify:
                 shop.stats["http429"] += 1
                 return Reply(429, {"errors": "Exceeded the request limit. Reduce request rates to resume uninterrupted service."},
                              {**headers, "Retry-After": f"{failure.retry_after:.1f}"})
+            if failure.kind == "internal_error":  # GraphQL's own: a 200 whose error says so
+                return Reply(200, {"errors": [{"message": "Internal error. Looks like something went wrong on our "
+                                                          "end.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+                             headers)
             if failure.kind == "auth":
                 shop.stats["unauthorized"] += 1
                 return Reply(401, {"errors": INVALID_TOKEN}, headers)
