@@ -109,6 +109,16 @@ async () => {
   off.stop();
   out.offline = modes2;
 
+  // a handshake that never completes counts as a failure: polling starts, a new attempt follows
+  window.__sockets.length = 0;
+  const hung = new RealtimeClient({ lojaId: null, cursor: 0, fetchImpl, connectTimeoutMs: 100,
+                                    backoffBaseMs: 50, backoffCapMs: 50, pollIntervalMs: 30 });
+  hung.start();
+  await until(() => hung.modo === "polling", 1000);
+  await until(() => window.__sockets.length === 2, 1000);
+  hung.stop();
+  out.hung = true;
+
   // full jitter, growing, capped
   const delays = Array.from({ length: 400 }, () => backoffDelay(3, 500, 30000));
   out.jitter = { min: Math.min(...delays), max: Math.max(...delays), distinct: new Set(delays).size };
@@ -149,6 +159,7 @@ def test_resume_dedupe_polling_fallback_and_backoff(page_factory):
     assert out["fatals"] == [4403]
     assert out["socketsAfterFatal"] == 3
     # no loja: only the notifications socket; an idle close reconnects at once, not after the backoff
+    assert out["hung"] is True
     assert out["offline"] == ["polling", "offline", "polling"]
     assert out["idle"] == {"urls": ["notifications/", "notifications/"],
                            "resume": {"type": "resume", "last_event_id": 9}}

@@ -21,6 +21,7 @@ const DEFAULTS = {
   backoffBaseMs: 500,      // first retry within half a second
   backoffCapMs: 30000,     // never wait more than 30 s between attempts
   stableAfterMs: 5000,     // a socket open this long resets its backoff
+  connectTimeoutMs: 5000,  // a handshake that hangs longer counts as a failure (blackholed networks)
   pingIntervalMs: 25000,   // keeps the socket alive below the server's idle timeout
   pollIntervalMs: 2000,    // while WebSockets are unavailable
   catchUpIntervalMs: 30000, // a cheap safety net while on WebSockets (a lost publish is caught here)
@@ -63,6 +64,7 @@ class SocketLink {
   teardown(code, reason) {
     clearInterval(this.pingTimer);
     clearTimeout(this.stableTimer);
+    clearTimeout(this.openTimer);
     const ws = this.ws;
     this.ws = null;
     this.open = false;
@@ -85,8 +87,14 @@ class SocketLink {
       return;
     }
     this.ws = ws;
+    this.openTimer = setTimeout(() => {
+      if (this.ws !== ws || this.open) return;
+      this.teardown(1000, "");
+      this.failed();
+    }, this.client.opts.connectTimeoutMs);
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      clearTimeout(this.openTimer);
       this.open = true;
       // Replays what this socket missed; on the first open it covers the gap since the page rendered.
       this.send({ type: "resume", last_event_id: this.client.cursors[this.stream] });
