@@ -1,4 +1,4 @@
-"""The status document, CORS for the API, the open-socket gauge and log hygiene (in-process)."""
+"""The status document, CORS for the API and the sockets' origin rules, the open-socket gauge, log hygiene."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from chegouhub.common import metrics
 from chegouhub.common.logging import channels_log
+from chegouhub.realtime.auth import origin_allowed
 from chegouhub.realtime.routing import websocket_application
 from tests.live import free_port
 from tests.realtime.conftest import session_key_for
@@ -88,3 +89,18 @@ async def test_open_socket_gauge_and_logs_without_session_keys(make_user):
     assert "websocket connected" in messages and "websocket disconnected" in messages
     for record in records:
         assert key not in json.dumps(vars(record), default=str)
+
+
+def test_origin_rules(settings):
+    settings.ALLOWED_HOSTS = ["api.example.com", "app.example.com", "*"]
+    settings.CORS_ALLOWED_ORIGINS = ["https://front.example.net"]
+    assert origin_allowed("https://api.example.com", "api.example.com")
+    assert origin_allowed("https://app.example.com", "api.example.com")  # another explicit name, same port
+    assert origin_allowed("https://front.example.net", "api.example.com")
+    assert origin_allowed("https://front.example.net:443", None)
+    assert not origin_allowed("http://app.example.com:8080", "api.example.com")
+    assert not origin_allowed("https://evil.example.org", "api.example.com")  # "*" never makes an origin own
+    assert not origin_allowed("not an origin", "api.example.com")
+    settings.ALLOWED_HOSTS = ["[::1]"]
+    assert origin_allowed("http://[::1]:8000", "[::1]:8000")
+    assert not origin_allowed("http://[::1]:3000", "[::1]:8000")
