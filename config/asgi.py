@@ -12,4 +12,6 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from chegouhub.realtime.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+from chegouhub.shopify.fastpath import LeanWebhookRoute  # noqa: E402
+
+application = ProtocolTypeRouter({"http": LeanWebhookRoute(django_asgi_app), "websocket": websocket_application})

@@ -65,6 +65,12 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=5 * 1024 * 10
 WEBHOOK_FAILED_REQUESTS_PER_MINUTE = env.int("WEBHOOK_FAILED_REQUESTS_PER_MINUTE", default=60)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+# The lean webhook route (chegouhub/shopify/fastpath.py, PostgreSQL only; docs/benchmark.md): on by
+# default; its connection pool per worker process, and how long a request waits for a connection
+# before answering 503.
+WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)
+WEBHOOK_DB_POOL_SIZE = env.int("WEBHOOK_DB_POOL_SIZE", default=8)
+WEBHOOK_DB_POOL_TIMEOUT = env.float("WEBHOOK_DB_POOL_TIMEOUT", default=5.0)
 
 # WebSockets (CONTRACT section 5).
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
@@ -145,6 +151,15 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+    # A connection pool per process (Django's psycopg pool; 0 turns it off, and so does a non-zero
+    # DB_CONN_MAX_AGE, which Django cannot combine with it). Under ASGI each request and each socket's
+    # database call runs in a fresh thread, so without it every one of them opens a new connection,
+    # which is a PostgreSQL backend fork (docs/benchmark.md).
+    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)
+    if DB_POOL_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": float(env.int("DB_CONNECT_TIMEOUT", default=5)),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -145,15 +145,27 @@ def _lock_scopes(scopes: list[tuple[str, int]]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
+def check_schema(new: NewEvent) -> str:
+    """The event's stream; raises when its data does not match its type's schema."""
+    stream, keys = EVENT_SCHEMAS[new.type]
+    if set(new.data) != keys:
+        raise ValueError(f"event {new.type} data keys {sorted(new.data)} != schema {sorted(keys)}")
+    if stream == Stream.NOTIFICATIONS and new.user_id is None:
+        raise ValueError(f"event {new.type} goes to a user's notifications and needs user_id")
+    return stream
+
+
+def stock_lock_key(loja_id: int) -> tuple[int, int]:
+    """The advisory lock key of a loja's stock stream (for callers that write the log in raw SQL)."""
+    (key,) = _lock_keys([(Stream.ESTOQUE, loja_id)])
+    return key
+
+
 def record_events(events: list[NewEvent]) -> list[Event]:
     """Write events to the log (inside the current transaction) and publish them on commit."""
     rows = []
     for new in events:
-        stream, keys = EVENT_SCHEMAS[new.type]
-        if set(new.data) != keys:
-            raise ValueError(f"event {new.type} data keys {sorted(new.data)} != schema {sorted(keys)}")
-        if stream == Stream.NOTIFICATIONS and new.user_id is None:
-            raise ValueError(f"event {new.type} goes to a user's notifications and needs user_id")
+        stream = check_schema(new)
         rows.append(
             Event(
                 stream=stream,
@@ -193,26 +205,53 @@ def _group_for(event: Event) -> str:
 
 def publish(messages: list[tuple[str, dict]]) -> bool:
     """Fan out to the channel layer. Never raises and never blocks long: clients catch up from the log."""
-    global _publish_paused_until, _publish_failures
+    global _publish_failures
+    if _publishing_paused():
+        return False
+    try:
+        async_to_sync(_publish_async)(messages)
+    except Exception as exc:  # the webhook must not fail because Redis did
+        _publish_failed(exc, len(messages))
+        return False
+    _publish_failures = 0
+    return True
+
+
+async def apublish(messages: list[tuple[str, dict]]) -> bool:
+    """`publish` for async callers (the lean webhook route): the same timeout and pause; never raises."""
+    global _publish_failures
+    if _publishing_paused():
+        return False
+    try:
+        await _publish_async(messages)
+    except Exception as exc:  # the webhook must not fail because Redis did
+        _publish_failed(exc, len(messages))
+        return False
+    _publish_failures = 0
+    return True
+
+
+def _publishing_paused() -> bool:
     from chegouhub.common import metrics
 
     if time.monotonic() < _publish_paused_until:
         metrics.PUBLISH_FAILURES.inc()
-        return False
-    try:
-        async_to_sync(_publish_async)(messages)
-        _publish_failures = 0
         return True
-    except Exception as exc:  # the webhook must not fail because Redis did
-        _publish_failures += 1
-        pause = min(PUBLISH_BACKOFF_SECONDS * 2 ** (_publish_failures - 1), PUBLISH_BACKOFF_MAX_SECONDS)
-        _publish_paused_until = time.monotonic() + pause
-        channels_log.warning(
-            "channel layer publish failed; clients will catch up from the event log",
-            extra={"error_type": type(exc).__name__, "events": len(messages)},
-        )
-        metrics.PUBLISH_FAILURES.inc()
-        return False
+    return False
+
+
+def _publish_failed(exc: Exception, count: int) -> None:
+    global _publish_paused_until, _publish_failures
+    from chegouhub.common import metrics
+
+    _publish_failures += 1
+    pause = min(PUBLISH_BACKOFF_SECONDS * 2 ** (_publish_failures - 1), PUBLISH_BACKOFF_MAX_SECONDS)
+    _publish_paused_until = time.monotonic() + pause
+    channels_log.warning(
+        "channel layer publish failed; clients will catch up from the event log",
+        extra={"error_type": type(exc).__name__, "events": count},
+    )
+    metrics.PUBLISH_FAILURES.inc()
 
 
 def group_message(payload: dict, prev_id: int | None) -> dict:

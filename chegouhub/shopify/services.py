@@ -311,21 +311,26 @@ def apply_order_paid(*, delivery: WebhookDelivery, payload: dict) -> ProcessResu
         lines = [li for li in payload.get("line_items") or [] if isinstance(li, dict)]
         skus = {str(li["sku"]).strip() for li in lines if li.get("sku")}
         produto_by_sku = resolve_skus(loja_id=delivery.loja_id, skus=skus)
-        paid_lines = {}
-        for index, li in enumerate(lines):
-            sku = str(li["sku"]).strip() if li.get("sku") else None
-            produto_id = produto_by_sku.get(sku) if sku else None
-            if produto_id is None:
-                unmapped.append(sku)
-            line_id = str(li.get("id", f"idx-{index}"))
-            paid_lines[line_id] = {"sku": sku, "produto_id": produto_id, "quantidade": ledger_math.line_quantity(li)}
-        ledger.paid_lines = paid_lines
+        ledger.paid_lines, unmapped = paid_lines_for(lines, produto_by_sku)
         ledger.paid = True
     _record_order_facts(ledger, payload)
     changes = _settle(ledger, origem=Origem.PEDIDO_PAGO, referencia=str(order_id))
     if first_time:
         record_events([_sale_event(ledger, changes, unmapped)])
     return ProcessResult(order_id=order_id, unmapped_skus=unmapped)
+
+
+def paid_lines_for(lines: list[dict], produto_by_sku: dict[str, int]) -> tuple[dict, list]:
+    """The ledger's paid lines of an order ({line_id: {sku, produto_id, quantidade}}) and its unmapped SKUs."""
+    paid_lines, unmapped = {}, []
+    for index, li in enumerate(lines):
+        sku = str(li["sku"]).strip() if li.get("sku") else None
+        produto_id = produto_by_sku.get(sku) if sku else None
+        if produto_id is None:
+            unmapped.append(sku)
+        line_id = str(li.get("id", f"idx-{index}"))
+        paid_lines[line_id] = {"sku": sku, "produto_id": produto_id, "quantidade": ledger_math.line_quantity(li)}
+    return paid_lines, unmapped
 
 
 def _sale_event(ledger: OrderLedger, changes: list[StockChange], unmapped: list) -> NewEvent:

@@ -1,0 +1,279 @@
+"""The lean webhook route (chegouhub/shopify/fastpath.py) keeps every rule of the Django view.
+
+Driven through the real ASGI application (`config.asgi:application`), so the request takes the
+same route as under uvicorn. On PostgreSQL the common case is served by the lean handler; each
+test here compares it with the Django view's result or with CONTRACT section 4. On SQLite the
+route is off and the same requests reach the Django view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections
+
+from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
+from chegouhub.inventory.models import Alerta, Mapeamento, Movimentacao, Produto
+from chegouhub.realtime.models import Event
+from chegouhub.shopify import fastpath
+from chegouhub.shopify.models import OrderLedger, WebhookDelivery
+from tests.conftest import is_postgres
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+URL = "/api/estoque/webhook/shopify/"
+
+
+@pytest.fixture
+async def asgi():
+    from config.asgi import application
+
+    transport = httpx.ASGITransport(app=application, client=("10.1.2.3", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+    await fastpath.close_pools()
+    await sync_to_async(connections.close_all)()  # the helper thread's connection: the test database can go
+
+
+def _signed(loja, topic, payload=None, *, raw=None, **kw):
+    body = raw if raw is not None else encode(payload)
+    return body, signed_headers(body=body, secret=loja.webhook_secret, shop_domain=loja.shop_domain, topic=topic, **kw)
+
+
+async def post(asgi, loja, topic, payload=None, *, raw=None, headers=None, **kw):
+    body, h = _signed(loja, topic, payload, raw=raw, **kw)
+    if headers:
+        h.update(headers)
+        h = {k: v for k, v in h.items() if v is not None}
+    return await asgi.post(URL, content=body, headers=h)
+
+
+@sync_to_async
+def stock(produto) -> int:
+    return Produto.objects.get(pk=produto.pk).estoque_atual
+
+
+@sync_to_async
+def rows(model, **filters):
+    return list(model.objects.filter(**filters).order_by("id"))
+
+
+def _make(make_produto, loja, sku, estoque, minimo=2):
+    return make_produto(loja, sku, estoque=estoque, minimo=minimo)
+
+
+@pytest.fixture
+def lean_counter(monkeypatch):
+    """How many requests the lean handler finished itself (not handed to the Django code)."""
+    calls = {"lean": 0, "django": 0}
+    real_process, real_django = fastpath._process, fastpath._django_receive
+
+    async def counting_process(*a, **kw):
+        result = await real_process(*a, **kw)
+        calls["lean"] += 1
+        return result
+
+    def counting_django(*a, **kw):
+        calls["django"] += 1
+        return real_django(*a, **kw)
+
+    monkeypatch.setattr(fastpath, "_process", counting_process)
+    monkeypatch.setattr(fastpath, "_django_receive", counting_django)
+    return calls
+
+
+async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, loja, make_produto, lean_counter):
+    camisa = await sync_to_async(_make)(make_produto, loja, "CAMISA-P", 10)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(f"loja.{loja.pk}", channel)
+    await post(asgi, loja, "orders/paid", order_payload(500, [(1, "CAMISA-P", 1)]))
+    await layer.receive(channel), await layer.receive(channel)
+    r = await post(asgi, loja, "orders/paid", order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]),
+                   webhook_id="wh-lean-1")
+    assert (r.status_code, r.json()) == (200, {"status": "processed"})
+    if is_postgres():
+        assert lean_counter == {"lean": 2, "django": 0}
+    assert await stock(camisa) == 6
+    (mov,) = await rows(Movimentacao, produto=camisa, referencia="501")
+    assert (mov.quantidade, mov.estoque_anterior, mov.estoque_atual, mov.origem) == (-3, 9, 6, "shopify_pedido_pago")
+    (delivery,) = await rows(WebhookDelivery, webhook_id="wh-lean-1")
+    assert (delivery.status, delivery.order_id, delivery.unmapped_skus, delivery.attempts) == (
+        "processed", 501, ["NAO-EXISTE"], 1)
+    assert bytes(delivery.body) == encode(order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]))
+    ledger = (await rows(OrderLedger, loja=loja, order_id=501))[0]
+    assert ledger.paid and not ledger.cancelled
+    assert ledger.applied == {"1": -3}
+    events = await rows(Event, loja=loja)
+    assert [e.type for e in events][-2:] == ["estoque_atualizado", "venda_shopify_processada"]
+    got = [await layer.receive(channel), await layer.receive(channel)]
+    assert [m["event"]["type"] for m in got] == ["estoque_atualizado", "venda_shopify_processada"]
+    assert [m["event"]["id"] for m in got] == [e.id for e in events[-2:]]
+    assert got[0]["prev_id"] == events[-3].id and got[1]["prev_id"] == events[-2].id
+    assert got[1]["event"]["data"]["itens"] == [
+        {"sku": "CAMISA-P", "produto_id": camisa.pk, "quantidade": 3, "estoque_anterior": 9, "estoque_atual": 6}]
+
+
+async def test_same_outcome_as_the_django_view(asgi, client, user, make_loja, make_produto, post_webhook,
+                                               lean_counter):
+    """One loja through the Django view, a twin through the lean route: the same rows and events."""
+    twins = []
+    for _ in range(2):
+        loja = await sync_to_async(make_loja)(user)
+        a = await sync_to_async(_make)(make_produto, loja, "A", 4, minimo=2)
+        b = await sync_to_async(_make)(make_produto, loja, "B", 1, minimo=0)
+        c = await sync_to_async(_make)(make_produto, loja, "C-INTERNO", 9, minimo=3)
+        d = await sync_to_async(_make)(make_produto, loja, "D", 50, minimo=0)
+        await sync_to_async(Mapeamento.objects.create)(loja=loja, shopify_sku="C-SHOP", produto=c)
+        twins.append((loja, [a, b, c, d]))
+    orders = [
+        order_payload(699, [(1, "D", 2), (2, "C-SHOP", 1), (3, "X", 1)]),  # lean: D 50->48, C 9->8, unmapped X
+        order_payload(700, [(1, "A", 1), (2, "B", 1), (3, "C-SHOP", 2)]),  # A 4->3, B 1->0 (zero), C 8->6
+        order_payload(701, [(1, "A", 2), (2, None, 1), (3, "X", 1)]),  # A 3->1: low alert; unmapped
+        order_payload(702, [(1, "A", 1), (2, "A", 1)]),  # same SKU twice: A 1->-1, zero alert
+        order_payload(703, [(1, "B", 1)], cancelled=True),  # lean: cancelled inside the paid, takes nothing
+        order_payload(704, [(1, "C-SHOP", 5)], current_quantities={1: 4}),  # current_quantity wins: C 6->2
+        order_payload(705, [(1, "D", 1), (2, None, 1), (3, "D", 2)]),  # lean: D 48->45, a line without SKU
+    ]
+    via_django, via_lean = twins
+    await post(asgi, via_lean[0], "orders/paid", order_payload(1, []))
+    await sync_to_async(post_webhook)(via_django[0], "orders/paid", order_payload(1, []))
+    for order in orders:
+        r1 = await sync_to_async(post_webhook)(via_django[0], "orders/paid", order)
+        r2 = await post(asgi, via_lean[0], "orders/paid", order)
+        assert (r1.status_code, r1.json()) == (r2.status_code, r2.json())
+    if is_postgres():
+        assert lean_counter["lean"] == 4  # 1, 699, 703, 705; the alert-crossing ones take the ORM path
+
+    @sync_to_async
+    def snapshot(loja, produtos):
+        ids = {p.pk: i for i, p in enumerate(produtos)}
+
+        def norm(value):
+            if isinstance(value, dict):
+                return {k: (ids.get(v, v) if k == "produto_id" else norm(v)) for k, v in value.items()
+                        if k not in ("loja_id", "alerta_id")}
+            if isinstance(value, list):
+                return [norm(v) for v in value]
+            return value
+
+        return {
+            "stock": [Produto.objects.get(pk=p.pk).estoque_atual for p in produtos],
+            "movements": [(ids[m.produto_id], m.quantidade, m.estoque_anterior, m.estoque_atual, m.origem,
+                           m.referencia) for m in Movimentacao.objects.filter(loja=loja).order_by("id")],
+            "alerts": [(ids[a.produto_id], a.tipo, a.prioridade, a.status, a.estoque_atual, a.estoque_minimo)
+                       for a in Alerta.objects.filter(loja=loja).order_by("id")],
+            "events": [(e.type, e.priority, e.stream, norm(e.data)) for e in Event.objects.filter(loja=loja)],
+            "ledgers": [(o.order_id, o.order_name, o.paid, o.cancelled, norm(o.paid_lines), o.refunds, o.applied)
+                        for o in OrderLedger.objects.filter(loja=loja).order_by("order_id")],
+            "deliveries": [(d.topic, d.status, d.order_id, d.unmapped_skus, d.attempts, d.last_error)
+                           for d in WebhookDelivery.objects.filter(loja=loja).order_by("id")],
+        }
+
+    expected = await snapshot(*via_django)
+    assert await snapshot(*via_lean) == expected
+    assert expected["stock"] == [-1, 0, 2, 45]
+
+
+async def test_repeats_and_known_orders_take_the_ledger_path(asgi, loja, make_produto):
+    p = await sync_to_async(_make)(make_produto, loja, "SKU1", 10)
+    payload = order_payload(800, [(1, "SKU1", 2)])
+    assert (await post(asgi, loja, "orders/paid", payload, webhook_id="w1", event_id="e1")).json() == {
+        "status": "processed"}
+    assert (await post(asgi, loja, "orders/paid", payload, webhook_id="w1")).json() == {"status": "duplicate"}
+    assert (await post(asgi, loja, "orders/paid", payload, webhook_id="w2", event_id="e1")).json() == {
+        "status": "duplicate"}
+    assert (await post(asgi, loja, "orders/paid", payload)).json() == {"status": "processed"}  # replay, new ids
+    assert await stock(p) == 8
+    # a cancel that arrives before its paid: the later paid takes nothing
+    await post(asgi, loja, "orders/cancelled", order_payload(801, [(1, "SKU1", 4)], cancelled=True))
+    assert (await post(asgi, loja, "orders/paid", order_payload(801, [(1, "SKU1", 4)]))).status_code == 200
+    assert await stock(p) == 8
+    # a refund before its paid puts back only what the paid takes
+    await post(asgi, loja, "refunds/create", refund_payload(90, 802, [(1, 1, "return")]))
+    await post(asgi, loja, "orders/paid", order_payload(802, [(1, "SKU1", 3)]))
+    assert await stock(p) == 6
+    assert len(await rows(Movimentacao, produto=p, origem="shopify_pedido_pago")) == 2
+
+
+@pytest.mark.parametrize("case", ["missing", "domain", "unknown", "hmac", "size", "not-json", "topic"])
+async def test_every_rejection_answers_as_the_contract_says(asgi, loja, make_produto, settings, case):
+    await sync_to_async(_make)(make_produto, loja, "SKU1", 10)
+    await post(asgi, loja, "orders/paid", order_payload(1, []))  # the loja is in the cache
+    payload = order_payload(900, [(1, "SKU1", 1)])
+    if case == "missing":
+        r = await post(asgi, loja, "orders/paid", payload, headers={"X-Shopify-Webhook-Id": None})
+        assert r.status_code == 400
+    elif case == "domain":
+        r = await post(asgi, loja, "orders/paid", payload, headers={"X-Shopify-Shop-Domain": "evil.example.com"})
+        assert r.status_code == 403
+    elif case == "unknown":
+        r = await post(asgi, loja, "orders/paid", payload, headers={"X-Shopify-Shop-Domain": "nao.myshopify.com"})
+        assert r.status_code == 404
+    elif case == "hmac":
+        r = await post(asgi, loja, "orders/paid", payload, headers={"X-Shopify-Hmac-Sha256": "AAAA"})
+        assert r.status_code == 401
+    elif case == "size":
+        settings.WEBHOOK_MAX_BODY_BYTES = 100
+        r = await post(asgi, loja, "orders/paid", payload)
+        assert r.status_code == 413
+    elif case == "not-json":
+        r = await post(asgi, loja, "orders/paid", raw=b"[1, 2]", webhook_id="raw-1")
+        assert r.status_code == 400
+        (kept,) = await rows(WebhookDelivery, webhook_id="raw-1")
+        assert bytes(kept.body) == b"[1, 2]" and kept.status == "invalid"
+    elif case == "topic":
+        r = await post(asgi, loja, "products/update", {"id": 1})
+        assert (r.status_code, r.json()) == (200, {"status": "ignored"})
+    assert "erro" in r.json() or case == "topic"
+    assert len(await rows(Movimentacao, origem="shopify_pedido_pago")) == 0
+
+
+async def test_failed_requests_from_one_ip_hit_the_limit_but_signed_ones_pass(asgi, loja, make_produto,
+                                                                              settings):
+    await sync_to_async(_make)(make_produto, loja, "SKU1", 100)
+    payload = order_payload(950, [(1, "SKU1", 1)])
+    settings.WEBHOOK_FAILED_REQUESTS_PER_MINUTE = 3
+    codes = [(await post(asgi, loja, "orders/paid", payload, headers={"X-Shopify-Hmac-Sha256": "x"})).status_code
+             for _ in range(5)]
+    ok = await post(asgi, loja, "orders/paid", payload)
+    assert codes == [401, 401, 401, 429, 429]
+    assert ok.status_code == 200
+
+
+@pytest.mark.postgres
+async def test_database_unavailable_is_503(asgi, loja, make_produto, monkeypatch):
+    from psycopg_pool import PoolTimeout
+
+    await sync_to_async(_make)(make_produto, loja, "SKU1", 10)
+    await post(asgi, loja, "orders/paid", order_payload(1, []))
+
+    async def no_database():
+        raise PoolTimeout("couldn't get a connection")
+
+    monkeypatch.setattr(fastpath, "_pool", no_database)
+    r = await post(asgi, loja, "orders/paid", order_payload(960, [(1, "SKU1", 1)]))
+    assert r.status_code == 503 and "erro" in r.json()
+
+
+@pytest.mark.postgres
+async def test_concurrent_lean_orders_on_one_sku_are_exact(asgi, loja, make_produto):
+    p = await sync_to_async(_make)(make_produto, loja, "HOT", 200, minimo=0)
+    await post(asgi, loja, "orders/paid", order_payload(1, []))
+    results = await asyncio.gather(*(post(asgi, loja, "orders/paid", order_payload(10_000 + i, [(1, "HOT", 1)]))
+                                     for i in range(60)))
+    assert [r.status_code for r in results] == [200] * 60
+    assert await stock(p) == 140
+    moves = await rows(Movimentacao, produto=p, origem="shopify_pedido_pago")
+    assert sorted(m.estoque_anterior for m in moves) == list(range(141, 201))
+    assert all(m.estoque_atual == m.estoque_anterior - 1 for m in moves)
+    events = await rows(Event, loja=loja)
+    assert len(events) == 122  # the initial stock's event, the warm-up's sale, (stock + sale) per order
+
+
+def test_the_route_is_off_on_sqlite_and_on_by_default_on_postgresql(settings):
+    assert fastpath.enabled() == is_postgres()
+    settings.WEBHOOK_FAST_PATH = False
+    assert not fastpath.enabled()
