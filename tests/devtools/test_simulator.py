@@ -33,7 +33,7 @@ def test_stream_with_duplicates_reordering_and_delay_matches_the_ledger_model(
     _catalogue(loja, make_produto)
     before = _stock(loja)
     server = live_server_factory()
-    config = SimulationConfig(orders=50, rate=0, duplicates=0.25, reorder=0.4, reorder_window=30, delay=0.5,
+    config = SimulationConfig(orders=40, rate=0, duplicates=0.25, reorder=0.4, reorder_window=30, delay=0.3,
                               cancel_rate=0.2, refund_rate=0.3, concurrency=8, seed=4)
 
     result = simulate(loja=loja, config=config, target=server.url)

@@ -49,9 +49,25 @@ def _ids(fake, loja) -> set[str]:
     return {s["id"] for s in fake.subscriptions(loja.shop_domain)}
 
 
+def _all_subs(fake, lojas) -> dict[int, list[tuple[str, str]]]:
+    state = fake.all_shops()
+    return {loja.pk: sorted((s["topic"], s["uri"]) for s in state[loja.shop_domain]["subscriptions"])
+            for loja in lojas}
+
+
+def _all_ids(fake, lojas) -> dict[int, set[str]]:
+    state = fake.all_shops()
+    return {loja.pk: {s["id"] for s in state[loja.shop_domain]["subscriptions"]} for loja in lojas}
+
+
+def _created(fake, lojas) -> int:
+    state = fake.all_shops()
+    return sum(state[loja.shop_domain]["stats"]["created"] for loja in lojas)
+
+
 def _run(*args) -> str:
     out = io.StringIO()
-    call_command("configure_webhooks", *args, "--concurrency", "25", stdout=out)
+    call_command("configure_webhooks", *args, "--concurrency", "50", stdout=out)
     return out.getvalue()
 
 
@@ -64,16 +80,17 @@ def test_fifty_lojas_throttled_configured_exactly_once_and_a_rejected_token_fail
     out = io.StringIO()
     fake_shopify.set_all_buckets(0)
     with pytest.raises(CommandError, match="1 loja"):
-        call_command("configure_webhooks", "--webhook-url", NEW, "--concurrency", "25", stdout=out)
+        call_command("configure_webhooks", "--webhook-url", NEW, "--concurrency", "50", stdout=out)
     output = out.getvalue()
     assert "FALHOU" in output and bad.shop_domain in output and "token de acesso" in output
     assert "outro-token" not in output and bad.access_token not in output
 
+    subs = _all_subs(fake_shopify, lojas)
     for loja in lojas:
         if loja.pk == bad.pk:
-            assert _subs(fake_shopify, loja) == []
+            assert subs[loja.pk] == []
         else:  # exactly the required subscriptions, at the right address
-            assert _subs(fake_shopify, loja) == sorted((t, NEW_ADDRESS) for t in REQUIRED_ENUMS)
+            assert subs[loja.pk] == sorted((t, NEW_ADDRESS) for t in REQUIRED_ENUMS)
     statuses = dict(Loja.objects.values_list("pk", "webhook_status"))
     assert statuses.pop(bad.pk) == WebhookStatus.ERROR
     assert set(statuses.values()) == {WebhookStatus.CONFIGURED}
@@ -81,20 +98,20 @@ def test_fifty_lojas_throttled_configured_exactly_once_and_a_rejected_token_fail
     assert stats["throttled"] > 0 and stats["http429"] > 0  # both kinds of throttling were met and waited out
 
     # a second run creates nothing (and still reports the rejected token)
-    before = {loja.pk: _ids(fake_shopify, loja) for loja in lojas}
-    created_before = sum(fake_shopify.shop(loja.shop_domain)["stats"]["created"] for loja in lojas)
+    before = _all_ids(fake_shopify, lojas)
+    created_before = _created(fake_shopify, lojas)
     with pytest.raises(CommandError, match="1 loja"):
         _run("--webhook-url", NEW)
-    assert {loja.pk: _ids(fake_shopify, loja) for loja in lojas} == before
-    assert sum(fake_shopify.shop(loja.shop_domain)["stats"]["created"] for loja in lojas) == created_before
+    assert _all_ids(fake_shopify, lojas) == before
+    assert _created(fake_shopify, lojas) == created_before
 
     # once the token is right, the run succeeds and only that loja gets subscriptions
     fake_shopify.add_shop(bad.shop_domain, bad.access_token)
     output = _run("--webhook-url", NEW)
     assert "50 ok, 0 com falha" in output
     assert _subs(fake_shopify, bad) == sorted((t, NEW_ADDRESS) for t in REQUIRED_ENUMS)
-    assert {loja.pk: _ids(fake_shopify, loja) for loja in lojas if loja.pk != bad.pk} == {
-        k: v for k, v in before.items() if k != bad.pk}
+    after = _all_ids(fake_shopify, lojas)
+    assert {k: v for k, v in after.items() if k != bad.pk} == {k: v for k, v in before.items() if k != bad.pk}
     assert Loja.objects.get(pk=bad.pk).webhook_status == WebhookStatus.CONFIGURED
 
 
@@ -103,7 +120,7 @@ def test_test_only_changes_nothing(fake_shopify, make_user, make_loja):
     _register_throttled(fake_shopify, lojas)
     for loja in lojas[:20]:  # some lojas half-configured under the old domain
         fake_shopify.add_subscription(loja.shop_domain, "ORDERS_PAID", OLD_ADDRESS)
-    before = {loja.pk: _subs(fake_shopify, loja) for loja in lojas}
+    before = _all_subs(fake_shopify, lojas)
     statuses = dict(Loja.objects.values_list("pk", "webhook_status"))
     events = Event.objects.count()
 
@@ -111,8 +128,8 @@ def test_test_only_changes_nothing(fake_shopify, make_user, make_loja):
     output = _run("--webhook-url", NEW, "--test-only")
 
     assert "50 ok, 0 com falha" in output and "teste" in output
-    assert {loja.pk: _subs(fake_shopify, loja) for loja in lojas} == before
-    assert sum(fake_shopify.shop(loja.shop_domain)["stats"]["created"] for loja in lojas) == 0
+    assert _all_subs(fake_shopify, lojas) == before
+    assert _created(fake_shopify, lojas) == 0
     assert dict(Loja.objects.values_list("pk", "webhook_status")) == statuses
     assert Event.objects.count() == events
 
@@ -122,7 +139,8 @@ def test_cleanup_removes_the_old_domains_subscriptions_and_nothing_else(fake_sho
     _register_throttled(fake_shopify, lojas, restore_rate=50, subscriptions=[
         *({"topic": topic, "uri": OLD_ADDRESS} for topic in REQUIRED_ENUMS),
         {"topic": UNRELATED[0], "uri": UNRELATED[1]}])
-    unrelated_ids = {loja.pk: {s["id"] for s in fake_shopify.subscriptions(loja.shop_domain)
+    state = fake_shopify.all_shops()
+    unrelated_ids = {loja.pk: {s["id"] for s in state[loja.shop_domain]["subscriptions"]
                                if s["topic"] == UNRELATED[0]} for loja in lojas}
 
     fake_shopify.set_all_buckets(0)
@@ -130,8 +148,9 @@ def test_cleanup_removes_the_old_domains_subscriptions_and_nothing_else(fake_sho
 
     assert "50 ok, 0 com falha" in output
     assert fake_shopify.stats()["throttled"] + fake_shopify.stats()["http429"] > 0
+    state = fake_shopify.all_shops()
     for loja in lojas:
-        subs = fake_shopify.subscriptions(loja.shop_domain)
+        subs = state[loja.shop_domain]["subscriptions"]
         assert not [s for s in subs if s["uri"].startswith(OLD)]
         assert {s["id"] for s in subs if s["topic"] == UNRELATED[0]} == unrelated_ids[loja.pk]
         assert sorted((s["topic"], s["uri"]) for s in subs) == sorted(

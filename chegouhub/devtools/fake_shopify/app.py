@@ -8,6 +8,7 @@ Control (tests, demo):
   POST /_fake/shops                          {"shop","token",["name","bucket_size","restore_rate","throttle_mode",
                                               "subscriptions":[{"topic","uri"}]]} or {"shops":[...]}
   GET  /_fake/shops/{shop}                   subscriptions, bucket, stats
+  GET  /_fake/state                          the same for every shop, by domain
   POST /_fake/shops/{shop}/subscriptions     {"topic","uri"}: a subscription made elsewhere
   POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors, "count", ...}
   POST /_fake/shops/{shop}/bucket            {"available"}: drain or fill the bucket
@@ -109,6 +110,8 @@ class FakeShopifyApp:
             return Reply(200, {"ok": True, "shops": len(fake.shops)})
         if path == "/_fake/shops" and method == "GET":
             return Reply(200, {"shops": sorted(fake.shops)})
+        if path == "/_fake/state" and method == "GET":
+            return Reply(200, {"shops": {domain: shop.as_json() for domain, shop in sorted(fake.shops.items())}})
         m = SHOP_PATH.match(path)
         if not m:
             return Reply(404, {"erro": "rota de controle desconhecida"})

@@ -145,6 +145,10 @@ class FakeShopifyServer:
     def shop(self, shop: str) -> dict:
         return self._ok(self.http.get(f"/_fake/shops/{shop}"))
 
+    def all_shops(self) -> dict[str, dict]:
+        """Every shop's state (subscriptions, bucket, stats) in one call, by domain."""
+        return self._ok(self.http.get("/_fake/state"))["shops"]
+
     def subscriptions(self, shop: str) -> list[dict]:
         return self.shop(shop)["subscriptions"]
 
