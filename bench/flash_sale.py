@@ -221,9 +221,13 @@ def seed(n_lojas: int) -> Fixture:
     for i in range(n_lojas + 1):
         shop = f"bench-{i}.myshopify.com" if i < n_lojas else "bench-broadcast.myshopify.com"
         secret = f"shpss_bench_secret_{i:04d}"
+        secret = f"shpss_bench_secret_{shop.split('.')[0]}"
         loja, _ = Loja.objects.get_or_create(
             shop_domain=shop, defaults={"owner": user, "nome": f"Bench {i}", "webhook_secret": secret,
                                         "access_token": "shpat_bench", "ativo": True})
+        if loja.webhook_secret != secret or not loja.ativo or loja.owner_id != user.pk:
+            loja.webhook_secret, loja.ativo, loja.owner = secret, True, user
+            loja.save()
         have = set(Produto.objects.filter(loja=loja).values_list("sku", flat=True))
         Produto.objects.bulk_create([
             Produto(loja=loja, sku=s, nome=f"Produto {s}", estoque_atual=INITIAL_STOCK, estoque_minimo=0)
