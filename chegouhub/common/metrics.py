@@ -63,8 +63,8 @@ def topic_label(topic: str) -> str:
 class _BoundedWebhookCounter:
     """`WEBHOOKS.labels(topic=..., outcome=...)` with the topic label bounded."""
 
-    def labels(self, *, topic: str, outcome: str):
-        return _WEBHOOKS.labels(topic=topic_label(topic), outcome=outcome[:40])
+    def labels(self, topic: str = "-", outcome: str = "-"):
+        return _WEBHOOKS.labels(topic=topic_label(str(topic)), outcome=str(outcome)[:40])
 
     def collect(self):  # for tests that read the underlying counter
         return _WEBHOOKS.collect()

@@ -380,4 +380,5 @@ async def _process(case: dict, body: bytes, started: float) -> tuple[int, dict]:
         "topic": case["topic"], "loja_id": loja_id, "status": DeliveryStatus.PROCESSED, "order_id": order_id,
         "unmapped": len(unmapped), "path": "lean"})
     metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+    metrics.WEBHOOKS.labels(topic=case["topic"], outcome="processed").inc()  # as the Django view counts
     return 200, {"status": "processed"}
