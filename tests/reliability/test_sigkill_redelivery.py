@@ -15,7 +15,8 @@ from chegouhub.shopify.models import DeliveryStatus, OrderLedger, WebhookDeliver
 from tests.live import LiveServer
 from tests.reliability.shopify_sender import ShopifySender, paid_webhooks
 
-pytestmark = pytest.mark.live
+# On the PostgreSQL pass: the production database, served by the lean webhook route.
+pytestmark = [pytest.mark.live, pytest.mark.postgres]
 
 
 def test_sigkill_mid_stream_then_redelivery_is_exactly_once(live_server_factory, make_user, make_loja,
