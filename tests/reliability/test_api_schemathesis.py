@@ -62,4 +62,17 @@ def api_world(user, make_loja, make_produto, post_webhook, settings, fake_shopif
           suppress_health_check=list(HealthCheck))
 def test_api_never_answers_5xx(case, api_world):
     response = case.call(headers=api_world)
+    _CALLS[case.operation.label] = _CALLS.get(case.operation.label, 0) + 1
     case.validate_response(response, checks=[not_a_server_error])
+
+
+_CALLS: dict[str, int] = {}
+
+
+def test_schemathesis_covered_every_operation():
+    """Runs after the generated tests (file order): every operation of the schema was called."""
+    if not _CALLS:
+        pytest.skip("run together with test_api_never_answers_5xx")
+    operations = {op.label for op in (r.ok() for r in schema.get_all_operations())}
+    assert set(_CALLS) == operations
+    print(f"\nschemathesis: {sum(_CALLS.values())} requests over {len(_CALLS)} operations, no 5xx")
