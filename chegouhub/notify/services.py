@@ -69,9 +69,11 @@ def _destinations(loja_id: int) -> tuple[dict, list[str]]:
     return row, channels
 
 
-def _enqueue(loja_id: int, kind: str, messages: list[tuple[str, str]]) -> list[OutboundAlert]:
+def _enqueue(loja_id: int, kind: str, messages: list[tuple[str, str]], channels: list[str] | None = None
+             ) -> list[OutboundAlert]:
     """messages: (dedupe suffix, text). One row per configured channel; sent after commit."""
-    loja, channels = _destinations(loja_id)
+    if channels is None:
+        _, channels = _destinations(loja_id)
     if not channels or not messages:
         return []
     rows = OutboundAlert.objects.bulk_create(
@@ -93,7 +95,9 @@ def stock_alerts_opened(loja_id: int, alertas) -> None:
     zero = [a for a in alertas if a.tipo == "estoque_zerado"]
     if not zero:
         return
-    loja, _ = _destinations(loja_id)
+    loja, channels = _destinations(loja_id)
+    if not channels:
+        return
     messages = []
     for alerta in zero:
         produto = alerta.produto
@@ -102,7 +106,7 @@ def stock_alerts_opened(loja_id: int, alertas) -> None:
             f"está com estoque {alerta.estoque_atual}."
         )
         messages.append((f"alerta{alerta.pk}", text))
-    _enqueue(loja_id, "estoque_zerado", messages)
+    _enqueue(loja_id, "estoque_zerado", messages, channels)
 
 
 def subscription_status_changed(loja, status: str, detalhes: str) -> None:
