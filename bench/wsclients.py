@@ -206,7 +206,14 @@ async def connect_all(spec: dict, stats: Stats) -> list[WSClient]:
                 await asyncio.sleep(0.2 * (attempt + 1))
             stats.errors.append(str(outcome)[:200])
 
-    await asyncio.gather(*(one(*job) for job in jobs))
+    tasks = [asyncio.ensure_future(one(*job)) for job in jobs]
+    budget = spec.get("connect_budget")
+    done, pending = await asyncio.wait(tasks, timeout=budget)
+    for t in pending:  # out of time: go on with the sockets that are open
+        t.cancel()
+    if pending:
+        stats.errors.append(f"connect budget of {budget}s spent: {len(pending)} sockets not attempted or not open")
+        await asyncio.gather(*pending, return_exceptions=True)
     return clients
 
 
