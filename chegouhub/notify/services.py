@@ -76,14 +76,20 @@ def _enqueue(loja_id: int, kind: str, messages: list[tuple[str, str]], channels:
         _, channels = _destinations(loja_id)
     if not channels or not messages:
         return []
-    rows = OutboundAlert.objects.bulk_create(
-        [
-            OutboundAlert(loja_id=loja_id, channel=channel, kind=kind, text=text,
-                          dedupe_key=f"{kind}:{loja_id}:{suffix}:{channel}"[:200])
-            for suffix, text in messages
-            for channel in channels
-        ]
-    )
+    try:
+        with transaction.atomic():  # a savepoint: an outbox problem never aborts the stock change
+            rows = OutboundAlert.objects.bulk_create(
+                [
+                    OutboundAlert(loja_id=loja_id, channel=channel, kind=kind, text=text,
+                                  dedupe_key=f"{kind}:{loja_id}:{suffix}:{channel}"[:200])
+                    for suffix, text in messages
+                    for channel in channels
+                ]
+            )
+    except Exception as exc:
+        log.error("outbound alert not queued", extra={"loja_id": loja_id, "kind": kind,
+                                                      "error_type": type(exc).__name__})
+        return []
     ids = [row.pk for row in rows if row.pk]
     if ids and _setting("NOTIFY_SEND_IMMEDIATELY", True):
         transaction.on_commit(functools.partial(_kick, ids))

@@ -224,3 +224,17 @@ def test_destination_rules_and_payload_shapes(settings):
     assert not allowed_destination("file:///etc/passwd")
     assert payload_for("slack", "a") == {"text": "a"}
     assert payload_for("discord", "x" * 3000)["content"] == "x" * 2000
+
+
+@pytest.mark.django_db
+def test_an_outbox_failure_never_fails_the_stock_change(loja, make_produto, settings):
+    from unittest import mock
+
+    settings.NOTIFY_SEND_IMMEDIATELY = False
+    Loja.objects.filter(pk=loja.pk).update(slack_webhook_url="https://hooks.slack.com/services/T/B/x")
+    produto = make_produto(loja, "F-1", estoque=1, minimo=0)
+    with mock.patch.object(OutboundAlert.objects, "bulk_create", side_effect=RuntimeError("outbox broken")):
+        adjust_stock(produto=produto, quantidade=-1, motivo="x")
+    produto.refresh_from_db()
+    assert produto.estoque_atual == 0
+    assert OutboundAlert.objects.count() == 0
