@@ -149,14 +149,16 @@ header_names = st.sampled_from(["X-Shopify-Topic", "X-Shopify-Hmac-Sha256", "X-S
 
 
 _ORDER_BODY = json.dumps(order_payload(7, [(1, "FZ-A", 1)])).encode()
+_BODIES = [_ORDER_BODY, json.dumps(refund_payload(3, 7, [(1, 1, "return")])).encode(), b"{}", b"[]", b"null",
+           b'{"id": 1}', b"{", b"", "{\"n\u00e3o\": \"json\u00e9\"}".encode(), b"\xff\xfe"]
 
 
 @st.composite
 def header_case(draw, lojas):
     loja = draw(st.sampled_from(lojas))
-    body = draw(st.one_of(st.binary(max_size=200),
-                          st.builds(lambda v: json.dumps(v).encode(), json_value),
-                          st.just(_ORDER_BODY)))
+    # The headers are what this test varies; bodies come from a fixed set (the signed-body tests
+    # below vary them), which keeps a case cheap to generate.
+    body = draw(st.one_of(st.binary(max_size=120), st.sampled_from(_BODIES)))
     headers: dict[str, str] = {}
     for name in ("X-Shopify-Topic", "X-Shopify-Hmac-Sha256", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"):
         if draw(st.integers(0, 9)) > 0:  # each required header present 90 % of the time
