@@ -265,8 +265,37 @@ async def _publish_async(messages: list[tuple[str, dict]]) -> None:
         return
 
     async def send_all() -> None:
+        if await _pubsub_publish_many(layer, messages):
+            return
         for item in messages:
             group, payload = item
             await layer.group_send(group, group_message(payload, getattr(item, "prev_id", None)))
 
     await asyncio.wait_for(send_all(), PUBLISH_TIMEOUT_SECONDS)
+
+
+async def _pubsub_publish_many(layer, messages: list[tuple[str, dict]]) -> bool:
+    """RedisPubSubChannelLayer: one transaction's PUBLISHes pipelined, one round trip per shard, in order.
+
+    What `group_send` does message by message (same channel names, same serializer, under the shard's
+    lock), without a round trip per event; the benchmark's hot path (docs/benchmark.md). Returns False
+    for any other layer, which then gets one `group_send` per message.
+    """
+    if type(layer).__name__ != "RedisPubSubChannelLayer" or len(messages) < 2:
+        return False
+    loop_layer = layer._get_layer()
+    shards: dict[int, tuple] = {}
+    for item in messages:
+        group, payload = item
+        name = loop_layer._get_group_channel_name(group)
+        shard = loop_layer._get_shard(name)
+        data = layer.serialize(group_message(payload, getattr(item, "prev_id", None)))
+        shards.setdefault(id(shard), (shard, []))[1].append((name, data))
+    for shard, commands in shards.values():
+        async with shard._lock:
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for name, data in commands:
+                pipe.publish(name, data)
+            await pipe.execute()
+    return True
