@@ -63,6 +63,7 @@ class Config:
     workers: int = 2
     floor: bool = False
     ws: str = ""  # uvicorn's WebSocket implementation (--ws), default: uvicorn's own choice
+    clients: bool = True  # WebSocket clients during the load (off: like for like with the floor)
 
 
 @dataclass
@@ -436,7 +437,7 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
     ws = None
     keep_server = False
     try:
-        if not cfg.floor and ws_per_loja:
+        if not cfg.floor and ws_per_loja and cfg.clients:
             ws = WSProcess({"ports": [server.port], "connect_concurrency": 50,
                             "clients": [{"loja_id": l["id"], "session_key": fx.session_key, "count": ws_per_loja}
                                         for l in fx.lojas]}, workdir, cfg.name)
@@ -612,6 +613,7 @@ def plan(quick: bool) -> tuple[list[Config], list[Config]]:
         Config("floor-uvicorn-w2", "uvicorn", None, 2, floor=True),
         Config("uvicorn-redis-w2", "uvicorn", "redis", 2),
         Config("uvicorn-pubsub-w2", "uvicorn", "pubsub", 2),
+        Config("uvicorn-pubsub-w2-nosockets", "uvicorn", "pubsub", 2, clients=False),
         Config("daphne-redis-w2", "daphne", "redis", 2),
         Config("daphne-pubsub-w2", "daphne", "pubsub", 2),
         Config("granian-redis-w2", "granian", "redis", 2),
