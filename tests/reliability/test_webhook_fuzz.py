@@ -1,11 +1,12 @@
 """Fuzzing the Shopify webhook endpoint with hypothesis: headers and bodies, signed and not.
 
 Whatever arrives: never a 500, and never a partial write. After every case the books must
-balance: each produto's stock equals its initial stock plus the sum of its movements, the
-movements Shopify caused equal what the order ledgers say they applied, and no delivery is left
-half-done. Cases: FUZZ_SCALE (env, default 1) x 5,200 across the three tests below; each test
-counts the cases it really ran and checks the count, so the figure cannot silently shrink.
-The PostgreSQL pass runs a quarter of them by default (FUZZ_SCALE overrides).
+balance: each produto's stock equals its initial stock plus the sum of its movements, and no
+delivery is left half-done; the movements Shopify caused must equal what the order ledgers say
+they applied (checked on every 8th case and after the last). Cases: FUZZ_SCALE (env) x 5,200
+across the three tests below; each test counts the cases it really ran and checks the count,
+so the figure cannot silently shrink. FUZZ_SCALE defaults to 1 on SQLite and 0.25 on the
+PostgreSQL pass.
 """
 
 from __future__ import annotations
@@ -90,20 +91,22 @@ def fuzz_world(make_user, make_loja, make_produto, settings):
             make_produto(loja, sku, estoque=50, minimo=5)
     yield lojas
     quiet.setLevel(level)
+    books_balance()  # and once more, in full, after the last case
 
 
-def books_balance() -> None:
+def books_balance(*, ledgers: bool = True) -> None:
     """No partial write: stock, movements, ledgers and deliveries agree."""
     moved = dict(Movimentacao.objects.order_by().values("produto_id").annotate(s=Sum("quantidade"))
                  .values_list("produto_id", "s"))
     for produto_id, estoque in Produto.objects.values_list("pk", "estoque_atual"):
         assert estoque == moved.get(produto_id, 0), f"produto {produto_id}: stock {estoque} != movements"
-    shopify_moved = (
-        Movimentacao.objects.exclude(origem__in=["inicial", "manual"]).aggregate(s=Sum("quantidade"))["s"] or 0
-    )
-    applied = sum(sum(int(v) for v in ledger.values())
-                  for ledger in OrderLedger.objects.values_list("applied", flat=True))
-    assert shopify_moved == applied, f"movements {shopify_moved} != ledgers' applied {applied}"
+    if ledgers:
+        shopify_moved = (
+            Movimentacao.objects.exclude(origem__in=["inicial", "manual"]).aggregate(s=Sum("quantidade"))["s"] or 0
+        )
+        applied = sum(sum(int(v) for v in ledger.values())
+                      for ledger in OrderLedger.objects.values_list("applied", flat=True))
+        assert shopify_moved == applied, f"movements {shopify_moved} != ledgers' applied {applied}"
     assert not WebhookDelivery.objects.filter(status=DeliveryStatus.PROCESSING).exists(), "half-done delivery"
     last = WebhookDelivery.objects.order_by("-id").first()
     if last and last.status == DeliveryStatus.PROCESSED and last.topic == "orders/paid":
@@ -194,7 +197,7 @@ def test_fuzz_headers_never_500_never_partial(client, fuzz_world, case):
     assert "erro" in r.json() or r.status_code == 200
     _HEADER_COUNTER.saw(r.status_code)
     if r.status_code == 200 or _HEADER_COUNTER.n % 16 == 0:  # only a 200 can have moved stock
-        books_balance()
+        books_balance(ledgers=r.status_code == 200)
 
 
 _HEADER_COUNTER = Counter()
@@ -277,7 +280,8 @@ def test_fuzz_signed_payloads_never_500_never_partial(client, fuzz_world, case):
     outcome = r.json().get("status", "erro")
     assert r.status_code == 400 or outcome in {"processed", "accepted", "duplicate", "ignored"}
     _SIGNED_COUNTER.saw(r.status_code, outcome)
-    books_balance()
+    # stock vs movements and the delivery after every case; the ledgers' cross-check every 8th and at the end
+    books_balance(ledgers=_SIGNED_COUNTER.n % 8 == 0)
 
 
 def test_fuzz_signed_case_count():
@@ -304,7 +308,7 @@ def test_fuzz_signed_raw_bodies_never_500_never_partial(client, fuzz_world, body
     r = post(client, body, headers)
     assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
     _RAW_COUNTER.saw(r.status_code)
-    books_balance()
+    books_balance(ledgers=_RAW_COUNTER.n % 8 == 0)
 
 
 def test_fuzz_raw_case_count():
