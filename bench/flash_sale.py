@@ -112,6 +112,7 @@ class SocketResult:
     rss_held_mb: float = 0.0
     rss_per_socket_kb: float | None = None
     delivered: int = 0
+    broadcast_ack_ms: float | None = None
     broadcast_p50_ms: float | None = None
     broadcast_p99_ms: float | None = None
     broadcast_max_ms: float | None = None
@@ -555,7 +556,7 @@ def run_sockets(cfg: Config, fx: Fixture, templates: dict, *, sockets: int, work
         for i in range(0, rest, per_proc):
             n = min(per_proc, rest - i)
             spec = dict(spec, clients=[{"loja_id": fx.broadcast["id"], "session_key": fx.session_key, "count": n}],
-                        connect_concurrency=128, connect_budget=connect_budget)
+                        connect_concurrency=32, connect_budget=connect_budget)
             procs.append(WSProcess(spec, workdir, f"{cfg.name}-{i}"))
         opened = 0
         for p in procs:
@@ -569,7 +570,7 @@ def run_sockets(cfg: Config, fx: Fixture, templates: dict, *, sockets: int, work
         if res.connect_s:
             res.connect_per_s = round((opened - warm) / res.connect_s, 1)
         res.sockets_open = opened
-        time.sleep(2.0)
+        time.sleep(3.0)  # let the server finish any handshake still in flight
         res.rss_held_mb = round(server.rss_mb(), 1)
         if opened > warm:
             res.rss_per_socket_kb = round((res.rss_held_mb - res.rss_base_mb) * 1024 / (opened - warm), 1)
@@ -581,6 +582,7 @@ def run_sockets(cfg: Config, fx: Fixture, templates: dict, *, sockets: int, work
             t_send = time.monotonic()
             s.sendall(order.request)
             answer = s.recv(4096)
+            res.broadcast_ack_ms = ms(time.monotonic() - t_send)
         if b" 200 " not in answer.split(b"\r\n", 1)[0] + b" ":
             res.notes.append(f"broadcast webhook answered {answer[:60]!r}")
         arrivals: list[float] = []

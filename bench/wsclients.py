@@ -89,7 +89,11 @@ class WSClient(asyncio.Protocol):
             status_line = bytes(self.buf[: self.buf.find(b"\r\n")]).decode("latin-1")
             del self.buf[: end + 4]
             if " 101 " not in status_line + " ":
-                self.handshake.set_result(status_line)
+                if not self.handshake.done():
+                    self.handshake.set_result(status_line)
+                self.transport.close()
+                return
+            if self.handshake.done():  # given up on (timed out): not one of ours any more
                 self.transport.close()
                 return
             self.open = True
@@ -189,13 +193,20 @@ async def connect_all(spec: dict, stats: Stats) -> list[WSClient]:
     async def one(loja_id, port, path):
         async with gate:
             for attempt in range(5):
+                proto = None
                 try:
                     _, proto = await loop.create_connection(
                         lambda: WSClient(stats, loja_id, _handshake_request(port, path)), "127.0.0.1", port
                     )
-                    outcome = await asyncio.wait_for(proto.handshake, 30)
-                except (OSError, asyncio.TimeoutError) as exc:
+                    outcome = await asyncio.wait_for(asyncio.shield(proto.handshake), 60)
+                except (OSError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
                     outcome = f"{type(exc).__name__}: {exc}"
+                    if proto is not None:
+                        if not proto.handshake.done():
+                            proto.handshake.set_result(outcome)
+                        proto.transport.close()
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
                 if outcome is None:
                     clients.append(proto)
                     return
