@@ -169,7 +169,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
+            # The pub/sub layer by default: in the flash-sale benchmark it delivered every event with a
+            # fraction of RedisChannelLayer's end-to-end latency (docs/benchmark.md).
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"),
             "CONFIG": {
                 # Connect timeout bounds how long a publish or a socket waits on a dead Redis; one
                 # retry replaces a pooled connection that a Redis restart left dead.
