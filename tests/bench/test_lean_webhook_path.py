@@ -277,3 +277,15 @@ def test_the_route_is_off_on_sqlite_and_on_by_default_on_postgresql(settings):
     assert fastpath.enabled() == is_postgres()
     settings.WEBHOOK_FAST_PATH = False
     assert not fastpath.enabled()
+
+
+async def test_a_verified_paid_order_the_arithmetic_cannot_read_is_accepted_and_kept(asgi, loja, make_produto):
+    """Never a 500: it goes to the general path, which stores it as failed for the retry worker."""
+    p = await sync_to_async(_make)(make_produto, loja, "SKU1", 10)
+    payload = order_payload(900, [(1, "SKU1", 1)])
+    payload["line_items"][0]["quantity"] = "not-a-number"
+    r = await post(asgi, loja, "orders/paid", payload)
+    assert (r.status_code, r.json()) == (200, {"status": "accepted"})
+    (delivery,) = await rows(WebhookDelivery, order_id=None, topic="orders/paid")
+    assert delivery.status == "failed"
+    assert await stock(p) == 10
