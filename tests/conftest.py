@@ -19,13 +19,14 @@ _seq = itertools.count(1)
 
 
 def pytest_collection_modifyitems(config, items):
-    """The PostgreSQL-only tests run in the PostgreSQL pass; elsewhere they are deselected, not skipped."""
+    """`make test` runs the suite twice. `postgres` tests run only in the PostgreSQL pass (they need
+    it, or they do not depend on the database and once is enough); `sqlite` tests only in the SQLite
+    pass (they are about the embedded default). The other pass deselects them: never a skip."""
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
-    if on_postgres:
-        return
+    other_pass = "sqlite" if on_postgres else "postgres"
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("postgres") else keep).append(item)
+        (drop if item.get_closest_marker(other_pass) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -15,7 +15,7 @@ import pytest
 
 from tests.live import free_port
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, pytest.mark.sqlite]  # `make run` is the embedded default: SQLite
 
 ROOT = Path(__file__).resolve().parents[2]
 
