@@ -23,34 +23,33 @@ class UserSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
 
 
-def _authenticate(request):
-    creds = CredentialsSerializer(data=request.data)
-    creds.is_valid(raise_exception=True)
-    return authenticate(request, **creds.validated_data)
+class CredentialsView(APIView):
+    """Checks username and password; subclasses say what a valid login gets."""
 
-
-class TokenView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle]
 
     def post(self, request):
-        user = _authenticate(request)
+        creds = CredentialsSerializer(data=request.data)
+        creds.is_valid(raise_exception=True)
+        user = authenticate(request, **creds.validated_data)
         if user is None:
             return Response({"erro": "Usuário ou senha inválidos."}, status=status.HTTP_400_BAD_REQUEST)
+        return self.logged_in(request, user)
+
+    def logged_in(self, request, user) -> Response:
+        raise NotImplementedError
+
+
+class TokenView(CredentialsView):
+    def logged_in(self, request, user) -> Response:
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
 
-class LoginView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [AnonRateThrottle]
-
-    def post(self, request):
-        user = _authenticate(request)
-        if user is None:
-            return Response({"erro": "Usuário ou senha inválidos."}, status=status.HTTP_400_BAD_REQUEST)
+class LoginView(CredentialsView):
+    def logged_in(self, request, user) -> Response:
         login(request, user)
         get_token(request)  # rotate and hand out the CSRF cookie for the session's unsafe requests
         return Response({"session_key": request.session.session_key, "user": UserSerializer(user).data})
