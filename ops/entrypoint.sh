@@ -10,6 +10,7 @@ set -eu
 prepare_metrics_dir() {
   # prometheus-client multiprocess files: one set per process of this container. Stale files left by
   # a killed process would keep counting, so the directory is emptied before the processes start.
+  # Each process type (web, worker) needs its own directory: the other's live files would be removed.
   if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
     rm -rf "$PROMETHEUS_MULTIPROC_DIR"
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"

@@ -113,7 +113,9 @@ def test_entrypoint_runs_web_and_worker(tmp_path):
     web = subprocess.Popen([str(ROOT / "ops" / "entrypoint.sh"), "web"], cwd=ROOT, env=dict(env, PORT=str(web_port)),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     worker = subprocess.Popen([str(ROOT / "ops" / "entrypoint.sh"), "worker"], cwd=ROOT,
-                              env=dict(env, WORKER_METRICS_PORT=str(worker_port)),
+                              env=dict(env, WORKER_METRICS_PORT=str(worker_port),
+                                           # its own directory, as in its own container: the entrypoint empties it
+                                           PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom-worker")),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         assert _wait_http(f"http://127.0.0.1:{web_port}/healthz", web).status_code == 200
