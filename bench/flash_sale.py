@@ -2,7 +2,7 @@
 
     python -m bench.flash_sale            # full run, at most 10 minutes
     python -m bench.flash_sale --quick    # at most 60 s: proves the harness works (`make test`)
-    python -m bench.flash_sale --only uvicorn-pubsub-w2,floor-uvicorn-w2 --sockets 2000
+    python -m bench.flash_sale --only uvicorn-fanout-w2,floor-uvicorn-w2 --sockets 2000
 
 Everything is local: PostgreSQL on 127.0.0.1:5432 (database `chegouhub_bench`, created and migrated
 here), Redis on 127.0.0.1:6379 (database 9, channel prefix `bench`), server processes on free
@@ -41,6 +41,7 @@ SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789"
 LAYERS = {
     "redis": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "fanout": "chegouhub.realtime.layers.FanoutPubSubChannelLayer",
 }
 INITIAL_STOCK = 1_000_000
 N_SKUS = 100
@@ -59,7 +60,7 @@ TARGETS = {
 class Config:
     name: str
     server: str  # uvicorn | daphne | granian
-    layer: str | None  # redis | pubsub | None (floor)
+    layer: str | None  # redis | pubsub | fanout | None (floor)
     workers: int = 2
     floor: bool = False
     ws: str = ""  # uvicorn's WebSocket implementation (--ws), default: uvicorn's own choice
@@ -577,7 +578,7 @@ def run_sockets(cfg: Config, fx: Fixture, templates: dict, *, sockets: int, work
         # one webhook, one event for everyone
         factory = OrderFactory(host=f"127.0.0.1:{server.port}", shops=[(fx.broadcast["shop"], fx.broadcast["secret"])],
                                skus=fx.skus, templates=templates, first_order_id=order_id)
-        order = factory.make(0)
+        order = factory.make(0, lines=1)  # one sale of one SKU: its two events, in one batch
         with socket.create_connection(("127.0.0.1", server.port)) as s:
             t_send = time.monotonic()
             s.sendall(order.request)
@@ -608,28 +609,30 @@ def run_sockets(cfg: Config, fx: Fixture, templates: dict, *, sockets: int, work
 def plan(quick: bool) -> tuple[list[Config], list[Config]]:
     if quick:
         load = [Config("floor-uvicorn-w2", "uvicorn", None, 2, floor=True),
-                Config("uvicorn-pubsub-w2", "uvicorn", "pubsub", 2)]  # the last is kept for the socket test
-        socks = [Config("uvicorn-pubsub-w2", "uvicorn", "pubsub", 2)]
+                Config("uvicorn-fanout-w2", "uvicorn", "fanout", 2)]  # the last is kept for the socket test
+        socks = [Config("uvicorn-fanout-w2", "uvicorn", "fanout", 2)]
         return load, socks
     load = [
         Config("floor-uvicorn-w2", "uvicorn", None, 2, floor=True),
-        Config("uvicorn-redis-w2", "uvicorn", "redis", 2),
+        Config("uvicorn-fanout-w2", "uvicorn", "fanout", 2),
+        Config("uvicorn-fanout-w2-nosockets", "uvicorn", "fanout", 2, clients=False),
         Config("uvicorn-pubsub-w2", "uvicorn", "pubsub", 2),
-        Config("uvicorn-pubsub-w2-nosockets", "uvicorn", "pubsub", 2, clients=False),
+        Config("uvicorn-redis-w2", "uvicorn", "redis", 2),
+        Config("daphne-fanout-w2", "daphne", "fanout", 2),
         Config("daphne-redis-w2", "daphne", "redis", 2),
-        Config("daphne-pubsub-w2", "daphne", "pubsub", 2),
+        Config("granian-fanout-w2", "granian", "fanout", 2),
         Config("granian-redis-w2", "granian", "redis", 2),
-        Config("granian-pubsub-w2", "granian", "pubsub", 2),
-        Config("uvicorn-pubsub-w1", "uvicorn", "pubsub", 1),
-        Config("uvicorn-pubsub-w3", "uvicorn", "pubsub", 3),
+        Config("uvicorn-fanout-w1", "uvicorn", "fanout", 1),
+        Config("uvicorn-fanout-w3", "uvicorn", "fanout", 3),
     ]
-    # 10,000 sockets take a while to open through Django's session auth: the default server with
-    # both layers, then the others while the run's 10 minutes allow.
+    # The default (uvicorn, the project's fan-out layer) first, then the stock layers and the other
+    # servers while the run's 10 minutes allow.
     socks = [
+        Config("uvicorn-fanout-w2", "uvicorn", "fanout", 2),
         Config("uvicorn-pubsub-w2", "uvicorn", "pubsub", 2),
         Config("uvicorn-redis-w2", "uvicorn", "redis", 2),
-        Config("granian-pubsub-w2", "granian", "pubsub", 2),
-        Config("daphne-pubsub-w2", "daphne", "pubsub", 2),
+        Config("granian-fanout-w2", "granian", "fanout", 2),
+        Config("daphne-fanout-w2", "daphne", "fanout", 2),
     ]
     return load, socks
 

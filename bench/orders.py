@@ -60,12 +60,12 @@ class OrderFactory:
         self.next_id = first_order_id
         self.templates = {int(k): v for k, v in templates.items()}
 
-    def make(self, loja_index: int | None = None) -> Order:
+    def make(self, loja_index: int | None = None, lines: int | None = None) -> Order:
         rng = self.rng
         if loja_index is None:
             loja_index = rng.randrange(len(self.shops))
         shop, secret = self.shops[loja_index]
-        n = rng.choice((1, 1, 2, 2, 3))
+        n = lines or rng.choice((1, 1, 2, 2, 3))
         skus = rng.sample(self.skus, n)
         qtys = [rng.choice((1, 1, 1, 2, 3)) for _ in range(n)]
         oid = self.next_id

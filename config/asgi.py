@@ -15,3 +15,7 @@ from chegouhub.realtime.routing import websocket_application  # noqa: E402
 from chegouhub.shopify.fastpath import LeanWebhookRoute  # noqa: E402
 
 application = ProtocolTypeRouter({"http": LeanWebhookRoute(django_asgi_app), "websocket": websocket_application})
+
+from chegouhub.common.gc import tune_for_server  # noqa: E402
+
+tune_for_server()

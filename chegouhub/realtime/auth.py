@@ -1,6 +1,7 @@
 """The WebSocket handshake's guards: origin check, then authentication (CONTRACT sections 1 and 5).
 
-`websocket_auth_stack(app)` = OriginValidator → cookies → `session_key` query → session → user.
+`websocket_auth_stack(app)` = OriginValidator → SessionKeyMiddleware; the consumer then resolves the
+session key to a user with `authenticate_session`, in the same database hop as its other checks.
 
 - Origin: a browser page may open a socket only from the project's own origin (the `Origin`
   equals the `Host` the socket was opened on, or its host is one of the explicit ALLOWED_HOSTS on
@@ -11,15 +12,21 @@
 - Session: the Django session cookie, or `?session_key=<key>` (the existing frontend's way). When
   the query parameter is present it is the credential, and it is removed from the scope's query
   string so no later code (logs, error reports) can see it.
+- Why not channels' CookieMiddleware/SessionMiddleware/AuthMiddleware: they cost a database hop
+  each at connect, keep a lazy session and user object in the scope for the socket's whole life
+  (memory on 10,000 sockets), and wrap every frame the server sends in a session-save check that
+  was half the cost of a broadcast (docs/benchmark.md). A socket needs the user's id once.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from channels.auth import AuthMiddleware
-from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
+from django.contrib import auth
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 SESSION_KEY_PARAM = "session_key"
@@ -98,26 +105,45 @@ class OriginValidator:
         return await self.app(scope, receive, send)
 
 
-class QuerySessionKeyMiddleware:
-    """Take `session_key` from the query string as the session cookie, and strip it from the scope."""
+class SessionKeyMiddleware:
+    """Put the socket's session key in `scope["session_key"]`: the `session_key` query parameter, else the cookie.
+
+    The query parameter is stripped from the scope's query string, so no later code (logs, error
+    reports) can see it; `scope["session_from_query"]` says which one was used. No database here.
+    """
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
         raw = scope.get("query_string", b"").decode("latin-1")
+        scope = dict(scope)
+        key = None
         if SESSION_KEY_PARAM in raw:
             pairs = parse_qsl(raw, keep_blank_values=True)
             key = next((v for k, v in pairs if k == SESSION_KEY_PARAM), None)
-            rest = [(k, v) for k, v in pairs if k != SESSION_KEY_PARAM]
-            cookies = dict(scope.get("cookies", {}))
-            if key is not None:
-                # An over-long or empty value is no session: it becomes an anonymous socket (4401).
-                cookies[settings.SESSION_COOKIE_NAME] = key if 0 < len(key) <= _MAX_SESSION_KEY_LENGTH else ""
-            scope = dict(scope, cookies=cookies, query_string=urlencode(rest).encode("latin-1"))
-            scope["session_from_query"] = key is not None
+            scope["query_string"] = urlencode([(k, v) for k, v in pairs if k != SESSION_KEY_PARAM]).encode("latin-1")
+        scope["session_from_query"] = key is not None
+        if key is None:
+            cookie = _header(scope, b"cookie")
+            key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
+        # An over-long or empty value is no session: it becomes an anonymous socket (4401).
+        scope["session_key"] = key if key and len(key) <= _MAX_SESSION_KEY_LENGTH else None
         return await self.app(scope, receive, send)
 
 
+def authenticate_session(session_key: str | None) -> int | None:
+    """The id of the active user the Django session belongs to, or None (sync; the database).
+
+    Django's own `auth.get_user` on the session: the same backend check, session-hash verification
+    (a password change logs sockets out as it logs pages out) and inactive-user refusal as a page.
+    """
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(SimpleNamespace(session=store))
+    return user.pk if user.is_authenticated and user.is_active else None
+
+
 def websocket_auth_stack(app):
-    return OriginValidator(CookieMiddleware(QuerySessionKeyMiddleware(SessionMiddleware(AuthMiddleware(app)))))
+    return OriginValidator(SessionKeyMiddleware(app))

@@ -28,6 +28,7 @@ import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -37,6 +38,7 @@ from chegouhub.common import metrics
 from chegouhub.common.logging import channels_log
 from chegouhub.stores.models import Loja
 
+from .auth import authenticate_session
 from .events import loja_group, serialize_event, user_group
 from .models import Stream
 from .selectors import scope_events, scope_last_id
@@ -51,6 +53,30 @@ CLOSE_TOO_BIG = 4413  # a client frame over WS_MAX_CLIENT_FRAME_BYTES (like HTTP
 CLOSE_UNAVAILABLE = 4503  # channel layer or database unreachable; reconnect later (like HTTP 503)
 
 BACKFILL_BATCH = 500
+
+
+def _encode(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+_encoded: dict[int, tuple[dict, str]] = {}
+_ENCODED_MAX = 256
+
+
+def encode_event(event: dict) -> str:
+    """An event's JSON text, encoded once per process for all the sockets it goes to.
+
+    The fan-out layer (layers.py) hands every member socket the same decoded dict, so the cache
+    is keyed on the object itself (the entry holds it, so its id cannot be reused meanwhile).
+    """
+    hit = _encoded.get(id(event))
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    text = _encode(event)
+    if len(_encoded) >= _ENCODED_MAX:
+        _encoded.clear()
+    _encoded[id(event)] = (event, text)
+    return text
 
 
 def control_message(type_: str, data: dict | None = None, priority: str = "normal") -> dict:
@@ -91,16 +117,21 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     # --- handshake ----------------------------------------------------------------------------
 
-    async def authorize(self) -> int | None:
-        """Set the scope (loja_id, groups); return a close code to refuse, or None."""
+    def requested_loja(self) -> int | None | bool:
+        """The loja the socket asks for: an int, None when the stream has none, False when malformed."""
+        return None
+
+    def authorize(self, loja_id: int | None | bool, owns_loja: bool) -> int | None:
+        """Set the scope (loja_id, groups) for an authenticated user; return a close code to refuse, or None."""
         raise NotImplementedError
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        loja_id = self.requested_loja()
+        # One database hop for the session, the user and the loja; the key leaves the scope with it.
+        self.user_id, owns = await _socket_access(self.scope.pop("session_key", None), loja_id or None)
+        if self.user_id is None:
             return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
-        self.user_id = user.pk
-        code = await self.authorize()
+        code = self.authorize(loja_id, owns)
         if code is not None:
             return await self._refuse(code, "forbidden" if code == CLOSE_FORBIDDEN else "bad request")
         resume_from = _query_int(self.scope, "last_event_id")
@@ -141,6 +172,20 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.close(code=code)
 
+    async def dispatch(self, message):
+        """Route a message to its handler, without Channels' per-message `aclose_old_connections`.
+
+        Channels (4.2+) hops to the sync thread for `close_old_connections` before every handler
+        call: one thread hop per socket per event, through a single thread, which made one event
+        to 10,000 sockets take seconds (docs/benchmark.md). This consumer touches the database
+        only through `database_sync_to_async`, which already closes stale connections around
+        each call, so the hop buys nothing here.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # --- client → server ----------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -177,17 +222,22 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     async def event_message(self, message):
         """A live event from the channel layer (type `event.message`)."""
-        event = message["event"]
-        event_id = event["id"]
-        if event_id <= self.cursor:
+        await self._deliver(message["event"], message.get("prev_id"))
+
+    async def event_batch(self, message):
+        """A transaction's events for this socket's group, in id order (type `event.batch`)."""
+        for event, prev_id in zip(message["events"], message["prev_ids"]):
+            await self._deliver(event, prev_id)
+
+    async def _deliver(self, event: dict, prev_id: int | None) -> None:
+        if event["id"] <= self.cursor:
             return  # already sent (by a back-fill or a resume)
-        prev_id = message.get("prev_id")
         if prev_id is None or prev_id > self.cursor:
             await self._backfill()  # a gap: the log has everything up to this event, in order
-            if event_id <= self.cursor:
+            if event["id"] <= self.cursor:
                 return
-        self.cursor = event_id
-        await self._send(event)
+        self.cursor = event["id"]
+        await self.send(text_data=encode_event(event))
 
     async def _resume(self, last_event_id: int) -> None:
         if last_event_id < self.floor:
@@ -221,7 +271,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         return await _last_event_id(self.user_id, self.stream, self.loja_id)
 
     async def _send(self, payload: dict) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
+        await self.send(text_data=_encode(payload))
 
     # --- idle timeout and group refresh: one timer handle per socket ---------------------------
 
@@ -317,11 +367,13 @@ class EstoqueConsumer(ScopedEventConsumer):
     stream = Stream.ESTOQUE
     socket_name = "estoque"
 
-    async def authorize(self) -> int | None:
-        loja_id = _query_int(self.scope, "loja_id")
+    def requested_loja(self) -> int | None | bool:
+        return _query_int(self.scope, "loja_id")
+
+    def authorize(self, loja_id: int | None | bool, owns_loja: bool) -> int | None:
         if not loja_id:
             return CLOSE_BAD_REQUEST
-        if not await _owns_loja(self.user_id, loja_id):
+        if not owns_loja:
             return CLOSE_FORBIDDEN
         self.loja_id = loja_id
         self._scope_groups = (loja_group(loja_id),)
@@ -334,14 +386,18 @@ class NotificationsConsumer(ScopedEventConsumer):
     stream = Stream.NOTIFICATIONS
     socket_name = "notifications"
 
-    async def authorize(self) -> int | None:
+    def authorize(self, loja_id: int | None | bool, owns_loja: bool) -> int | None:
         self._scope_groups = (user_group(self.user_id),)
         return None
 
 
 @database_sync_to_async
-def _owns_loja(user_id: int, loja_id: int) -> bool:
-    return Loja.objects.filter(pk=loja_id, owner_id=user_id).exists()
+def _socket_access(session_key: str | None, loja_id: int | None) -> tuple[int | None, bool]:
+    """(the session's active user id or None, whether that user owns `loja_id`)."""
+    user_id = authenticate_session(session_key)
+    if user_id is None or loja_id is None:
+        return user_id, False
+    return user_id, Loja.objects.filter(pk=loja_id, owner_id=user_id).exists()
 
 
 @database_sync_to_async

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import connection, transaction
 from django.db.models import Max, Q
 
@@ -255,8 +256,28 @@ def _publish_failed(exc: Exception, count: int) -> None:
 
 
 def group_message(payload: dict, prev_id: int | None) -> dict:
-    """What the consumers receive: `event.message` routes to `ScopedEventConsumer.event_message`."""
+    """One event as the consumers receive it: `event.message` routes to `ScopedEventConsumer.event_message`."""
     return {"type": "event.message", "event": payload, "prev_id": prev_id}
+
+
+def group_batch(items: list[tuple[dict, int | None]]) -> dict:
+    """A transaction's events for one group, in id order, as one message (`event.batch`).
+
+    One channel-layer message per group per transaction instead of one per event: each member
+    socket wakes once for the whole sale (docs/benchmark.md, broadcast).
+    """
+    return {"type": "event.batch", "events": [payload for payload, _ in items],
+            "prev_ids": [prev_id for _, prev_id in items]}
+
+
+def _by_group(messages: list[tuple[str, dict]]) -> dict[str, dict]:
+    """The messages grouped per group (order kept within each) as one layer message each."""
+    groups: dict[str, list[tuple[dict, int | None]]] = {}
+    for item in messages:
+        group, payload = item
+        groups.setdefault(group, []).append((payload, getattr(item, "prev_id", None)))
+    return {group: group_message(*items[0]) if len(items) == 1 else group_batch(items)
+            for group, items in groups.items()}
 
 
 async def _publish_async(messages: list[tuple[str, dict]]) -> None:
@@ -265,32 +286,30 @@ async def _publish_async(messages: list[tuple[str, dict]]) -> None:
         return
 
     async def send_all() -> None:
-        if await _pubsub_publish_many(layer, messages):
+        batches = _by_group(messages)
+        if await _pubsub_publish_many(layer, batches):
             return
-        for item in messages:
-            group, payload = item
-            await layer.group_send(group, group_message(payload, getattr(item, "prev_id", None)))
+        for group, message in batches.items():
+            await layer.group_send(group, message)
 
     await asyncio.wait_for(send_all(), PUBLISH_TIMEOUT_SECONDS)
 
 
-async def _pubsub_publish_many(layer, messages: list[tuple[str, dict]]) -> bool:
-    """RedisPubSubChannelLayer: one transaction's PUBLISHes pipelined, one round trip per shard, in order.
+async def _pubsub_publish_many(layer, batches: dict[str, dict]) -> bool:
+    """The pub/sub layers: every group's PUBLISH of one transaction pipelined, one round trip per shard.
 
-    What `group_send` does message by message (same channel names, same serializer, under the shard's
-    lock), without a round trip per event; the benchmark's hot path (docs/benchmark.md). Returns False
-    for any other layer, which then gets one `group_send` per message.
+    What `group_send` does group by group (same channel names, same serializer, under the shard's
+    lock), without a round trip per group; the benchmark's hot path (docs/benchmark.md). Returns
+    False for any other layer, which then gets one `group_send` per group.
     """
-    if type(layer).__name__ != "RedisPubSubChannelLayer" or len(messages) < 2:
+    if not isinstance(layer, RedisPubSubChannelLayer) or len(batches) < 2:
         return False
     loop_layer = layer._get_layer()
     shards: dict[int, tuple] = {}
-    for item in messages:
-        group, payload = item
+    for group, message in batches.items():
         name = loop_layer._get_group_channel_name(group)
         shard = loop_layer._get_shard(name)
-        data = layer.serialize(group_message(payload, getattr(item, "prev_id", None)))
-        shards.setdefault(id(shard), (shard, []))[1].append((name, data))
+        shards.setdefault(id(shard), (shard, []))[1].append((name, layer.serialize(message)))
     for shard, commands in shards.values():
         async with shard._lock:
             shard._ensure_redis()

@@ -31,7 +31,7 @@ class EventsView(APIView):
 
 def _layer_kind() -> str:
     backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
-    if backend.endswith("RedisPubSubChannelLayer"):
+    if backend.endswith("PubSubChannelLayer"):
         return "redis_pubsub"
     if "redis" in backend.lower():
         return "redis"

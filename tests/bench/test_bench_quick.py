@@ -25,7 +25,7 @@ def test_quick_benchmark_completes_with_every_event_delivered_and_exact_stock(tm
     assert out.with_suffix(".png").stat().st_size > 10_000
     loads = {r["name"]: r for r in report["load"]}
     assert loads["floor-uvicorn-w2"]["ok"] > 0
-    project = loads["uvicorn-pubsub-w2"]
+    project = loads["uvicorn-fanout-w2"]
     assert project["ok"] > 0 and project["errors"] == 0, project
     assert project["delivery_ratio"] == 1.0, project
     assert project["sales_delivered"] == project["sales_expected"], project

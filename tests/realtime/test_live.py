@@ -326,7 +326,8 @@ def test_redis_outage_never_fails_a_webhook_and_resume_recovers_every_missed_eve
     assert all(m["type"] in ("estoque_atualizado", "venda_shopify_processada") for m in replay + live)
     seen_ids = [m["id"] for m in seen if m["id"] is not None]
     assert seen_ids == sorted(seen_ids) and not set(seen_ids) & set(replay_ids)
-    assert seen_ids + replay_ids + live_ids == _log_ids(loja.pk, after=before)  # nothing lost anywhere
+    logged = _log_ids(loja.pk, after=before)
+    assert seen_ids + replay_ids + live_ids == logged, (seen_ids, replay_ids, live_ids, logged)  # nothing lost
     assert Produto.objects.get(pk=produto.pk).estoque_atual == 100 - total - sold
 
 

@@ -1,0 +1,100 @@
+"""The default channel layer: channels-redis' pub/sub layer, tuned for many sockets per process.
+
+`RedisPubSubChannelLayer` subscribes one Redis channel per consumer (a SUBSCRIBE round trip at
+every socket open, and per-channel bookkeeping in redis-py for the socket's life) and decodes a
+group message once per member socket. With 10,000 sockets on a loja, one event meant 10,000
+msgpack decodes in the receiving processes (docs/benchmark.md). This layer changes two things
+and keeps the rest (groups, PUBLISH, sharding, reconnection) as channels-redis does it:
+
+- Specific channels are process-local: their names carry a per-process token
+  (`<prefix>specific.<token>!<uuid>`, channels' convention for process-local channels), and the
+  process holds one pattern subscription per shard for all of them. `send` to such a channel
+  from any process still works: it is a PUBLISH that the pattern delivers.
+- A message is decoded once per process, and every member socket receives that same object, so
+  it must be treated as read-only (the consumers only read it; `encode_event` caches its JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+class _Shard(RedisSingleShardConnection):
+    async def psubscribe(self, pattern: str) -> None:
+        async with self._lock:
+            if pattern not in self._subscribed_to:  # reset by flush(), like channel subscriptions
+                self._ensure_redis()
+                self._ensure_receiver()
+                await self._pubsub.psubscribe(pattern)
+                self._subscribed_to.add(pattern)
+
+    def _receive_message(self, message):
+        if message is None:
+            return
+        name = message["channel"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        queue = layer.channels.get(name)
+        if queue is not None:
+            queue.put_nowait(layer.channel_layer.deserialize(message["data"]))
+            return
+        members = layer.groups.get(name)
+        if members:
+            decoded = layer.channel_layer.deserialize(message["data"])  # once, for every member
+            for channel in members:
+                queue = layer.channels.get(channel)
+                if queue is not None:
+                    queue.put_nowait(decoded)
+
+
+class _LoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shards = [_Shard(shard.host, self) for shard in self._shards]
+        self._token = uuid.uuid4().hex[:16]
+
+    def _pattern(self, prefix: str) -> str:
+        return f"{_glob_escape(self.prefix + prefix + self._token)}!*"
+
+    async def new_channel(self, prefix="specific."):
+        channel = f"{self.prefix}{prefix}{self._token}!{uuid.uuid4().hex}"
+        self.channels[channel] = asyncio.Queue()
+        pattern = self._pattern(prefix)
+        for shard in self._shards:  # a sender publishes on the shard its channel name hashes to
+            await shard.psubscribe(pattern)
+        return channel
+
+    async def receive(self, channel):
+        queue = self.channels.get(channel)
+        if queue is None:
+            raise RuntimeError(f"{type(self).__name__}.receive: {channel!r} is not a channel of this process")
+        try:
+            return await queue.get()  # already decoded by the shard
+        except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
+            # Channels cancels receive when the consumer exits: forget the channel (no Redis
+            # round trip: the process-wide pattern stays subscribed).
+            self.channels.pop(channel, None)
+            raise
+
+
+class FanoutPubSubChannelLayer(RedisPubSubChannelLayer):
+    """`RedisPubSubChannelLayer` with process-local specific channels and one decode per process."""
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
