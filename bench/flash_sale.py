@@ -95,6 +95,7 @@ class LoadResult:
     movement_chain_unbroken: bool | None = None
     ws_clients: int = 0
     server_cpu_ms_per_webhook: float | None = None
+    db_cpu_ms_per_webhook: float | None = None  # every PostgreSQL process on the machine
     fraction_of_floor: float | None = None
     notes: list = field(default_factory=list)
 
@@ -429,6 +430,24 @@ class WSProcess:
             self.proc.wait()
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every `postgres` process so far (the bench is the only load on it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.find("(") + 1:stat.rfind(")")] != "postgres":
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, duration: float, ws_per_loja: int,
              workdir: Path, first_order_id: int, keep: dict | None = None) -> LoadResult:
     from django.db import connection
@@ -453,10 +472,11 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
         spec_path = workdir / f"load-{cfg.name}.json"
         out_path = workdir / f"load-{cfg.name}-out.json"
         spec_path.write_text(json.dumps(spec))
-        cpu_before = server.cpu_seconds()
+        cpu_before, db_before = server.cpu_seconds(), postgres_cpu_seconds()
         subprocess.run([PY, "-m", "bench.loadgen", str(spec_path), str(out_path)], cwd=ROOT, check=True,
                        timeout=duration + 120)
         cpu_used = server.cpu_seconds() - cpu_before
+        db_used = postgres_cpu_seconds() - db_before
         load = json.loads(out_path.read_text())
         reqs = load["requests"]
         res.requests = len(reqs)
@@ -465,6 +485,7 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
         res.statuses = load["statuses"]
         if res.ok:
             res.server_cpu_ms_per_webhook = round(cpu_used * 1000 / res.ok, 2)
+            res.db_cpu_ms_per_webhook = round(db_used * 1000 / res.ok, 2)
         if load["errors"]:
             res.notes.append(f"load errors: {load['errors'][:3]}")
         bad = [r["body"] for r in reqs if r["status"] != 200][:3]
@@ -691,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
             r = LoadResult(cfg.name, cfg.server, cfg.layer, cfg.workers, cfg.floor, concurrency,
                            notes=[f"failed: {type(exc).__name__}: {str(exc)[-500:]}"])
         loads.append(r)
-        log(f"{r.name:20s} {r.webhooks_per_s:7.1f}/s cpu {r.server_cpu_ms_per_webhook} ms/webhook ack p50 {r.ack_p50_ms} p99 {r.ack_p99_ms} ms  "
+        log(f"{r.name:20s} {r.webhooks_per_s:7.1f}/s cpu {r.server_cpu_ms_per_webhook} (db {r.db_cpu_ms_per_webhook}) ms/webhook ack p50 {r.ack_p50_ms} p99 {r.ack_p99_ms} ms  "
             f"e2e p50 {r.e2e_p50_ms} p99 {r.e2e_p99_ms} ms  delivered {r.events_delivered}/{r.events_expected}  "
             f"stock exact {r.stock_exact} chain {r.movement_chain_unbroken}  errors {r.errors} {'; '.join(r.notes)[:300]}")
     floors = {r.server: r.webhooks_per_s for r in loads if r.floor and r.webhooks_per_s}

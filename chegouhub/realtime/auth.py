@@ -117,7 +117,7 @@ class SessionKeyMiddleware:
 
     async def __call__(self, scope, receive, send):
         raw = scope.get("query_string", b"").decode("latin-1")
-        scope = dict(scope)
+        # In place rather than a copy: the scope lives as long as the socket (memory per socket).
         key = None
         if SESSION_KEY_PARAM in raw:
             pairs = parse_qsl(raw, keep_blank_values=True)

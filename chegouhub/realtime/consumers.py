@@ -96,6 +96,53 @@ def _query_int(scope, name: str) -> int | None | bool:
     return int(value)
 
 
+class _Sweeper:
+    """Idle timeouts and group refreshes for every socket of one event loop, in one task.
+
+    A timer per socket cost about half a kilobyte each and 10,000 entries in the loop's timer heap;
+    one pass over the open sockets every few seconds costs milliseconds.
+    """
+
+    _by_loop: dict = {}
+
+    def __init__(self):
+        self.sockets: set = set()
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def watch(cls, consumer) -> None:
+        loop = asyncio.get_running_loop()
+        sweeper = cls._by_loop.get(loop)
+        if sweeper is None:
+            sweeper = cls._by_loop[loop] = cls()
+        sweeper.sockets.add(consumer)
+        if sweeper.task is None or sweeper.task.done():
+            sweeper.task = loop.create_task(sweeper.run(loop))
+
+    @classmethod
+    def forget(cls, consumer) -> None:
+        for sweeper in cls._by_loop.values():
+            sweeper.sockets.discard(consumer)
+
+    @staticmethod
+    def interval() -> float:
+        periods = [p for p in (settings.WS_IDLE_TIMEOUT_SECONDS, settings.WS_GROUP_REFRESH_SECONDS) if p > 0]
+        return max(0.05, min([5.0] + [p / 4 for p in periods]))
+
+    async def run(self, loop) -> None:
+        try:
+            while self.sockets:
+                await asyncio.sleep(self.interval())
+                now = loop.time()
+                for consumer in list(self.sockets):
+                    consumer._check(now)
+        finally:
+            if self.sockets:  # stopped early (loop shutting down): the next watch() starts another
+                self.task = None
+            else:
+                type(self)._by_loop.pop(loop, None)
+
+
 class ScopedEventConsumer(AsyncWebsocketConsumer):
     """One scope of the event log (a loja's stock stream, or a user's notifications) over a socket."""
 
@@ -109,7 +156,6 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     floor: int = 0
     _scope_groups: tuple[str, ...] = ()
     _counted = False
-    _timer: asyncio.TimerHandle | None = None
     _task: asyncio.Task | None = None
     _last_seen = 0.0
     _refresh_at = 0.0
@@ -273,36 +319,27 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def _send(self, payload: dict) -> None:
         await self.send(text_data=_encode(payload))
 
-    # --- idle timeout and group refresh: one timer handle per socket ---------------------------
+    # --- idle timeout and group refresh: one sweeper per process, not a timer per socket ---------
 
     def _start_timer(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         self._last_seen = now
         # The first refresh is jittered, so sockets opened together (a deploy, a benchmark) do not
         # all re-join their groups in the same second an interval later.
         self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS * (0.5 + random.random() / 2)
-        self._schedule(loop, now)
+        _Sweeper.watch(self)
 
-    def _schedule(self, loop, now: float) -> None:
-        deadlines = [self._refresh_at] if settings.WS_GROUP_REFRESH_SECONDS > 0 else []
-        if settings.WS_IDLE_TIMEOUT_SECONDS > 0:
-            deadlines.append(self._last_seen + settings.WS_IDLE_TIMEOUT_SECONDS)
-        if deadlines:
-            self._timer = loop.call_at(max(min(deadlines), now + 0.01), self._tick)
-
-    def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        self._timer = None
+    def _check(self, now: float) -> None:
+        """Called by the sweeper: close an idle socket, or re-join the groups when due."""
+        if self._task is not None and not self._task.done():
+            return
         idle = settings.WS_IDLE_TIMEOUT_SECONDS
         if idle > 0 and now >= self._last_seen + idle:
-            self._task = loop.create_task(self._close_idle())
-            return
-        if settings.WS_GROUP_REFRESH_SECONDS > 0 and now >= self._refresh_at:
+            _Sweeper.forget(self)
+            self._task = asyncio.get_running_loop().create_task(self._close_idle())
+        elif settings.WS_GROUP_REFRESH_SECONDS > 0 and now >= self._refresh_at:
             self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
-            self._task = loop.create_task(self._refresh_groups())
-        self._schedule(loop, now)
+            self._task = asyncio.get_running_loop().create_task(self._refresh_groups())
 
     async def _close_idle(self) -> None:
         channels_log.info("websocket idle timeout", extra={"socket": self.socket_name, "user_id": self.user_id})
@@ -346,9 +383,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         raise StopConsumer()
 
     async def _teardown(self, code) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        _Sweeper.forget(self)
         if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
             self._task.cancel()
         if self._counted:

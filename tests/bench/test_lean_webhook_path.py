@@ -90,7 +90,7 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     channel = await layer.new_channel()
     await layer.group_add(f"loja.{loja.pk}", channel)
     await post(asgi, loja, "orders/paid", order_payload(500, [(1, "CAMISA-P", 1)]))
-    await layer.receive(channel), await layer.receive(channel)
+    await layer.receive(channel)  # the first sale's two events, in one batch
     r = await post(asgi, loja, "orders/paid", order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]),
                    webhook_id="wh-lean-1")
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
@@ -108,11 +108,12 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     assert ledger.applied == {"1": -3}
     events = await rows(Event, loja=loja)
     assert [e.type for e in events][-2:] == ["estoque_atualizado", "venda_shopify_processada"]
-    got = [await layer.receive(channel), await layer.receive(channel)]
-    assert [m["event"]["type"] for m in got] == ["estoque_atualizado", "venda_shopify_processada"]
-    assert [m["event"]["id"] for m in got] == [e.id for e in events[-2:]]
-    assert got[0]["prev_id"] == events[-3].id and got[1]["prev_id"] == events[-2].id
-    assert got[1]["event"]["data"]["itens"] == [
+    batch = await layer.receive(channel)  # one layer message per group per transaction
+    assert batch["type"] == "event.batch"
+    assert [e["type"] for e in batch["events"]] == ["estoque_atualizado", "venda_shopify_processada"]
+    assert [e["id"] for e in batch["events"]] == [e.id for e in events[-2:]]
+    assert batch["prev_ids"] == [events[-3].id, events[-2].id]
+    assert batch["events"][1]["data"]["itens"] == [
         {"sku": "CAMISA-P", "produto_id": camisa.pk, "quantidade": 3, "estoque_anterior": 9, "estoque_atual": 6}]
 
 
