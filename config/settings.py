@@ -76,6 +76,8 @@ WEBHOOK_DB_POOL_TIMEOUT = env.float("WEBHOOK_DB_POOL_TIMEOUT", default=5.0)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
 WS_MAX_CLIENT_FRAME_BYTES = env.int("WS_MAX_CLIENT_FRAME_BYTES", default=4096)
 WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
+# How long a socket holds an event that arrived ahead of a missing one before reading the log.
+WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
 # The ASGI process's garbage collector (chegouhub/common/gc.py): three ints, or empty for Python's own.
 GC_THRESHOLD = env.str("GC_THRESHOLD", default="50000,20,100")
 

@@ -10,9 +10,11 @@ Delivery bookkeeping, per socket:
   groups), so the socket delivers exactly what is committed after it opened.
 - A live event is sent when it directly follows `cursor` (its `prev_id`, the previous event of
   the same scope, is <= cursor); one at or below `cursor` is a duplicate and dropped; one whose
-  `prev_id` is beyond `cursor` reveals a gap (published out of order, or a publish lost while
-  Redis was down), which is filled from the log, in order, before going on. See events.py for why
-  the log can be trusted here: within a scope, ids become visible in id order.
+  `prev_id` is beyond `cursor` reveals a gap (published out of order by two processes, or a
+  publish lost while Redis was down). The event is held for WS_GAP_WAIT_SECONDS: the missing
+  ones usually arrive live within milliseconds, and then everything goes out in order without a
+  database read; otherwise the gap is filled from the log, in order, before going on. See
+  events.py for why the log can be trusted here: within a scope, ids become visible in id order.
 - `resume` N: sends the log's events in (N, floor] (never sent on this socket), then catches up
   from `cursor`. Sent as the socket's first message (or given as `?last_event_id=N` at connect,
   which is applied before any live event) the client receives every event after N, in order,
@@ -157,6 +159,11 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     _scope_groups: tuple[str, ...] = ()
     _counted = False
     _task: asyncio.Task | None = None
+    # Only while a gap is open (rare): the events held back, the timer, the log read.
+    _held: dict | None = None
+    _gap_timer: asyncio.TimerHandle | None = None
+    _fill_task: asyncio.Task | None = None
+    _filling = False
     _last_seen = 0.0
     _refresh_at = 0.0
     _opened_at = 0.0
@@ -278,14 +285,67 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def _deliver(self, event: dict, prev_id: int | None) -> None:
         if event["id"] <= self.cursor:
             return  # already sent (by a back-fill or a resume)
-        if prev_id is None or prev_id > self.cursor:
-            await self._backfill()  # a gap: the log has everything up to this event, in order
-            if event["id"] <= self.cursor:
-                return
-        self.cursor = event["id"]
-        await self.send(text_data=encode_event(event))
+        if self._held is None and not self._filling and prev_id is not None and prev_id <= self.cursor:
+            self.cursor = event["id"]  # the common case: it directly follows what was sent
+            await self.send(text_data=encode_event(event))
+            return
+        # A gap: events of one loja published by two processes can arrive out of order. Hold this
+        # one for a moment; the missing ones usually arrive live. If not (a publish lost while Redis
+        # was down), the log fills the gap.
+        if self._held is None:
+            self._held = {}
+        self._held[event["id"]] = (event, prev_id)
+        await self._release_held()
+        if self._held and self._gap_timer is None and not self._filling:
+            self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
+
+    async def _release_held(self) -> None:
+        """Send the held events that now follow the cursor, in id order."""
+        while self._held and not self._filling:
+            first = min(self._held)
+            event, prev_id = self._held[first]
+            if first > self.cursor:
+                if prev_id is None or prev_id > self.cursor:
+                    return  # still waiting for what comes before it
+                self.cursor = first
+                await self.send(text_data=encode_event(event))
+            del self._held[first]
+        if not self._held:
+            self._held = None
+            if self._gap_timer is not None:
+                self._gap_timer.cancel()
+                self._gap_timer = None
+
+    def _gap_expired(self) -> None:
+        self._gap_timer = None
+        self._filling = True
+        self._fill_task = asyncio.get_running_loop().create_task(self._fill_gap())
+
+    async def _fill_gap(self) -> None:
+        """The missing events did not arrive live: read them from the log, then the held ones follow."""
+        try:
+            await self._backfill()
+        except Exception as exc:  # the database went away: the client reconnects and resumes
+            channels_log.warning("websocket closed: gap fill failed",
+                                 extra={"socket": self.socket_name, "error_type": type(exc).__name__})
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        finally:
+            self._filling = False
+        await self._release_held()
+        if self._held and self._gap_timer is None:
+            self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
+
+    async def _settle_gap(self) -> None:
+        """Before a resume: no gap fill runs beside it (both would send)."""
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+        if self._fill_task is not None and not self._fill_task.done():
+            await asyncio.shield(self._fill_task)
 
     async def _resume(self, last_event_id: int) -> None:
+        await self._settle_gap()
         if last_event_id < self.floor:
             after = last_event_id
             while True:
@@ -299,6 +359,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         elif last_event_id > self.cursor:
             self.cursor = last_event_id  # the client already has these (another socket, polling)
         await self._backfill()
+        await self._release_held()
 
     async def _backfill(self) -> None:
         """Send what the log has after `cursor`, in order."""
@@ -384,8 +445,12 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     async def _teardown(self, code) -> None:
         _Sweeper.forget(self)
-        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
-            self._task.cancel()
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+        for task in (self._task, self._fill_task):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
         if self._counted:
             self._counted = False
             metrics.OPEN_WEBSOCKETS.dec()

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from chegouhub.realtime import events as events_module
+from chegouhub.realtime import consumers as consumers_module
 from chegouhub.realtime.events import NewEvent, group_message, record_events
 from chegouhub.realtime.routing import websocket_application
 from tests.realtime.conftest import session_key_for
@@ -209,6 +210,31 @@ async def test_out_of_order_and_lost_publications_are_filled_from_the_log(monkey
     fifth = await emit(loja.pk)  # its prev_id (the lost one) reveals the gap
     assert [(await receive(comm))["id"] for _ in range(2)] == lost + fifth
     assert await comm.receive_nothing(timeout=0.2)
+    await comm.disconnect()
+
+
+async def test_an_event_ahead_of_its_predecessor_waits_for_it_live_without_reading_the_log(
+        monkeypatch, settings, make_user, make_loja):
+    """Two processes publish one loja's events out of order: the socket holds the early one briefly."""
+    settings.WS_GAP_WAIT_SECONDS = 5.0
+    _, loja, key = await setup_owner(make_user, make_loja)
+    comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
+    held = []
+    monkeypatch.setattr(events_module, "publish", lambda messages: held.extend(messages))
+    ids = []
+    for _ in range(2):
+        ids += await emit(loja.pk)
+    monkeypatch.undo()
+    reads = []
+    real_fetch = consumers_module._fetch_events
+    monkeypatch.setattr(consumers_module, "_fetch_events", lambda *a: reads.append(a) or real_fetch(*a))
+    layer = get_channel_layer()
+    second, first = held[1], held[0]
+    await layer.group_send(second[0], group_message(second[1], second.prev_id))
+    assert await comm.receive_nothing(timeout=0.3)  # held, not sent ahead of the first
+    await layer.group_send(first[0], group_message(first[1], first.prev_id))
+    assert [(await receive(comm))["id"] for _ in range(2)] == ids
+    assert reads == []  # resolved live: no database read
     await comm.disconnect()
 
 
