@@ -65,6 +65,7 @@ class Config:
     floor: bool = False
     ws: str = ""  # uvicorn's WebSocket implementation (--ws), default: uvicorn's own choice
     clients: bool = True  # WebSocket clients during the load (off: like for like with the floor)
+    rate: float | None = None  # open loop at this many webhooks/s (bench/loadgen.py); None: closed loop
 
 
 @dataclass
@@ -75,6 +76,7 @@ class LoadResult:
     workers: int
     floor: bool
     concurrency: int
+    offered_rate: float | None = None  # open loop: the fixed rate offered; None: closed loop
     duration_s: float = 0.0
     requests: int = 0
     ok: int = 0
@@ -452,7 +454,7 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
              workdir: Path, first_order_id: int, keep: dict | None = None) -> LoadResult:
     from django.db import connection
 
-    res = LoadResult(cfg.name, cfg.server, cfg.layer, cfg.workers, cfg.floor, concurrency)
+    res = LoadResult(cfg.name, cfg.server, cfg.layer, cfg.workers, cfg.floor, concurrency, offered_rate=cfg.rate)
     reset_state(fx)
     server = Server(cfg, fx, workdir).start()
     ws = None
@@ -468,7 +470,8 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
                 res.notes.append(f"websocket clients: {ready}")
         spec = {"ports": [server.port], "shops": [[l["shop"], l["secret"]] for l in fx.lojas], "skus": fx.skus,
                 "templates": templates, "concurrency": concurrency, "duration": duration,
-                "max_requests": int(duration * 3000) + 500, "first_order_id": first_order_id, "seed": first_order_id}
+                "max_requests": int(duration * 3000) + 500, "first_order_id": first_order_id, "seed": first_order_id,
+                "rate": cfg.rate}
         spec_path = workdir / f"load-{cfg.name}.json"
         out_path = workdir / f"load-{cfg.name}-out.json"
         spec_path.write_text(json.dumps(spec))
@@ -534,7 +537,7 @@ def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, dur
             res.sales_expected = len(ok) * ws_per_loja
             res.sales_delivered = sum(v["sales"] for v in got["per_loja"].values())
             res.delivery_ratio = round(res.events_delivered / res.events_expected, 4) if res.events_expected else None
-            sent_at = {r["order_id"]: r["t_send"] for r in ok}
+            sent_at = {r["order_id"]: r["t_send"] for r in steady}  # the same window as the acks
             e2e = [got["orders"][str(oid)][2] - t for oid, t in sent_at.items()
                    if str(oid) in got["orders"] and got["orders"][str(oid)][0] >= ws_per_loja]
             res.e2e_p50_ms, res.e2e_p99_ms = ms(pct(e2e, 50)), ms(pct(e2e, 99))
@@ -645,6 +648,10 @@ def plan(quick: bool) -> tuple[list[Config], list[Config]]:
         Config("granian-redis-w2", "granian", "redis", 2),
         Config("uvicorn-fanout-w1", "uvicorn", "fanout", 1),
         Config("uvicorn-fanout-w3", "uvicorn", "fanout", 3),
+        # Open loop: a fixed 250 webhooks/s (about two thirds of what the default sustains with
+        # sockets), the acknowledgement latency a burst at that rate sees, beside the floor's.
+        Config("floor-uvicorn-w2-rate250", "uvicorn", None, 2, floor=True, rate=250),
+        Config("uvicorn-fanout-w2-rate250", "uvicorn", "fanout", 2, rate=250),
     ]
     # The default (uvicorn, the project's fan-out layer) first, then the stock layers and the other
     # servers while the run's 10 minutes allow.
@@ -715,10 +722,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{r.name:20s} {r.webhooks_per_s:7.1f}/s cpu {r.server_cpu_ms_per_webhook} (db {r.db_cpu_ms_per_webhook}) ms/webhook ack p50 {r.ack_p50_ms} p99 {r.ack_p99_ms} ms  "
             f"e2e p50 {r.e2e_p50_ms} p99 {r.e2e_p99_ms} ms  delivered {r.events_delivered}/{r.events_expected}  "
             f"stock exact {r.stock_exact} chain {r.movement_chain_unbroken}  errors {r.errors} {'; '.join(r.notes)[:300]}")
-    floors = {r.server: r.webhooks_per_s for r in loads if r.floor and r.webhooks_per_s}
+    floors = {r.server: r.webhooks_per_s for r in loads if r.floor and r.webhooks_per_s and not r.offered_rate}
     best_floor = max(floors.values()) if floors else None
     for r in loads:
-        if not r.floor and best_floor:
+        if not r.floor and best_floor and not r.offered_rate:
             r.fraction_of_floor = round(r.webhooks_per_s / best_floor, 3)
     socks: list[SocketResult] = []
     budget_s = 60.0 if quick else 560.0  # the whole run's limit, less a margin for stopping and the report

@@ -1,5 +1,11 @@
-"""Closed-loop HTTP/1.1 load generator on raw sockets (uvloop): C keep-alive connections, each
-sending the next pre-signed delivery as soon as the previous one is answered.
+"""HTTP/1.1 load generator on raw sockets (uvloop), closed or open loop.
+
+Closed loop (the default): C keep-alive connections, each sending the next pre-signed delivery as
+soon as the previous one is answered: the most the server sustains, and the latency at that load.
+Open loop (`rate` in the spec): deliveries start on a fixed schedule, R a second, whatever the
+answers do, on as many keep-alive connections as that needs (up to `max_connections`). Latency is
+measured from each delivery's *scheduled* time, so a stalled server cannot hide its queue
+(no coordinated omission): the latency a merchant's burst at that rate would see.
 
 Run as `python -m bench.loadgen SPEC.json RESULT.json`. Every delivery is built and signed before
 the clock starts; the clock stops when the duration is over (in-flight requests are awaited) or the
@@ -74,6 +80,52 @@ class HttpConn(asyncio.Protocol):
         return await self.waiter
 
 
+async def run_open_loop(spec: dict, orders: list, loop, t0: float) -> tuple[list, list, dict, int]:
+    rate, duration = spec["rate"], spec["duration"]
+    idle: list[HttpConn] = []
+    opened = 0
+    results: list = [None] * len(orders)
+    errors: list[str] = []
+    statuses: dict[int, int] = {}
+    tasks = []
+    ports = spec["ports"]
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal opened
+        conn = None
+        while idle and conn is None:
+            conn = idle.pop()
+            if conn.closed.done() or conn.transport.is_closing():  # the server's keep-alive timeout
+                conn = None
+        if conn is None:
+            opened += 1
+            _, conn = await loop.create_connection(HttpConn, "127.0.0.1", ports[opened % len(ports)])
+        try:
+            status, body = await conn.request(orders[i].request)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            results[i] = (scheduled, time.monotonic(), 0, "")
+            return
+        results[i] = (scheduled, time.monotonic(), status, body[:80].decode("utf-8", "replace") if status != 200 else "")
+        statuses[status] = statuses.get(status, 0) + 1
+        idle.append(conn)
+
+    n = min(len(orders), int(rate * duration))
+    for i in range(n):
+        scheduled = t0 + i / rate
+        delay = scheduled - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if opened - len(idle) >= spec.get("max_connections", 256):
+            errors.append("open loop: every connection busy; the server fell behind the rate")
+            break
+        tasks.append(asyncio.ensure_future(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.transport.close()
+    return results, errors, statuses, n
+
+
 async def run(spec: dict) -> dict:
     factory = OrderFactory(host=f"127.0.0.1:{spec['ports'][0]}", shops=[tuple(s) for s in spec["shops"]],
                            skus=spec["skus"], templates=spec["templates"], seed=spec.get("seed", 6),
@@ -82,6 +134,16 @@ async def run(spec: dict) -> dict:
     concurrency = spec["concurrency"]
     duration = spec["duration"]
     loop = asyncio.get_running_loop()
+    if spec.get("rate"):
+        t0 = time.monotonic() + 0.2
+        results, errors, statuses, n = await run_open_loop(spec, orders, loop, t0)
+        sent = [
+            {"order_id": o.order_id, "loja": o.loja_index, "lines": o.lines, "t_send": r[0], "t_ack": r[1],
+             "status": r[2], "body": r[3]}
+            for o, r in zip(orders, results) if r is not None
+        ]
+        return {"t0": t0, "t_end": time.monotonic(), "requests": sent, "errors": errors[:20], "statuses": statuses,
+                "exhausted": n >= len(orders), "rate": spec["rate"]}
     conns = []
     for i in range(concurrency):
         port = spec["ports"][i % len(spec["ports"])]

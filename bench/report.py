@@ -13,16 +13,18 @@ def _f(v, suffix=""):
 
 def tables(report: dict) -> str:
     out = ["| configuration | webhooks/s | ack p50 / p99 ms | end-to-end p50 / p99 ms | events delivered | stock exact "
-           "| server CPU ms/webhook | of the floor |",
+           "| CPU ms/webhook: server / PostgreSQL | of the floor |",
            "| --- | ---: | ---: | ---: | ---: | :---: | ---: | ---: |"]
     for r in report["load"]:
         delivered = (f"{r['events_delivered']}/{r['events_expected']}" if r.get("events_expected") is not None
                      else "–")
         exact = "yes" if r["stock_exact"] and r["movements_exact"] and r.get("movement_chain_unbroken") else (
             "–" if r["stock_exact"] is None else "**no**")
-        out.append(f"| {r['name']} | {r['webhooks_per_s']:.0f} | {_f(r['ack_p50_ms'])} / {_f(r['ack_p99_ms'])} | "
+        rate = f" (offered {r['offered_rate']:.0f}/s)" if r.get("offered_rate") else ""
+        out.append(f"| {r['name']} | {r['webhooks_per_s']:.0f}{rate} | {_f(r['ack_p50_ms'])} / {_f(r['ack_p99_ms'])} | "
                    f"{_f(r['e2e_p50_ms'])} / {_f(r['e2e_p99_ms'])} | {delivered} | {exact} | "
-                   f"{_f(r.get('server_cpu_ms_per_webhook'))} | {_f(r.get('fraction_of_floor'))} |")
+                   f"{_f(r.get('server_cpu_ms_per_webhook'))} / {_f(r.get('db_cpu_ms_per_webhook'))} | "
+                   f"{_f(r.get('fraction_of_floor'))} |")
     if report.get("sockets"):
         out += ["", "| sockets | open / wanted | opened per s | KB RSS per socket | one event to all: p50 / p99 / max ms "
                     "| delivered |",

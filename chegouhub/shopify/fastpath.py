@@ -140,7 +140,10 @@ async def _pool() -> AsyncConnectionPool:
     entry = _pools.get(id(loop))
     if entry is None or entry[0] is not loop:
         pool = AsyncConnectionPool(
-            kwargs=_conn_kwargs(), min_size=1, max_size=settings.WEBHOOK_DB_POOL_SIZE, open=False,
+            # All connections opened up front (in the background): the first burst does not wait
+            # for the pool to grow one backend at a time.
+            kwargs=_conn_kwargs(), min_size=settings.WEBHOOK_DB_POOL_SIZE, max_size=settings.WEBHOOK_DB_POOL_SIZE,
+            open=False,
             timeout=settings.WEBHOOK_DB_POOL_TIMEOUT, name="webhook",
         )
         _pools[id(loop)] = entry = (loop, pool)
@@ -345,15 +348,17 @@ async def _process(case: dict, body: bytes, started: float) -> tuple[int, dict]:
                 for e in new_events:
                     event_log.check_schema(e)
                 # The scope's event-log lock is taken last and held only through the insert and the
-                # commit, pipelined in one round trip (events.py, "Ordering and gaps").
+                # commit (events.py, "Ordering and gaps"). Their results are read only after the
+                # block: the lock, the insert and the COMMIT go to PostgreSQL in one round trip, so
+                # the lock is never held while this process's event loop is busy elsewhere.
                 await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
                                    event_log.stock_lock_key(loja_id))
-                cur = await conn.execute(EVENTS_SQL, {
+                events_cur = await conn.execute(EVENTS_SQL, {
                     "loja": loja_id, "now": now, "types": [e.type for e in new_events],
                     "prios": [e.priority for e in new_events],
                     "datas": [Jsonb(e.data) for e in new_events],
                 })
-                prev_id, ids = await cur.fetchone()
+            prev_id, ids = await events_cur.fetchone()  # committed
     except _Fallback:
         raise
     except (psycopg.OperationalError, PoolTimeout) as exc:
