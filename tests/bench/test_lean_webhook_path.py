@@ -9,6 +9,7 @@ route is off and the same requests reach the Django view.
 from __future__ import annotations
 
 import asyncio
+
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
@@ -84,13 +85,29 @@ def lean_counter(monkeypatch):
     return calls
 
 
+async def received_events(layer, channel, n: int) -> list[tuple[dict, int]]:
+    """(event, prev_id) pairs from the layer until n events came, whether batched or one by one.
+
+    The lean route publishes a transaction's events as one `event.batch`; the Django path (SQLite)
+    publishes each `record_events` call on its own.
+    """
+    got = []
+    while len(got) < n:
+        message = await asyncio.wait_for(layer.receive(channel), 5)
+        if message["type"] == "event.batch":
+            got += list(zip(message["events"], message["prev_ids"]))
+        else:
+            got.append((message["event"], message["prev_id"]))
+    return got
+
+
 async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, loja, make_produto, lean_counter):
     camisa = await sync_to_async(_make)(make_produto, loja, "CAMISA-P", 10)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(f"loja.{loja.pk}", channel)
     await post(asgi, loja, "orders/paid", order_payload(500, [(1, "CAMISA-P", 1)]))
-    await layer.receive(channel)  # the first sale's two events, in one batch
+    await received_events(layer, channel, 2)  # the first sale's two events
     r = await post(asgi, loja, "orders/paid", order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]),
                    webhook_id="wh-lean-1")
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
@@ -108,12 +125,11 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     assert ledger.applied == {"1": -3}
     events = await rows(Event, loja=loja)
     assert [e.type for e in events][-2:] == ["estoque_atualizado", "venda_shopify_processada"]
-    batch = await layer.receive(channel)  # one layer message per group per transaction
-    assert batch["type"] == "event.batch"
-    assert [e["type"] for e in batch["events"]] == ["estoque_atualizado", "venda_shopify_processada"]
-    assert [e["id"] for e in batch["events"]] == [e.id for e in events[-2:]]
-    assert batch["prev_ids"] == [events[-3].id, events[-2].id]
-    assert batch["events"][1]["data"]["itens"] == [
+    got = await received_events(layer, channel, 2)
+    assert [e["type"] for e, _ in got] == ["estoque_atualizado", "venda_shopify_processada"]
+    assert [e["id"] for e, _ in got] == [e.id for e in events[-2:]]
+    assert [prev for _, prev in got] == [events[-3].id, events[-2].id]
+    assert got[1][0]["data"]["itens"] == [
         {"sku": "CAMISA-P", "produto_id": camisa.pk, "quantidade": 3, "estoque_anterior": 9, "estoque_atual": 6}]
 
 
