@@ -106,7 +106,7 @@ class OriginValidator:
 
 
 class SessionKeyMiddleware:
-    """Put the socket's session key in `scope["session_key"]`: the `session_key` query parameter, else the cookie.
+    """Hand the socket's session key to the consumer: the `session_key` query parameter, else the cookie.
 
     The query parameter is stripped from the scope's query string, so no later code (logs, error
     reports) can see it; `scope["session_from_query"]` says which one was used. No database here.
@@ -127,8 +127,9 @@ class SessionKeyMiddleware:
         if key is None:
             cookie = _header(scope, b"cookie")
             key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
-        # An over-long or empty value is no session: it becomes an anonymous socket (4401).
-        scope["session_key"] = key if key and len(key) <= _MAX_SESSION_KEY_LENGTH else None
+        # An over-long or empty value is no session: it becomes an anonymous socket (4401). A one-slot
+        # holder shared by every later copy of the scope: the consumer takes the key out of it.
+        scope["session_key"] = [key] if key and len(key) <= _MAX_SESSION_KEY_LENGTH else []
         return await self.app(scope, receive, send)
 
 

@@ -137,7 +137,12 @@ class _Sweeper:
                 await asyncio.sleep(self.interval())
                 now = loop.time()
                 for consumer in list(self.sockets):
-                    consumer._check(now)
+                    try:
+                        consumer._check(now)
+                    except Exception as exc:  # one socket's trouble must not stop the others' timeouts
+                        self.sockets.discard(consumer)
+                        channels_log.warning("websocket sweeper: socket check failed",
+                                             extra={"error_type": type(exc).__name__})
         finally:
             if self.sockets:  # stopped early (loop shutting down): the next watch() starts another
                 self.task = None
@@ -163,10 +168,14 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     _held: dict | None = None
     _gap_timer: asyncio.TimerHandle | None = None
     _fill_task: asyncio.Task | None = None
-    _filling = False
+    _closing = False
     _last_seen = 0.0
     _refresh_at = 0.0
     _opened_at = 0.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = asyncio.Lock()  # see "events" below
 
     # --- handshake ----------------------------------------------------------------------------
 
@@ -181,7 +190,9 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         loja_id = self.requested_loja()
         # One database hop for the session, the user and the loja; the key leaves the scope with it.
-        self.user_id, owns = await _socket_access(self.scope.pop("session_key", None), loja_id or None)
+        # The key is taken out of its one-slot holder, which every copy of the scope shares.
+        holder = self.scope.get("session_key") or []
+        self.user_id, owns = await _socket_access(holder.pop() if holder else None, loja_id or None)
         if self.user_id is None:
             return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         code = self.authorize(loja_id, owns)
@@ -216,7 +227,8 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         if resume_from is False:
             await self._error('"last_event_id" deve ser um inteiro >= 0.')
         elif resume_from is not None:
-            await self._resume(resume_from)
+            async with self._lock:
+                await self._resume(resume_from)
 
     async def _refuse(self, code: int, reason: str) -> None:
         # Accept first: a close before accept is a bare HTTP 403 and the client never sees the code.
@@ -265,7 +277,8 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             last = message.get("last_event_id")
             if isinstance(last, bool) or not isinstance(last, int) or last < 0:
                 return await self._error('"last_event_id" deve ser um inteiro >= 0.')
-            return await self._resume(last)
+            async with self._lock:
+                return await self._resume(last)
         await self._error(f"Tipo de mensagem desconhecido: {kind[:40]!r}.")
 
     async def _error(self, erro: str) -> None:
@@ -275,17 +288,22 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     async def event_message(self, message):
         """A live event from the channel layer (type `event.message`)."""
-        await self._deliver(message["event"], message.get("prev_id"))
+        async with self._lock:
+            await self._deliver(message["event"], message.get("prev_id"))
 
     async def event_batch(self, message):
         """A transaction's events for this socket's group, in id order (type `event.batch`)."""
-        for event, prev_id in zip(message["events"], message["prev_ids"]):
-            await self._deliver(event, prev_id)
+        async with self._lock:
+            for event, prev_id in zip(message["events"], message["prev_ids"]):
+                await self._deliver(event, prev_id)
+
+    # Everything that sends events (live delivery, resume, a gap fill from the timer) runs under
+    # `self._lock`, so sends never interleave and `cursor` only moves forward in order.
 
     async def _deliver(self, event: dict, prev_id: int | None) -> None:
-        if event["id"] <= self.cursor:
-            return  # already sent (by a back-fill or a resume)
-        if self._held is None and not self._filling and prev_id is not None and prev_id <= self.cursor:
+        if event["id"] <= self.cursor or self._closing:
+            return  # already sent (by a back-fill or a resume), or the socket is going away
+        if self._held is None and prev_id is not None and prev_id <= self.cursor:
             self.cursor = event["id"]  # the common case: it directly follows what was sent
             await self.send(text_data=encode_event(event))
             return
@@ -296,56 +314,51 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             self._held = {}
         self._held[event["id"]] = (event, prev_id)
         await self._release_held()
-        if self._held and self._gap_timer is None and not self._filling:
-            self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
+        self._arm_gap_timer()
 
     async def _release_held(self) -> None:
-        """Send the held events that now follow the cursor, in id order."""
-        while self._held and not self._filling:
-            first = min(self._held)
-            event, prev_id = self._held[first]
-            if first > self.cursor:
+        """Send the held events that now follow the cursor, in id order (under the lock)."""
+        for event_id in sorted(self._held or ()):
+            event, prev_id = self._held[event_id]
+            if event_id > self.cursor:
                 if prev_id is None or prev_id > self.cursor:
                     return  # still waiting for what comes before it
-                self.cursor = first
+                self.cursor = event_id
+                del self._held[event_id]
                 await self.send(text_data=encode_event(event))
-            del self._held[first]
-        if not self._held:
-            self._held = None
-            if self._gap_timer is not None:
-                self._gap_timer.cancel()
-                self._gap_timer = None
+            else:
+                del self._held[event_id]
+        self._held = None
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    def _arm_gap_timer(self) -> None:
+        if self._held and self._gap_timer is None and not self._closing:
+            self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
 
     def _gap_expired(self) -> None:
         self._gap_timer = None
-        self._filling = True
         self._fill_task = asyncio.get_running_loop().create_task(self._fill_gap())
 
     async def _fill_gap(self) -> None:
         """The missing events did not arrive live: read them from the log, then the held ones follow."""
-        try:
-            await self._backfill()
-        except Exception as exc:  # the database went away: the client reconnects and resumes
-            channels_log.warning("websocket closed: gap fill failed",
-                                 extra={"socket": self.socket_name, "error_type": type(exc).__name__})
-            await self.close(code=CLOSE_UNAVAILABLE)
-            return
-        finally:
-            self._filling = False
-        await self._release_held()
-        if self._held and self._gap_timer is None:
-            self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
-
-    async def _settle_gap(self) -> None:
-        """Before a resume: no gap fill runs beside it (both would send)."""
-        if self._gap_timer is not None:
-            self._gap_timer.cancel()
-            self._gap_timer = None
-        if self._fill_task is not None and not self._fill_task.done():
-            await asyncio.shield(self._fill_task)
+        async with self._lock:
+            if not self._held or self._closing:
+                return  # resolved meanwhile (live, or by a resume)
+            try:
+                await self._backfill()
+            except Exception as exc:  # the database went away: the client reconnects and resumes
+                channels_log.warning("websocket closed: gap fill failed",
+                                     extra={"socket": self.socket_name, "error_type": type(exc).__name__})
+                self._closing, self._held = True, None
+                await self.close(code=CLOSE_UNAVAILABLE)
+                return
+            await self._release_held()
+            self._arm_gap_timer()
 
     async def _resume(self, last_event_id: int) -> None:
-        await self._settle_gap()
+        """Callers hold `self._lock`."""
         if last_event_id < self.floor:
             after = last_event_id
             while True:
@@ -360,6 +373,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             self.cursor = last_event_id  # the client already has these (another socket, polling)
         await self._backfill()
         await self._release_held()
+        self._arm_gap_timer()
 
     async def _backfill(self) -> None:
         """Send what the log has after `cursor`, in order."""
@@ -444,6 +458,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         raise StopConsumer()
 
     async def _teardown(self, code) -> None:
+        self._closing = True
         _Sweeper.forget(self)
         if self._gap_timer is not None:
             self._gap_timer.cancel()

@@ -305,3 +305,88 @@ async def test_stock_reaching_zero_arrives_with_critica_priority(make_user, make
     assert got["alerta_estoque_gerado"]["priority"] == "critica"
     assert got["alerta_estoque_gerado"]["data"]["tipo"] == "estoque_zerado"
     await comm.disconnect()
+
+
+async def test_an_inactive_user_or_a_changed_password_logs_the_socket_out(make_user, make_loja):
+    """As Django logs pages out: the session alone is not enough once the user is off or re-keyed."""
+    owner, loja, key = await setup_owner(make_user, make_loja)
+    path = f"/ws/estoque/?loja_id={loja.pk}"
+
+    @sync_to_async
+    def change(**fields):
+        for name, value in fields.items():
+            setattr(owner, name, value)
+        owner.save()
+
+    await change(is_active=False)
+    comm = communicator(path, cookie=key)
+    assert (await comm.connect(timeout=5))[0]
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+    await change(is_active=True)
+    comm, _ = await open_socket(path, cookie=key)  # the same session is good again
+    await comm.disconnect()
+    await sync_to_async(owner.set_password)("uma-senha-nova-e-longa")
+    await change()
+    comm = communicator(path, cookie=key)
+    assert (await comm.connect(timeout=5))[0]
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+
+
+def _bare_consumer(log: dict[int, dict], sent: list[int], gate: asyncio.Event, visible: list[int]):
+    """An EstoqueConsumer without a server: a client that stalls on event 6 until `gate` opens, and a
+    log read that sees the events up to `visible[0]` (what had committed when it ran)."""
+    consumer = consumers_module.EstoqueConsumer()
+    consumer.loja_id, consumer.user_id = 1, 1
+
+    async def send(text_data=None, **_):
+        event_id = json.loads(text_data)["id"]
+        if event_id == 6:
+            await gate.wait()
+        await asyncio.sleep(0.001)
+        sent.append(event_id)
+
+    async def fetch(after, upto=None):
+        limit = visible[0]
+        await asyncio.sleep(0.02)
+        return [log[i] for i in sorted(log) if after < i <= limit and (upto is None or i <= upto)]
+
+    consumer.send, consumer._fetch = send, fetch
+    return consumer
+
+
+async def test_a_gap_fill_and_live_events_arriving_meanwhile_never_interleave(settings):
+    settings.WS_GAP_WAIT_SECONDS = 0.01
+
+    def event(i: int) -> dict:
+        return {"id": i, "type": "estoque_atualizado", "data": {}, "timestamp": "t", "priority": "normal"}
+
+    log = {i: event(i) for i in range(1, 13)}
+    sent: list[int] = []
+    gate = asyncio.Event()
+    visible = [5]
+    consumer = _bare_consumer(log, sent, gate, visible)
+    # 1 and 2 were never published (Redis was down); 3-5 arrive, the gap timer fires and the log is
+    # read (it has 1-5); 6-8 commit and arrive live meanwhile, and the client stalls on 6 while 9
+    # arrives too.
+    await consumer.event_batch({"events": [log[3], log[4], log[5]], "prev_ids": [2, 3, 4]})
+    await asyncio.sleep(0.015)
+    visible[0] = 9
+    live = [asyncio.ensure_future(consumer.event_batch({"events": [log[6], log[7], log[8]], "prev_ids": [5, 6, 7]}))]
+    while len(sent) < 5:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.02)
+    live.append(asyncio.ensure_future(consumer.event_message({"event": log[9], "prev_id": 8})))
+    await asyncio.sleep(0.02)
+    gate.set()
+    await asyncio.gather(*live)
+    await asyncio.sleep(0.05)
+    assert consumer._fill_task.done() and consumer._fill_task.exception() is None
+    assert sent == list(range(1, 10))
+    # a resume while an early event is held: everything once, in order
+    visible[0] = 12
+    await consumer.event_message({"event": log[11], "prev_id": 10})
+    await consumer.receive(text_data=json.dumps({"type": "resume", "last_event_id": 9}))
+    await consumer.event_message({"event": log[12], "prev_id": 11})
+    await asyncio.sleep(0.05)
+    assert sent == list(range(1, 13))
+    await consumer._teardown(None)
