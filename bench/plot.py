@@ -37,11 +37,13 @@ def plot(report: dict, path: Path) -> None:
 
     ax = axes[1]
     y = range(len(loads))
-    ax.barh([i - 0.2 for i in y], [r["ack_p99_ms"] or 0 for r in loads], height=0.4, label="ack p99")
-    ax.barh([i + 0.2 for i in y], [r["e2e_p99_ms"] or 0 for r in loads], height=0.4, label="end-to-end p99")
+    ax.barh([i - 0.2 for i in y], [r["ack_p99_ms"] or 0.1 for r in loads], height=0.4, label="ack p99")
+    ax.barh([i + 0.2 for i in y], [r["e2e_p99_ms"] or 0.1 for r in loads], height=0.4, label="end-to-end p99")
+    ax.set_xlim(left=1)
     ax.set_yticks(list(y), names)
     ax.axvline(targets["ack_p99_ms"], color="red", linestyle="--", label=f"ack target {targets['ack_p99_ms']} ms")
-    ax.set_xlabel("milliseconds (p99)")
+    ax.set_xscale("log")  # acks are tens of ms, a lagging layer's end-to-end tail tens of seconds
+    ax.set_xlabel("milliseconds (p99, log scale)")
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=8)
 
