@@ -64,6 +64,8 @@ class StatusView(APIView):
                     "websocket_notifications": "/ws/notifications/",
                     "webhook_configure": "/api/sync-realtime/configure-webhooks/",
                     "webhook_status": "/api/sync-realtime/webhooks-status/",
+                    "webhook_test_connectivity": "/api/sync-realtime/test-connectivity/",
+                    "webhook_cleanup": "/api/sync-realtime/cleanup-webhooks/",
                     "events_polling": "/api/sync-realtime/events/",
                     "status": "/api/sync-realtime/status/",
                 },

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.urls import resolve
 from rest_framework.test import APIClient
 
 from chegouhub.common import metrics
@@ -31,6 +32,11 @@ def test_status_document_for_signed_in_users(api):
     assert body["endpoints"]["websocket_stock"] == "/ws/estoque/"
     assert body["endpoints"]["websocket_notifications"] == "/ws/notifications/"
     assert body["endpoints"]["events_polling"] == "/api/sync-realtime/events/"
+    http = {name: path for name, path in body["endpoints"].items() if path.startswith("/api/")}
+    assert set(http) == {"webhook_configure", "webhook_status", "webhook_test_connectivity", "webhook_cleanup",
+                         "events_polling", "status"}  # CONTRACT sections 5 and 6
+    for path in http.values():
+        resolve(path)  # each one exists (raises Resolver404 otherwise)
 
 
 def test_status_needs_authentication(db):
