@@ -33,7 +33,8 @@ class EncryptedTextField(models.TextField):
             return value
         try:
             plain = _fernet().decrypt(value.encode()).decode()
-        except InvalidToken as exc:
+        except InvalidToken:
+            # `from None`: the token's bytes must not ride along in a traceback.
             raise ValueError("Encrypted credential cannot be decrypted with the configured key.") from None
         register_secret(plain)
         return plain

@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chegouhub.devtools.payloads import encode, order_payload, signed_headers
 

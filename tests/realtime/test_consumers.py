@@ -11,8 +11,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
-from chegouhub.realtime import events as events_module
 from chegouhub.realtime import consumers as consumers_module
+from chegouhub.realtime import events as events_module
 from chegouhub.realtime.events import NewEvent, group_message, record_events
 from chegouhub.realtime.routing import websocket_application
 from tests.realtime.conftest import session_key_for
