@@ -590,17 +590,21 @@ def order_facts(node: dict) -> dict:
 
 
 async def fetch_orders_updated_since(client: AdminApiClient, since: str, *, page_size: int = ORDERS_PAGE_SIZE,
-                                     limit: int | None = None) -> list[dict]:
-    """Orders updated at or after `since` (ISO 8601), oldest first, as REST-shaped facts."""
+                                     limit: int | None = None, query: str = ORDERS_QUERY,
+                                     facts=order_facts) -> list[dict]:
+    """Orders updated at or after `since` (ISO 8601), oldest first, as REST-shaped facts.
+
+    `query` may add scalar fields to ORDERS_QUERY (same cost) and `facts` read them from each node.
+    """
     orders: list[dict] = []
     after = None
     while True:
         data = await client.execute(
-            ORDERS_QUERY, {"first": page_size, "after": after, "query": f"updated_at:>='{since}'"},
+            query, {"first": page_size, "after": after, "query": f"updated_at:>='{since}'"},
             expected_cost=2 + page_size * 76,
         )
         connection = data.get("orders") or {}
-        orders += [order_facts(edge["node"]) for edge in connection.get("edges") or []]
+        orders += [facts(edge["node"]) for edge in connection.get("edges") or []]
         page = connection.get("pageInfo") or {}
         if (limit is not None and len(orders) >= limit) or not page.get("hasNextPage") or not page.get("endCursor"):
             return orders[:limit] if limit is not None else orders

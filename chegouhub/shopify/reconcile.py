@@ -64,26 +64,17 @@ class LojaReconcile:
                 "webhooks": self.subscriptions, "reassinado": self.resubscribed}
 
 
+def _reconcile_facts(node: dict) -> dict:
+    facts = admin_api.order_facts(node)
+    facts["financial_status"] = str(node.get("displayFinancialStatus") or "").lower() or None
+    facts["test"] = bool(node.get("test"))
+    return facts
+
+
 async def fetch_orders(client: AdminApiClient, since: str, *, page_size: int = PAGE_SIZE) -> list[dict]:
     """Orders updated at or after `since`, oldest first, as REST-shaped facts plus `financial_status`."""
-    orders: list[dict] = []
-    after = None
-    while True:
-        data = await client.execute(
-            ORDERS_QUERY, {"first": page_size, "after": after, "query": f"updated_at:>='{since}'"},
-            expected_cost=2 + page_size * 76,
-        )
-        connection = data.get("orders") or {}
-        for edge in connection.get("edges") or []:
-            node = edge["node"]
-            facts = admin_api.order_facts(node)
-            facts["financial_status"] = str(node.get("displayFinancialStatus") or "").lower() or None
-            facts["test"] = bool(node.get("test"))
-            orders.append(facts)
-        page = connection.get("pageInfo") or {}
-        if not page.get("hasNextPage") or not page.get("endCursor"):
-            return orders
-        after = page["endCursor"]
+    return await admin_api.fetch_orders_updated_since(client, since, page_size=page_size, query=ORDERS_QUERY,
+                                                      facts=_reconcile_facts)
 
 
 def _ledger_state(loja_id: int, order_id: int):
