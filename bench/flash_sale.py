@@ -338,31 +338,12 @@ class Server:
 
     def pids(self) -> list[int]:
         groups = {p.pid for p in self.procs}
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2:].split()
-            if int(fields[2]) in groups:  # pgrp
-                found.append(int(entry))
-        return found
+        return [pid for pid, _, fields in proc_stats() if int(fields[2]) in groups]  # pgrp
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's processes so far (a figure that noise on the machine barely moves)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / tick
+        groups = {p.pid for p in self.procs}
+        return sum(stat_cpu_seconds(fields) for _, _, fields in proc_stats() if int(fields[2]) in groups)
 
     def rss_mb(self) -> float:
         total = 0
@@ -432,10 +413,8 @@ class WSProcess:
             self.proc.wait()
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every `postgres` process so far (the bench is the only load on it)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def proc_stats():
+    """(pid, command name, the fields after it) of every process, from /proc/<pid>/stat."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -443,11 +422,16 @@ def postgres_cpu_seconds() -> float:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        if stat[stat.find("(") + 1:stat.rfind(")")] != "postgres":
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+        yield int(entry), stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2:].split()
+
+
+def stat_cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every `postgres` process so far (the bench is the only load on it)."""
+    return sum(stat_cpu_seconds(fields) for _, name, fields in proc_stats() if name == "postgres")
 
 
 def run_load(cfg: Config, fx: Fixture, templates: dict, *, concurrency: int, duration: float, ws_per_loja: int,

@@ -80,6 +80,15 @@ class HttpConn(asyncio.Protocol):
         return await self.waiter
 
 
+def _rows(orders: list, results: list) -> list[dict]:
+    """One result row per delivery sent: (sent, acked, status, body) beside what the order was."""
+    return [
+        {"order_id": o.order_id, "loja": o.loja_index, "lines": o.lines, "t_send": r[0], "t_ack": r[1],
+         "status": r[2], "body": r[3]}
+        for o, r in zip(orders, results) if r is not None
+    ]
+
+
 async def run_open_loop(spec: dict, orders: list, loop, t0: float) -> tuple[list, list, dict, int]:
     rate, duration = spec["rate"], spec["duration"]
     idle: list[HttpConn] = []
@@ -137,12 +146,7 @@ async def run(spec: dict) -> dict:
     if spec.get("rate"):
         t0 = time.monotonic() + 0.2
         results, errors, statuses, n = await run_open_loop(spec, orders, loop, t0)
-        sent = [
-            {"order_id": o.order_id, "loja": o.loja_index, "lines": o.lines, "t_send": r[0], "t_ack": r[1],
-             "status": r[2], "body": r[3]}
-            for o, r in zip(orders, results) if r is not None
-        ]
-        return {"t0": t0, "t_end": time.monotonic(), "requests": sent, "errors": errors[:20], "statuses": statuses,
+        return {"t0": t0, "t_end": time.monotonic(), "requests": _rows(orders, results), "errors": errors[:20], "statuses": statuses,
                 "exhausted": n >= len(orders), "rate": spec["rate"]}
     conns = []
     for i in range(concurrency):
@@ -179,12 +183,7 @@ async def run(spec: dict) -> dict:
     t_end = time.monotonic()
     for c in conns:
         c.transport.close()
-    sent = [
-        {"order_id": o.order_id, "loja": o.loja_index, "lines": o.lines, "t_send": r[0], "t_ack": r[1],
-         "status": r[2], "body": r[3]}
-        for o, r in zip(orders, results) if r is not None
-    ]
-    return {"t0": t0, "t_end": t_end, "requests": sent, "errors": errors[:20], "statuses": statuses,
+    return {"t0": t0, "t_end": t_end, "requests": _rows(orders, results), "errors": errors[:20], "statuses": statuses,
             "exhausted": next_index >= len(orders)}
 
 
