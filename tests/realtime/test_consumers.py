@@ -187,15 +187,22 @@ async def test_last_event_id_at_connect_replays_before_anything_live(make_user, 
     await comm.disconnect()
 
 
+async def emit_unpublished(monkeypatch, loja_id: int, transactions: int) -> tuple[list, list[int]]:
+    """Commit events whose publications are kept back (and returned) instead of sent; publishing
+    stays captured into the same list until the caller undoes the patch."""
+    held: list = []
+    monkeypatch.setattr(events_module, "publish", lambda messages: held.extend(messages))
+    ids: list[int] = []
+    for _ in range(transactions):
+        ids += await emit(loja_id)
+    return held, ids
+
+
 async def test_out_of_order_and_lost_publications_are_filled_from_the_log(monkeypatch, make_user, make_loja):
     """Event ids commit in order per scope, but publications may arrive out of order or not at all."""
     _, loja, key = await setup_owner(make_user, make_loja)
     comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
-    held = []
-    monkeypatch.setattr(events_module, "publish", lambda messages: held.extend(messages))
-    ids = []
-    for _ in range(3):
-        ids += await emit(loja.pk)
+    held, ids = await emit_unpublished(monkeypatch, loja.pk, 3)
     assert [m[1]["id"] for m in held] == ids
     assert [m.prev_id for m in held[1:]] == ids[:-1]
     layer = get_channel_layer()
@@ -219,11 +226,7 @@ async def test_an_event_ahead_of_its_predecessor_waits_for_it_live_without_readi
     settings.WS_GAP_WAIT_SECONDS = 5.0
     _, loja, key = await setup_owner(make_user, make_loja)
     comm, _ = await open_socket(f"/ws/estoque/?loja_id={loja.pk}", cookie=key)
-    held = []
-    monkeypatch.setattr(events_module, "publish", lambda messages: held.extend(messages))
-    ids = []
-    for _ in range(2):
-        ids += await emit(loja.pk)
+    held, ids = await emit_unpublished(monkeypatch, loja.pk, 2)
     monkeypatch.undo()
     reads = []
     real_fetch = consumers_module._fetch_events
