@@ -71,6 +71,10 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0
 WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)
 WEBHOOK_DB_POOL_SIZE = env.int("WEBHOOK_DB_POOL_SIZE", default=8)
 WEBHOOK_DB_POOL_TIMEOUT = env.float("WEBHOOK_DB_POOL_TIMEOUT", default=5.0)
+# The lean route's batches: at most this many webhooks share one transaction, and at most this
+# many transactions run at once per process (docs/benchmark.md, "Batches").
+WEBHOOK_BATCH_MAX = env.int("WEBHOOK_BATCH_MAX", default=64)
+WEBHOOK_BATCH_CONCURRENCY = env.int("WEBHOOK_BATCH_CONCURRENCY", default=1)
 
 # WebSockets (CONTRACT section 5).
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)

@@ -3,20 +3,27 @@
 Django's request stack alone costs about two thirds of what this machine can do per webhook
 (docs/benchmark.md), so the common case of a flash sale, a first `orders/paid` delivery of a
 known, active loja with a valid signature, is served here by a raw ASGI handler with async
-psycopg and a connection pool, in one transaction of set-based SQL:
+psycopg and a connection pool.
 
-  1. resolve the SKUs (explicit mapeamento first, then equal sku) in one SELECT;
-  2. one statement: the inbox row (raw body, `ON CONFLICT DO NOTHING`), the order's ledger row
-     (`ON CONFLICT DO NOTHING`), the touched products locked in primary-key order and changed by
-     one `UPDATE ... FROM (VALUES) RETURNING`, their movements, and the products' active alerts;
-  3. the scope's event-log lock, the events (with the scope's previous id), COMMIT: pipelined.
+Deliveries that arrive while a transaction is running wait for the next one and share it (a
+batch, `_Batcher`): a lone webhook is applied at once, and under load one round trip, one set of
+row locks, one event-log lock per loja and one commit serve many webhooks. A batch is one
+transaction of set-based SQL:
 
-Then the events are published (after commit) and the answer sent. Everything else (a missing or
-wrong header, an unknown or uncached loja, a bad signature, a body over the limit or not a JSON
-object, another topic, a repeat, an order the ledger already knows, a stock alert to open or
-resolve) goes to the same code as the
-Django view (`receive_webhook`), in a thread, so every rule of CONTRACT section 4 has one
-implementation. The ledger arithmetic, the alert rules and the event shapes are the same
+  1. resolve the batch's (loja, SKU) pairs (explicit mapeamento first, then equal sku): one SELECT;
+  2. one statement: the inbox rows (raw bodies, `ON CONFLICT DO NOTHING`), the orders' ledger rows
+     (`ON CONFLICT DO NOTHING`), the touched products locked in primary-key order and changed once
+     by the batch's total, a movement per delivery and product chained in delivery order, and the
+     products' active alerts;
+  3. the lojas' event-log locks, the events (with each loja's previous id), COMMIT: pipelined.
+
+Then the events are published (after commit) and each delivery answered. If any delivery of a
+batch is not the common case (a repeat, an order the ledger already knows, a stock alert to open
+or resolve), the batch is rolled back and each of its deliveries tried on its own; what is still
+not the common case, and everything else (a missing or wrong header, an unknown or uncached loja,
+a bad signature, a body over the limit or not a JSON object, another topic), goes to the same
+code as the Django view (`receive_webhook`), in a thread, so every rule of CONTRACT section 4 has
+one implementation. The ledger arithmetic, the alert rules and the event shapes are the same
 functions as the ORM path's. SQLite (the embedded default) always uses the Django view.
 """
 
@@ -60,58 +67,84 @@ PATH = "/api/estoque/webhook/shopify/"
 UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
 
 RESOLVE_SQL = """
-SELECT s.sku, COALESCE(m.produto_id, p.id)
-FROM unnest(%(skus)s::text[]) AS s(sku)
-LEFT JOIN inventory_mapeamento m ON m.loja_id = %(loja)s AND m.shopify_sku = s.sku
-LEFT JOIN inventory_produto p ON p.loja_id = %(loja)s AND p.sku = s.sku
+SELECT s.loja, s.sku, COALESCE(m.produto_id, p.id)
+FROM unnest(%(lojas)s::bigint[], %(skus)s::text[]) AS s(loja, sku)
+LEFT JOIN inventory_mapeamento m ON m.loja_id = s.loja AND m.shopify_sku = s.sku
+LEFT JOIN inventory_produto p ON p.loja_id = s.loja AND p.sku = s.sku
 """
 
+# One statement for a whole batch of deliveries (n numbers them in arrival order): their inbox rows
+# and ledger rows, the touched products locked in primary-key order and changed once each by the
+# batch's total, and one movement per (delivery, product) whose before/after chain through the
+# batch in delivery order. Products are locked only if every delivery and every ledger row is new:
+# otherwise the caller rolls the batch back and takes each delivery on its own. Unique keys are
+# inserted in key order (as products are locked in key order), so two batches holding the same
+# retried delivery wait for each other instead of deadlocking.
 APPLY_SQL = """
-WITH d AS (
+WITH w AS (
+  SELECT * FROM unnest(%(n)s::int[], %(lojas)s::bigint[], %(shops)s::text[], %(wids)s::text[], %(eids)s::text[],
+    %(vers)s::text[], %(trigs)s::text[], %(bodies)s::bytea[], %(oids)s::bigint[], %(unmapped)s::jsonb[],
+    %(onames)s::text[], %(cancelled)s::bool[], %(paid_lines)s::jsonb[], %(refunds)s::jsonb[], %(applied)s::jsonb[])
+    AS w(n, loja, shop, wid, eid, ver, trig, body, oid, unmapped, oname, cancelled, paid_lines, refunds, applied)
+), d AS (
   INSERT INTO shopify_webhookdelivery (loja_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at,
     body, status, attempts, last_error, order_id, unmapped_skus, duplicates, created_at, processed_at)
-  VALUES (%(loja)s, %(shop)s, %(topic)s, %(wid)s, %(eid)s, %(ver)s, %(trig)s, %(body)s, %(status)s, 1, '',
-    %(oid)s, %(unmapped)s, 0, %(now)s, %(now)s)
-  ON CONFLICT DO NOTHING RETURNING id
+  SELECT loja, shop, %(topic)s, wid, eid, ver, trig, body, %(status)s, 1, '', oid, unmapped, 0, %(now)s, %(now)s
+  FROM w ORDER BY wid
+  ON CONFLICT DO NOTHING RETURNING webhook_id
 ), l AS (
   INSERT INTO shopify_orderledger (loja_id, order_id, order_name, paid, cancelled, paid_lines, refunds, applied,
     updated_at)
-  SELECT %(loja)s, %(oid)s, %(oname)s, true, %(cancelled)s, %(paid_lines)s, %(refunds)s, %(applied)s, %(now)s
-  WHERE EXISTS (SELECT 1 FROM d)
+  SELECT w.loja, w.oid, w.oname, true, w.cancelled, w.paid_lines, w.refunds, w.applied, %(now)s
+  FROM w JOIN d ON d.webhook_id = w.wid ORDER BY w.loja, w.oid
   ON CONFLICT (loja_id, order_id) DO NOTHING RETURNING id
 ), delta AS (
-  SELECT * FROM unnest(%(pids)s::bigint[], %(deltas)s::int[]) AS x(produto_id, q)
+  SELECT x.*, w.loja FROM unnest(%(dn)s::int[], %(dpids)s::bigint[], %(deltas)s::int[]) AS x(n, produto_id, q)
+  JOIN w USING (n)
+), total AS (
+  SELECT produto_id, loja, sum(q)::int AS q FROM delta GROUP BY produto_id, loja
 ), locked AS MATERIALIZED (
-  SELECT p.id FROM inventory_produto p
-  WHERE p.loja_id = %(loja)s AND p.id = ANY(%(pids)s::bigint[]) AND EXISTS (SELECT 1 FROM l)
-  ORDER BY p.id FOR UPDATE
+  SELECT p.id FROM inventory_produto p JOIN total ON total.produto_id = p.id AND total.loja = p.loja_id
+  WHERE (SELECT count(*) FROM l) = %(count)s
+  ORDER BY p.id FOR UPDATE OF p
 ), upd AS (
-  UPDATE inventory_produto p SET estoque_atual = p.estoque_atual + delta.q, updated_at = %(now)s
-  FROM locked JOIN delta ON delta.produto_id = locked.id WHERE p.id = locked.id
-  RETURNING p.id, p.sku, p.nome, p.estoque_minimo, p.estoque_atual - delta.q AS antes, p.estoque_atual AS depois,
-    delta.q
+  UPDATE inventory_produto p SET estoque_atual = p.estoque_atual + total.q, updated_at = %(now)s
+  FROM locked JOIN total ON total.produto_id = locked.id WHERE p.id = locked.id
+  RETURNING p.id, p.sku, p.nome, p.estoque_minimo, p.estoque_atual - total.q AS antes
+), steps AS (
+  SELECT delta.n, delta.loja, delta.produto_id, delta.q, upd.sku, upd.nome, upd.estoque_minimo,
+    upd.antes + COALESCE(sum(delta.q) OVER (PARTITION BY delta.produto_id ORDER BY delta.n
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS antes
+  FROM delta JOIN upd ON upd.id = delta.produto_id
 ), mov AS (
   INSERT INTO inventory_movimentacao (produto_id, loja_id, quantidade, estoque_anterior, estoque_atual, origem,
     referencia, motivo, created_at)
-  SELECT id, %(loja)s, q, antes, depois, %(origem)s, %(ref)s, '', %(now)s FROM upd ORDER BY id
+  SELECT s.produto_id, s.loja, s.q, s.antes, s.antes + s.q, %(origem)s, w.oid::text, '', %(now)s
+  FROM steps s JOIN w USING (n) ORDER BY s.n, s.produto_id
 )
-SELECT (SELECT id FROM d), (SELECT id FROM l), u.id, u.sku, u.nome, u.estoque_minimo, u.antes, u.depois, u.q,
-  (SELECT array_agg(a.tipo || ':' || a.id) FROM inventory_alerta a WHERE a.produto_id = u.id AND a.status = 'ativo')
-FROM (SELECT 1) one LEFT JOIN upd u ON true
-ORDER BY u.id
+SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM l), s.n, s.produto_id, s.sku, s.nome, s.estoque_minimo,
+  s.antes, s.q,
+  (SELECT array_agg(a.tipo || ':' || a.id) FROM inventory_alerta a WHERE a.produto_id = s.produto_id AND a.status = 'ativo')
+FROM (SELECT 1) one LEFT JOIN steps s ON true
+ORDER BY s.n, s.produto_id
 """
 
+# The events of every loja in the batch, after the lojas' event-log locks: each loja's previous id
+# (read before the insert, in the statement's snapshot) and the new ids in insertion order.
 EVENTS_SQL = """
 WITH prev AS (
-  SELECT COALESCE(max(id), 0) AS m FROM realtime_event WHERE stream = 'estoque' AND loja_id = %(loja)s
+  SELECT l.loja, (SELECT COALESCE(max(id), 0) FROM realtime_event WHERE stream = 'estoque' AND loja_id = l.loja) AS m
+  FROM unnest(%(lojas)s::bigint[]) AS l(loja)
 ), ev AS (
   INSERT INTO realtime_event (stream, type, loja_id, user_id, priority, data, created_at)
-  SELECT 'estoque', e.t, %(loja)s, NULL, e.p, e.d, %(now)s
-  FROM unnest(%(types)s::text[], %(prios)s::text[], %(datas)s::jsonb[]) WITH ORDINALITY AS e(t, p, d, n)
+  SELECT 'estoque', e.t, e.loja, NULL, e.p, e.d, %(now)s
+  FROM unnest(%(elojas)s::bigint[], %(types)s::text[], %(prios)s::text[], %(datas)s::jsonb[])
+    WITH ORDINALITY AS e(loja, t, p, d, n)
   ORDER BY e.n
   RETURNING id
 )
-SELECT (SELECT m FROM prev), (SELECT array_agg(id ORDER BY id) FROM ev)
+SELECT (SELECT array_agg(loja ORDER BY loja) FROM prev), (SELECT array_agg(m ORDER BY loja) FROM prev),
+  (SELECT array_agg(id ORDER BY id) FROM ev)
 """
 
 
@@ -225,12 +258,10 @@ async def handle(scope, receive, send) -> None:
     body = await _read_body(receive, headers.get("content-length"))
     remote_ip = (scope.get("client") or ("unknown",))[0] or "unknown"
     lean = await _lean_case(headers, body)
-    if lean is not None:
-        try:
-            status, payload = await _process(lean, body, started)
-        except _Fallback:
-            lean = None
-    if lean is None:
+    answer = await _batcher().submit(lean, body, started) if lean is not None else None
+    if answer is not None:
+        status, payload = answer
+    else:
         status, payload = await sync_to_async(_django_receive, thread_sensitive=True)(headers, body, remote_ip)
     await _respond(send, status, payload)
 
@@ -287,96 +318,225 @@ async def _lean_case(h: dict, body: bytes) -> dict | None:
     }
 
 
-async def _process(case: dict, body: bytes, started: float) -> tuple[int, dict]:
-    loja_id = case["loja"]["id"]
+# --- batching -----------------------------------------------------------------------------------
+
+
+class _Batcher:
+    """Gathers this event loop's lean deliveries into batches: one transaction for many webhooks.
+
+    At most `WEBHOOK_BATCH_CONCURRENCY` batches run at once per process; deliveries that arrive
+    meanwhile wait for the next one (up to `WEBHOOK_BATCH_MAX` a batch). An idle server therefore
+    answers a lone webhook at once, in a batch of one, and a busy one shares each round trip, row
+    lock, event-log lock and commit among many: the per-transaction cost that bounds a flash sale.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.pending: list[tuple[dict, bytes, float, asyncio.Future]] = []
+        self.running = 0
+
+    def submit(self, case: dict, body: bytes, started: float) -> asyncio.Future:
+        future = self.loop.create_future()
+        self.pending.append((case, body, started, future))
+        if self.running < settings.WEBHOOK_BATCH_CONCURRENCY:
+            self.running += 1
+            self.loop.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                size = settings.WEBHOOK_BATCH_MAX
+                batch, self.pending = self.pending[:size], self.pending[size:]
+                await _run_batch(batch)
+        finally:
+            self.running -= 1
+
+
+_batchers: dict[int, _Batcher] = {}
+
+
+def _batcher() -> _Batcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(id(loop))
+    if batcher is None or batcher.loop is not loop:
+        for key in [k for k, b in _batchers.items() if b.loop.is_closed()]:
+            del _batchers[key]
+        _batchers[id(loop)] = batcher = _Batcher(loop)
+    return batcher
+
+
+async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]]) -> None:
+    """Answer every future of the batch: (status, body), or None for "take the Django path"."""
+    results: list = [None] * len(batch)
+    try:
+        lean = _distinct(batch)
+        items = [batch[i][:3] for i in lean]
+        try:
+            answers = await _process(items)
+        except _Fallback:
+            # Something in the batch is not the common case (a repeat, an alert to raise...): the
+            # batch was rolled back whole, so each delivery is tried again on its own (a batch of
+            # one that gives way goes to the Django code).
+            answers = await asyncio.gather(*(_process_one(item) for item in items)) if len(items) > 1 else [None]
+        for i, answer in zip(lean, answers):
+            results[i] = answer
+    except BaseException as exc:
+        for *_, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for (*_, future), answer in zip(batch, results):
+        if not future.done():
+            future.set_result(answer)
+
+
+async def _process_one(item: tuple[dict, bytes, float]) -> tuple[int, dict] | None:
+    try:
+        return (await _process([item]))[0]
+    except _Fallback:
+        return None
+
+
+def _distinct(batch: list) -> list[int]:
+    """The positions of the batch's deliveries that share no webhook id, event id or order with an
+    earlier one. The others go to the Django path once the batch has committed: two deliveries of
+    one order cannot both be its first, and that path answers them as the contract says.
+    """
+    seen: set = set()
+    positions = []
+    for i, (case, *_) in enumerate(batch):
+        keys = {("w", case["webhook_id"]), ("o", case["loja"]["id"], case["order_id"])}
+        if case["event_id"]:
+            keys.add(("e", case["shop"], case["topic"], case["event_id"]))
+        if not keys & seen:
+            positions.append(i)
+        seen |= keys
+    return positions
+
+
+def _plan(case: dict, produto_by_sku: dict[str, int]) -> tuple[OrderLedger, list, dict[int, int]]:
+    """The same facts and arithmetic as apply_order_paid on a ledger seen for the first time."""
     payload = case["payload"]
-    order_id = case["order_id"]
-    lines = [li for li in payload.get("line_items") or [] if isinstance(li, dict)]
-    skus = sorted({str(li["sku"]).strip() for li in lines if li.get("sku")})
+    ledger = OrderLedger(loja_id=case["loja"]["id"], order_id=case["order_id"], paid=True, cancelled=False,
+                         paid_lines={}, refunds={}, applied={}, order_name="")
+    ledger.paid_lines, unmapped = paid_lines_for(case["lines"], produto_by_sku)
+    _record_order_facts(ledger, payload)
+    mapped = {k: v for k, v in ledger.paid_lines.items() if v.get("produto_id")}
+    deltas = ledger_math.pending_deltas(paid=True, cancelled=ledger.cancelled, paid_lines=mapped,
+                                        refunds=ledger.refunds, applied={})
+    by_produto: dict[int, int] = {}
+    for line_id, delta in deltas.items():
+        produto_id = mapped[line_id]["produto_id"]
+        by_produto[produto_id] = by_produto.get(produto_id, 0) + delta
+        ledger.applied[line_id] = ledger.applied.get(line_id, 0) + delta
+    return ledger, unmapped, {pid: d for pid, d in sorted(by_produto.items()) if d}
+
+
+async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, dict]]:
+    """One transaction for the batch; raises _Fallback (rolled back) when any of it is not the lean case."""
     now = datetime.now(UTC)
+    for case, _, _ in items:
+        case["lines"] = [li for li in case["payload"].get("line_items") or [] if isinstance(li, dict)]
+    pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
+                    for li in case["lines"] if li.get("sku")})
     try:
         pool = await _pool()
         async with pool.connection() as conn:
             async with conn.pipeline(), conn.transaction():
-                produto_by_sku = {}
-                if skus:
-                    cur = await conn.execute(RESOLVE_SQL, {"skus": skus, "loja": loja_id})
-                    produto_by_sku = {sku: pid for sku, pid in await cur.fetchall() if pid is not None}
-                # The same facts and arithmetic as apply_order_paid on a ledger seen for the first time.
-                ledger = OrderLedger(loja_id=loja_id, order_id=order_id, paid=True, cancelled=False, paid_lines={},
-                                     refunds={}, applied={}, order_name="")
-                ledger.paid_lines, unmapped = paid_lines_for(lines, produto_by_sku)
-                _record_order_facts(ledger, payload)
-                mapped = {k: v for k, v in ledger.paid_lines.items() if v.get("produto_id")}
-                deltas = ledger_math.pending_deltas(paid=True, cancelled=ledger.cancelled, paid_lines=mapped,
-                                                    refunds=ledger.refunds, applied={})
-                by_produto: dict[int, int] = {}
-                for line_id, delta in deltas.items():
-                    produto_id = mapped[line_id]["produto_id"]
-                    by_produto[produto_id] = by_produto.get(produto_id, 0) + delta
-                    ledger.applied[line_id] = ledger.applied.get(line_id, 0) + delta
-                by_produto = {pid: d for pid, d in sorted(by_produto.items()) if d}
+                resolved: dict[tuple[int, str], int] = {}
+                if pairs:
+                    cur = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
+                                                           "skus": [p[1] for p in pairs]})
+                    resolved = {(loja, sku): pid for loja, sku, pid in await cur.fetchall() if pid is not None}
+                plans = []
+                for case, _, _ in items:
+                    loja_id = case["loja"]["id"]
+                    plans.append(_plan(case, {sku: pid for (loja, sku), pid in resolved.items() if loja == loja_id}))
+                dn, dpids, deltas = [], [], []
+                for n, (_, _, by_produto) in enumerate(plans):
+                    dn += [n] * len(by_produto)
+                    dpids += list(by_produto)
+                    deltas += list(by_produto.values())
                 cur = await conn.execute(APPLY_SQL, {
-                    "loja": loja_id, "shop": case["shop"], "topic": case["topic"][:100], "wid": case["webhook_id"],
-                    "eid": case["event_id"], "ver": case["api_version"], "trig": case["triggered_at"], "body": body,
-                    "status": DeliveryStatus.PROCESSED.value, "oid": order_id, "unmapped": Jsonb(unmapped), "now": now,
-                    "oname": ledger.order_name, "cancelled": ledger.cancelled, "paid_lines": Jsonb(ledger.paid_lines),
-                    "refunds": Jsonb(ledger.refunds), "applied": Jsonb(ledger.applied),
-                    "pids": list(by_produto), "deltas": list(by_produto.values()),
-                    "origem": Origem.PEDIDO_PAGO.value, "ref": str(order_id),
+                    "n": list(range(len(items))), "lojas": [c["loja"]["id"] for c, _, _ in items],
+                    "shops": [c["shop"] for c, _, _ in items], "wids": [c["webhook_id"] for c, _, _ in items],
+                    "eids": [c["event_id"] for c, _, _ in items], "vers": [c["api_version"] for c, _, _ in items],
+                    "trigs": [c["triggered_at"] for c, _, _ in items], "bodies": [b for _, b, _ in items],
+                    "oids": [c["order_id"] for c, _, _ in items], "unmapped": [Jsonb(u) for _, u, _ in plans],
+                    "onames": [lg.order_name for lg, _, _ in plans], "cancelled": [lg.cancelled for lg, _, _ in plans],
+                    "paid_lines": [Jsonb(lg.paid_lines) for lg, _, _ in plans],
+                    "refunds": [Jsonb(lg.refunds) for lg, _, _ in plans],
+                    "applied": [Jsonb(lg.applied) for lg, _, _ in plans],
+                    "dn": dn, "dpids": dpids, "deltas": deltas, "count": len(items), "topic": "orders/paid",
+                    "status": DeliveryStatus.PROCESSED.value, "now": now, "origem": Origem.PEDIDO_PAGO.value,
                 })
                 rows = await cur.fetchall()
-                if rows[0][0] is None or rows[0][1] is None:
+                if rows[0][0] != len(items) or rows[0][1] != len(items):
                     raise _Fallback  # a repeat, or an order the ledger already knows: the general path
-                changes, active = [], {}
-                for _d, _l, pid, sku, nome, minimo, antes, depois, q, alerts in rows:
-                    if pid is None:
+                changes: list[list[StockChange]] = [[] for _ in items]
+                active = False
+                for _d, _l, n, pid, sku, nome, minimo, antes, q, alerts in rows:
+                    if n is None:
                         continue
-                    produto = Produto(pk=pid, loja_id=loja_id, sku=sku, nome=nome, estoque_minimo=minimo)
-                    changes.append(StockChange(produto=produto, quantidade=q, estoque_anterior=antes,
-                                               estoque_atual=depois, movimentacao=None))
-                    for entry in alerts or []:
-                        tipo, alerta_id = entry.split(":")
-                        active[(pid, tipo)] = int(alerta_id)
-                if len(changes) != len(by_produto):
+                    produto = Produto(pk=pid, loja_id=items[n][0]["loja"]["id"], sku=sku, nome=nome,
+                                      estoque_minimo=minimo)
+                    changes[n].append(StockChange(produto=produto, quantidade=q, estoque_anterior=antes,
+                                                  estoque_atual=antes + q, movimentacao=None))
+                    active = active or bool(alerts)
+                if [len(c) for c in changes] != [len(p[2]) for p in plans]:
                     raise _Fallback  # a produto vanished between resolving and locking
-                if any(c.estoque_atual <= max(c.produto.estoque_minimo, 0) for c in changes) or active:
+                if active or any(c.estoque_atual <= max(c.produto.estoque_minimo, 0) for cs in changes for c in cs):
                     # A threshold crossed or an alert to resolve: the ORM path opens, resolves, notifies.
                     raise _Fallback
-                new_events = [_stock_event(loja_id, c, Origem.PEDIDO_PAGO) for c in changes]
-                new_events.append(_sale_event(ledger, changes, unmapped))
+                new_events = []
+                for (case, _, _), (ledger, unmapped, _), cs in zip(items, plans, changes):
+                    new_events += [_stock_event(case["loja"]["id"], c, Origem.PEDIDO_PAGO) for c in cs]
+                    new_events.append(_sale_event(ledger, cs, unmapped))
                 for e in new_events:
                     event_log.check_schema(e)
-                # The scope's event-log lock is taken last and held only through the insert and the
-                # commit (events.py, "Ordering and gaps"). Their results are read only after the
-                # block: the lock, the insert and the COMMIT go to PostgreSQL in one round trip, so
-                # the lock is never held while this process's event loop is busy elsewhere.
-                await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                                   event_log.stock_lock_key(loja_id))
+                # The lojas' event-log locks are taken last, in one order, and held only through the
+                # insert and the commit (events.py, "Ordering and gaps"). Their results are read only
+                # after the block: the locks, the insert and the COMMIT go to PostgreSQL in one round
+                # trip, so no lock is held while this process's event loop is busy elsewhere.
+                lojas = sorted({e.loja_id for e in new_events})
+                for loja_id in lojas:
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", event_log.stock_lock_key(loja_id))
                 events_cur = await conn.execute(EVENTS_SQL, {
-                    "loja": loja_id, "now": now, "types": [e.type for e in new_events],
-                    "prios": [e.priority for e in new_events],
+                    "lojas": lojas, "now": now, "elojas": [e.loja_id for e in new_events],
+                    "types": [e.type for e in new_events], "prios": [e.priority for e in new_events],
                     "datas": [Jsonb(e.data) for e in new_events],
                 })
-            prev_id, ids = await events_cur.fetchone()  # committed
+            prev_lojas, prevs, ids = await events_cur.fetchone()  # committed
     except _Fallback:
         raise
+    except psycopg.errors.DeadlockDetected as exc:
+        raise _Fallback from exc  # rolled back: one by one, each delivery holds far fewer locks
     except (psycopg.OperationalError, PoolTimeout) as exc:
         webhook_log.error("database unavailable; asking Shopify to retry", extra={"error_type": type(exc).__name__})
-        return 503, UNAVAILABLE
+        return [(503, UNAVAILABLE)] * len(items)
     except Exception as exc:  # anything else (a payload its arithmetic cannot read): the general path
         # decides and records it (stored as failed, answered "accepted"), never a 500.
         webhook_log.warning("lean webhook path gave way to the general path",
                             extra={"error_type": type(exc).__name__})
         raise _Fallback from exc
+    last = dict(zip(prev_lojas, prevs))
     messages = []
-    group = event_log.loja_group(loja_id)
     for new, event_id in zip(new_events, ids):
-        payload_ = {"type": new.type, "data": new.data, "id": event_id, "timestamp": now.isoformat(),
-                    "priority": new.priority}
-        messages.append(event_log.GroupMessage(group, payload_, prev_id))
-        prev_id = event_id
+        payload = {"type": new.type, "data": new.data, "id": event_id, "timestamp": now.isoformat(),
+                   "priority": new.priority}
+        messages.append(event_log.GroupMessage(event_log.loja_group(new.loja_id), payload, last[new.loja_id]))
+        last[new.loja_id] = event_id
     await event_log.apublish(messages)
+    for (case, _, started), (_, unmapped, _), cs in zip(items, plans, changes):
+        _log_processed(case, cs, unmapped, started)
+    return [(200, {"status": "processed"})] * len(items)
+
+
+def _log_processed(case: dict, changes: list[StockChange], unmapped: list, started: float) -> None:
+    loja_id, order_id = case["loja"]["id"], case["order_id"]
     for c in changes:
         estoque_log.info("stock changed", extra={
             "loja_id": loja_id, "produto_id": c.produto.pk, "sku": c.produto.sku, "quantidade": c.quantidade,
@@ -387,4 +547,3 @@ async def _process(case: dict, body: bytes, started: float) -> tuple[int, dict]:
         "unmapped": len(unmapped), "path": "lean"})
     metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
     metrics.WEBHOOKS.labels(topic=case["topic"], outcome="processed").inc()  # as the Django view counts
-    return 200, {"status": "processed"}

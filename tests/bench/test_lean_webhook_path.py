@@ -73,7 +73,7 @@ def lean_counter(monkeypatch):
 
     async def counting_process(*a, **kw):
         result = await real_process(*a, **kw)
-        calls["lean"] += 1
+        calls["lean"] += len(result)  # a batch answers each of its deliveries
         return result
 
     def counting_django(*a, **kw):
@@ -306,3 +306,85 @@ async def test_a_verified_paid_order_the_arithmetic_cannot_read_is_accepted_and_
     (delivery,) = await rows(WebhookDelivery, order_id=None, topic="orders/paid")
     assert delivery.status == "failed"
     assert await stock(p) == 10
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch, settings):
+    """The size of every batch the lean route ran (one transaction each), with one batch at a time."""
+    settings.WEBHOOK_BATCH_CONCURRENCY = 1
+    sizes = []
+    real_process = fastpath._process
+
+    async def spying_process(items):
+        sizes.append(len(items))
+        return await real_process(items)
+
+    monkeypatch.setattr(fastpath, "_process", spying_process)
+    return sizes
+
+
+@pytest.mark.postgres
+async def test_concurrent_deliveries_share_transactions_and_every_ledger_stays_exact(
+        asgi, user, make_loja, make_produto, batch_sizes):
+    lojas = [await sync_to_async(make_loja)(user) for _ in range(2)]
+    produtos = {(lj.pk, sku): await sync_to_async(_make)(make_produto, lj, sku, 1000, minimo=0)
+                for lj in lojas for sku in ("A", "B", "C")}
+    for lj in lojas:
+        await post(asgi, lj, "orders/paid", order_payload(1, []))
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(f"loja.{lojas[0].pk}", channel)
+    orders = [(lojas[i % 2], order_payload(20_000 + i, [(1, "A", 1 + i % 3), (2, "BC"[i // 2 % 2], 2), (3, "A", 1)]))
+              for i in range(40)]
+    results = await asyncio.gather(*(post(asgi, lj, "orders/paid", payload) for lj, payload in orders))
+    assert [r.json() for r in results] == [{"status": "processed"}] * 40
+    assert max(batch_sizes) > 1  # deliveries in flight together shared a transaction
+
+    for (loja_id, sku), produto in produtos.items():
+        taken = sum(q for lj, payload in orders if lj.pk == loja_id
+                    for q in [li["quantity"] for li in payload["line_items"] if li["sku"] == sku])
+        assert await stock(produto) == 1000 - taken
+        moves = await rows(Movimentacao, produto=produto, origem="shopify_pedido_pago")
+        assert len(moves) == sum(1 for lj, p in orders if lj.pk == loja_id and sku in {li["sku"] for li in
+                                                                                      p["line_items"]})
+        chain = [(m.estoque_anterior, m.estoque_atual) for m in moves] or [(1000, 1000)]
+        assert chain[0][0] == 1000 and chain[-1][1] == 1000 - taken
+        assert all(a[1] == b[0] for a, b in zip(chain, chain[1:]))  # each starts where the previous ended
+
+    # The first loja's sockets get its 20 sales (a stock event per product, then the sale), each
+    # carrying the id of the loja's event before it: no gap, no event of the other loja.
+    events = [e for e in await rows(Event, loja=lojas[0]) if e.type != "estoque_atualizado" or e.data["origem"]
+              == "shopify_pedido_pago"]
+    got = await received_events(layer, channel, 20 * 3)
+    assert [e["id"] for e, _ in got] == [e.id for e in events[-60:]]
+    assert [prev for _, prev in got] == [e.id for e in events[-61:-1]]
+    assert sum(1 for e, _ in got if e["type"] == "venda_shopify_processada") == 20
+
+
+@pytest.mark.postgres
+async def test_a_batch_holding_a_repeat_a_replay_and_an_alert_answers_each_as_the_contract_says(
+        asgi, loja, make_produto, batch_sizes):
+    comum = await sync_to_async(_make)(make_produto, loja, "COMUM", 100, minimo=0)
+    raro = await sync_to_async(_make)(make_produto, loja, "RARO", 3, minimo=2)
+    await post(asgi, loja, "orders/paid", order_payload(1, []))
+    batch_sizes.clear()
+    same = order_payload(300, [(1, "COMUM", 5)])
+    requests = [
+        dict(payload=same, webhook_id="w-300"),
+        dict(payload=same, webhook_id="w-300"),  # Shopify's retry of that delivery: a duplicate
+        dict(payload=same, webhook_id="w-300-replay"),  # the same order under a new id: nothing more taken
+        dict(payload=order_payload(301, [(1, "RARO", 2)]), webhook_id="w-301"),  # 3 -> 1: low-stock alert
+        *[dict(payload=order_payload(310 + i, [(1, "COMUM", 1)]), webhook_id=f"w-{310 + i}") for i in range(8)],
+    ]
+    results = await asyncio.gather(*(post(asgi, loja, "orders/paid", r["payload"], webhook_id=r["webhook_id"])
+                                     for r in requests))
+    statuses = [r.json()["status"] for r in results]
+    assert max(batch_sizes) > 1 and batch_sizes.count(1) > 2  # batched, then rolled back and tried one by one
+    assert sorted(statuses) == sorted(["processed"] * 11 + ["duplicate"])
+    assert all(r.status_code == 200 for r in results)
+    assert await stock(comum) == 100 - 5 - 8
+    assert await stock(raro) == 1
+    (alerta,) = await rows(Alerta, produto=raro)
+    assert (alerta.tipo, alerta.status) == ("estoque_baixo", "ativo")
+    assert len(await rows(Movimentacao, produto=comum, origem="shopify_pedido_pago")) == 9
+    assert len(await rows(WebhookDelivery, webhook_id__startswith="w-3")) == 11
