@@ -68,7 +68,7 @@ UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
 
 RESOLVE_SQL = """
 SELECT s.loja, s.sku, COALESCE(m.produto_id, p.id)
-FROM unnest(%(lojas)s::bigint[], %(skus)s::text[]) AS s(loja, sku)
+FROM unnest(%(lojas)b::bigint[], %(skus)b::text[]) AS s(loja, sku)
 LEFT JOIN inventory_mapeamento m ON m.loja_id = s.loja AND m.shopify_sku = s.sku
 LEFT JOIN inventory_produto p ON p.loja_id = s.loja AND p.sku = s.sku
 """
@@ -82,9 +82,9 @@ LEFT JOIN inventory_produto p ON p.loja_id = s.loja AND p.sku = s.sku
 # retried delivery wait for each other instead of deadlocking.
 APPLY_SQL = """
 WITH w AS (
-  SELECT * FROM unnest(%(n)s::int[], %(lojas)s::bigint[], %(shops)s::text[], %(wids)s::text[], %(eids)s::text[],
-    %(vers)s::text[], %(trigs)s::text[], %(bodies)s::bytea[], %(oids)s::bigint[], %(unmapped)s::jsonb[],
-    %(onames)s::text[], %(cancelled)s::bool[], %(paid_lines)s::jsonb[], %(refunds)s::jsonb[], %(applied)s::jsonb[])
+  SELECT * FROM unnest(%(n)b::int[], %(lojas)b::bigint[], %(shops)b::text[], %(wids)b::text[], %(eids)b::text[],
+    %(vers)b::text[], %(trigs)b::text[], %(bodies)b::bytea[], %(oids)b::bigint[], %(unmapped)b::jsonb[],
+    %(onames)b::text[], %(cancelled)b::bool[], %(paid_lines)b::jsonb[], %(refunds)b::jsonb[], %(applied)b::jsonb[])
     AS w(n, loja, shop, wid, eid, ver, trig, body, oid, unmapped, oname, cancelled, paid_lines, refunds, applied)
 ), d AS (
   INSERT INTO shopify_webhookdelivery (loja_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at,
@@ -99,7 +99,7 @@ WITH w AS (
   FROM w JOIN d ON d.webhook_id = w.wid ORDER BY w.loja, w.oid
   ON CONFLICT (loja_id, order_id) DO NOTHING RETURNING id
 ), delta AS (
-  SELECT x.*, w.loja FROM unnest(%(dn)s::int[], %(dpids)s::bigint[], %(deltas)s::int[]) AS x(n, produto_id, q)
+  SELECT x.*, w.loja FROM unnest(%(dn)b::int[], %(dpids)b::bigint[], %(deltas)b::int[]) AS x(n, produto_id, q)
   JOIN w USING (n)
 ), total AS (
   SELECT produto_id, loja, sum(q)::int AS q FROM delta GROUP BY produto_id, loja
@@ -134,11 +134,11 @@ ORDER BY s.n, s.produto_id
 EVENTS_SQL = """
 WITH prev AS (
   SELECT l.loja, (SELECT COALESCE(max(id), 0) FROM realtime_event WHERE stream = 'estoque' AND loja_id = l.loja) AS m
-  FROM unnest(%(lojas)s::bigint[]) AS l(loja)
+  FROM unnest(%(lojas)b::bigint[]) AS l(loja)
 ), ev AS (
   INSERT INTO realtime_event (stream, type, loja_id, user_id, priority, data, created_at)
   SELECT 'estoque', e.t, e.loja, NULL, e.p, e.d, %(now)s
-  FROM unnest(%(elojas)s::bigint[], %(types)s::text[], %(prios)s::text[], %(datas)s::jsonb[])
+  FROM unnest(%(elojas)b::bigint[], %(types)b::text[], %(prios)b::text[], %(datas)b::jsonb[])
     WITH ORDINALITY AS e(loja, t, p, d, n)
   ORDER BY e.n
   RETURNING id
