@@ -388,3 +388,18 @@ async def test_a_batch_holding_a_repeat_a_replay_and_an_alert_answers_each_as_th
     assert (alerta.tipo, alerta.status) == ("estoque_baixo", "ativo")
     assert len(await rows(Movimentacao, produto=comum, origem="shopify_pedido_pago")) == 9
     assert len(await rows(WebhookDelivery, webhook_id__startswith="w-3")) == 11
+
+
+@pytest.mark.postgres
+def test_raw_bodies_are_stored_with_lz4_and_read_back_whole(loja):
+    """The migration that trades pglz (the database's largest cost in a flash sale) for lz4."""
+    body = encode(order_payload(42, [(i, f"SKU-{i}", 1) for i in range(1, 30)]))
+    delivery = WebhookDelivery.objects.create(loja=loja, shop_domain=loja.shop_domain, topic="orders/paid",
+                                              webhook_id="lz4-1", body=body)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT attcompression FROM pg_attribute WHERE attrelid = 'shopify_webhookdelivery'::regclass"
+                       " AND attname = 'body'")
+        assert cursor.fetchone()[0] == "l"
+        cursor.execute("SELECT pg_column_compression(body) FROM shopify_webhookdelivery WHERE id = %s", [delivery.pk])
+        assert cursor.fetchone()[0] == "lz4"
+    assert bytes(WebhookDelivery.objects.get(pk=delivery.pk).body) == body
