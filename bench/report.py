@@ -30,9 +30,10 @@ def tables(report: dict) -> str:
                     "| delivered |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for s in report["sockets"]:
+            resumed = f" (+{s['told_to_resume']} closed with 4503: resume)" if s.get("told_to_resume") else ""
             out.append(f"| {s['name']} | {s['sockets_open']} / {s['sockets_wanted']} | {_f(s.get('connect_per_s'))} | "
                        f"{_f(s['rss_per_socket_kb'])} | {_f(s['broadcast_p50_ms'])} / {_f(s['broadcast_p99_ms'])} / "
-                       f"{_f(s['broadcast_max_ms'])} | {s['delivered']} |")
+                       f"{_f(s['broadcast_max_ms'])} | {s['delivered']}{resumed} |")
     return "\n".join(out)
 
 

@@ -149,7 +149,15 @@ SELECT (SELECT array_agg(loja ORDER BY loja) FROM prev), (SELECT array_agg(m ORD
 
 
 class _Fallback(Exception):
-    """Not the lean case after all: the transaction is rolled back and the Django code takes it."""
+    """Not the lean case after all: the transaction is rolled back and the Django code takes it.
+
+    `alerting` names the batch's deliveries (by position) that touch a stock alert, when that is
+    what stopped it: they go to the Django code, and the rest of the batch is tried again together.
+    """
+
+    def __init__(self, alerting: frozenset[int] = frozenset()):
+        super().__init__()
+        self.alerting = alerting
 
 
 # --- the pool -----------------------------------------------------------------------------------
@@ -374,11 +382,21 @@ async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]]) -> 
         items = [batch[i][:3] for i in lean]
         try:
             answers = await _process(items)
-        except _Fallback:
-            # Something in the batch is not the common case (a repeat, an alert to raise...): the
-            # batch was rolled back whole, so each delivery is tried again on its own (a batch of
-            # one that gives way goes to the Django code).
-            answers = await asyncio.gather(*(_process_one(item) for item in items)) if len(items) > 1 else [None]
+        except _Fallback as stop:
+            # Something in the batch is not the common case; it was rolled back whole. Deliveries
+            # that touch a stock alert go to the Django code (which opens, resolves and notifies),
+            # and the others are tried again together once. Otherwise (a repeat, an order the
+            # ledger knows: which one is not known) each is tried again on its own. A batch of one
+            # that gives way goes to the Django code.
+            answers = [None] * len(items)
+            if len(items) > 1:
+                rest = [k for k in range(len(items)) if k not in stop.alerting]
+                if stop.alerting and rest:
+                    again = await _process_or_each([items[k] for k in rest])
+                else:
+                    again = await asyncio.gather(*(_process_one(items[k]) for k in rest))
+                for k, answer in zip(rest, again):
+                    answers[k] = answer
         for i, answer in zip(lean, answers):
             results[i] = answer
     except BaseException as exc:
@@ -398,6 +416,14 @@ async def _process_one(item: tuple[dict, bytes, float]) -> tuple[int, dict] | No
         return (await _process([item]))[0]
     except _Fallback:
         return None
+
+
+async def _process_or_each(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, dict] | None]:
+    """The items as one batch; if that gives way too, each on its own."""
+    try:
+        return await _process(items)
+    except _Fallback:
+        return list(await asyncio.gather(*(_process_one(item) for item in items)))
 
 
 def _distinct(batch: list) -> list[int]:
@@ -477,7 +503,7 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
                 if rows[0][0] != len(items) or rows[0][1] != len(items):
                     raise _Fallback  # a repeat, or an order the ledger already knows: the general path
                 changes: list[list[StockChange]] = [[] for _ in items]
-                active = False
+                alerting: set[int] = set()
                 for _d, _l, n, pid, sku, nome, minimo, antes, q, alerts in rows:
                     if n is None:
                         continue
@@ -485,12 +511,13 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
                                       estoque_minimo=minimo)
                     changes[n].append(StockChange(produto=produto, quantidade=q, estoque_anterior=antes,
                                                   estoque_atual=antes + q, movimentacao=None))
-                    active = active or bool(alerts)
+                    if alerts or antes + q <= max(minimo, 0):
+                        alerting.add(n)
                 if [len(c) for c in changes] != [len(p[2]) for p in plans]:
                     raise _Fallback  # a produto vanished between resolving and locking
-                if active or any(c.estoque_atual <= max(c.produto.estoque_minimo, 0) for cs in changes for c in cs):
+                if alerting:
                     # A threshold crossed or an alert to resolve: the ORM path opens, resolves, notifies.
-                    raise _Fallback
+                    raise _Fallback(frozenset(alerting))
                 new_events = []
                 for (case, _, _), (ledger, unmapped, _), cs in zip(items, plans, changes):
                     new_events += [_stock_event(case["loja"]["id"], c, Origem.PEDIDO_PAGO) for c in cs]
