@@ -315,10 +315,11 @@ async def _lean_case(h: dict, body: bytes) -> dict | None:
         order_id = int(payload["id"])
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
-    if not isinstance(payload, dict):
-        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("line_items") or [], list):
+        return None  # the Django path records what it cannot read
     return {
         "loja": loja, "shop": shop, "topic": topic, "payload": payload, "order_id": order_id,
+        "lines": [li for li in payload.get("line_items") or [] if isinstance(li, dict)],
         "webhook_id": h["x-shopify-webhook-id"].strip()[:255],
         "event_id": (h.get("x-shopify-event-id") or "").strip()[:255] or None,
         "api_version": (h.get("x-shopify-api-version") or "").strip()[:20],
@@ -341,22 +342,34 @@ class _Batcher:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.pending: list[tuple[dict, bytes, float, asyncio.Future]] = []
-        self.running = 0
+        self.running = 0  # drainers whose loop has not ended (counted in the coroutine, not by callbacks)
+        self.drainers: set[asyncio.Task] = set()  # referenced, so a running drainer is never collected
+        # After a batch gives way its deliveries are retried one by one: no more at once than the
+        # pool has connections, so they do not queue into the pool's timeout (503).
+        self.singles = asyncio.Semaphore(settings.WEBHOOK_DB_POOL_SIZE)
 
     def submit(self, case: dict, body: bytes, started: float) -> asyncio.Future:
         future = self.loop.create_future()
         self.pending.append((case, body, started, future))
-        if self.running < settings.WEBHOOK_BATCH_CONCURRENCY:
+        if self.running < max(1, settings.WEBHOOK_BATCH_CONCURRENCY):
             self.running += 1
-            self.loop.create_task(self._drain())
+            task = self.loop.create_task(self._drain())
+            self.drainers.add(task)
+            task.add_done_callback(self.drainers.discard)
         return future
 
     async def _drain(self) -> None:
         try:
             while self.pending:
-                size = settings.WEBHOOK_BATCH_MAX
+                size = max(1, settings.WEBHOOK_BATCH_MAX)
                 batch, self.pending = self.pending[:size], self.pending[size:]
-                await _run_batch(batch)
+                await _run_batch(batch, self.singles)
+        except BaseException:
+            # Cancelled (the server is stopping): what waits is not left hanging.
+            for *_, future in self.pending:
+                future.cancel()
+            self.pending = []
+            raise
         finally:
             self.running -= 1
 
@@ -374,7 +387,7 @@ def _batcher() -> _Batcher:
     return batcher
 
 
-async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]]) -> None:
+async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]], singles: asyncio.Semaphore) -> None:
     """Answer every future of the batch: (status, body), or None for "take the Django path"."""
     results: list = [None] * len(batch)
     try:
@@ -392,38 +405,42 @@ async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]]) -> 
             if len(items) > 1:
                 rest = [k for k in range(len(items)) if k not in stop.alerting]
                 if stop.alerting and rest:
-                    again = await _process_or_each([items[k] for k in rest])
+                    again = await _process_or_each([items[k] for k in rest], singles)
                 else:
-                    again = await asyncio.gather(*(_process_one(items[k]) for k in rest))
+                    again = await asyncio.gather(*(_process_one(items[k], singles) for k in rest))
                 for k, answer in zip(rest, again):
                     answers[k] = answer
         for i, answer in zip(lean, answers):
             results[i] = answer
-    except BaseException as exc:
+    except Exception:
+        # Unexpected: what was not answered goes to the Django code, which is idempotent (a
+        # delivery this batch did commit is answered there as a duplicate), never a 500.
+        webhook_log.exception("lean webhook batch failed; its deliveries take the general path")
+        results = [None] * len(batch)
+    except BaseException:
         for *_, future in batch:
-            if not future.done():
-                future.set_exception(exc)
-        if not isinstance(exc, Exception):
-            raise
-        return
+            future.cancel()
+        raise
     for (*_, future), answer in zip(batch, results):
         if not future.done():
             future.set_result(answer)
 
 
-async def _process_one(item: tuple[dict, bytes, float]) -> tuple[int, dict] | None:
-    try:
-        return (await _process([item]))[0]
-    except _Fallback:
-        return None
+async def _process_one(item: tuple[dict, bytes, float], singles: asyncio.Semaphore) -> tuple[int, dict] | None:
+    async with singles:
+        try:
+            return (await _process([item]))[0]
+        except _Fallback:
+            return None
 
 
-async def _process_or_each(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, dict] | None]:
+async def _process_or_each(items: list[tuple[dict, bytes, float]],
+                           singles: asyncio.Semaphore) -> list[tuple[int, dict] | None]:
     """The items as one batch; if that gives way too, each on its own."""
     try:
         return await _process(items)
     except _Fallback:
-        return list(await asyncio.gather(*(_process_one(item) for item in items)))
+        return list(await asyncio.gather(*(_process_one(item, singles) for item in items)))
 
 
 def _distinct(batch: list) -> list[int]:
@@ -464,14 +481,17 @@ def _plan(case: dict, produto_by_sku: dict[str, int]) -> tuple[OrderLedger, list
 async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, dict]]:
     """One transaction for the batch; raises _Fallback (rolled back) when any of it is not the lean case."""
     now = datetime.now(UTC)
-    for case, _, _ in items:
-        case["lines"] = [li for li in case["payload"].get("line_items") or [] if isinstance(li, dict)]
     pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
                     for li in case["lines"] if li.get("sku")})
     try:
         pool = await _pool()
         async with pool.connection() as conn:
             async with conn.pipeline(), conn.transaction():
+                # The lojas' rows first, in id order, as the foreign keys of the rows below would
+                # (in insertion order): so a transaction locking several lojas (webhook states)
+                # and a batch never wait for each other in a cycle.
+                await conn.execute("SELECT 1 FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                                   [sorted({case["loja"]["id"] for case, _, _ in items})])
                 resolved: dict[tuple[int, str], int] = {}
                 if pairs:
                     cur = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],

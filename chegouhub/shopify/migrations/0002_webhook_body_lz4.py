@@ -26,7 +26,8 @@ def use_lz4(apps, schema_editor):
 
 
 def use_default(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    # SET COMPRESSION exists from PostgreSQL 14, as lz4 does: nothing to undo before it.
+    if schema_editor.connection.vendor == "postgresql" and schema_editor.connection.pg_version >= 140000:
         schema_editor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN {COLUMN} SET COMPRESSION default")
 
 
