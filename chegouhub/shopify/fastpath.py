@@ -10,7 +10,8 @@ batch, `_Batcher`): a lone webhook is applied at once, and under load one round 
 row locks, one event-log lock per loja and one commit serve many webhooks. A batch is one
 transaction of set-based SQL:
 
-  1. resolve the batch's (loja, SKU) pairs (explicit mapeamento first, then equal sku): one SELECT;
+  1. share-lock the batch's lojas in id order, and resolve its (loja, SKU) pairs (explicit
+     mapeamento first, then equal sku): one round trip;
   2. one statement: the inbox rows (raw bodies, `ON CONFLICT DO NOTHING`), the orders' ledger rows
      (`ON CONFLICT DO NOTHING`), the touched products locked in primary-key order and changed once
      by the batch's total, a movement per delivery and product chained in delivery order, and the

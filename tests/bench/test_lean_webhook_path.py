@@ -440,3 +440,22 @@ async def test_an_unreadable_order_beside_a_batch_is_kept_and_the_batch_still_ap
     assert await stock(p) == 100 - 16
     (kept,) = await rows(WebhookDelivery, webhook_id="w-odd")
     assert bytes(kept.body) == encode(odd) and kept.status == "failed"  # kept for the retry worker
+
+
+@pytest.mark.postgres
+async def test_a_mapeamento_changed_after_its_sku_was_seen_takes_effect_at_once(asgi, loja, make_produto):
+    """The lean route keeps the SKU resolution it read; the apply statement checks it every time."""
+    interno = await sync_to_async(_make)(make_produto, loja, "C-INTERNO", 50, minimo=0)
+    await post(asgi, loja, "orders/paid", order_payload(600, [(1, "C-SHOP", 1)]))  # unmapped: nothing taken
+    assert await stock(interno) == 50
+    mapeamento = await sync_to_async(Mapeamento.objects.create)(loja=loja, shopify_sku="C-SHOP", produto=interno)
+    r = await post(asgi, loja, "orders/paid", order_payload(601, [(1, "C-SHOP", 2)]), webhook_id="w-601")
+    assert r.json() == {"status": "processed"}
+    assert await stock(interno) == 48
+    (delivery,) = await rows(WebhookDelivery, webhook_id="w-601")
+    assert delivery.unmapped_skus == []
+    await sync_to_async(mapeamento.delete)()
+    await post(asgi, loja, "orders/paid", order_payload(602, [(1, "C-SHOP", 5)]), webhook_id="w-602")
+    assert await stock(interno) == 48
+    (delivery,) = await rows(WebhookDelivery, webhook_id="w-602")
+    assert delivery.unmapped_skus == ["C-SHOP"]
