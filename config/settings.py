@@ -75,6 +75,8 @@ WEBHOOK_DB_POOL_TIMEOUT = env.float("WEBHOOK_DB_POOL_TIMEOUT", default=5.0)
 # many transactions run at once per process (docs/benchmark.md, "Batches").
 WEBHOOK_BATCH_MAX = env.int("WEBHOOK_BATCH_MAX", default=64)
 WEBHOOK_BATCH_CONCURRENCY = env.int("WEBHOOK_BATCH_CONCURRENCY", default=1)
+# How long the lean route's transactions wait for a lock before giving way to the Django path.
+WEBHOOK_LOCK_TIMEOUT_MS = env.int("WEBHOOK_LOCK_TIMEOUT_MS", default=2000)
 
 # WebSockets (CONTRACT section 5).
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)

@@ -168,7 +168,11 @@ _pools: dict[int, tuple[asyncio.AbstractEventLoop, AsyncConnectionPool]] = {}
 
 def _conn_kwargs() -> dict:
     db = connections["default"].settings_dict
-    kwargs = {"dbname": db["NAME"], "autocommit": True, "options": "-c timezone=UTC"}
+    # lock_timeout: a batch stuck behind another transaction's lock would hold up every lean
+    # webhook of its process; past it the batch gives way to the Django path (which waits in a
+    # thread) and the route goes on.
+    kwargs = {"dbname": db["NAME"], "autocommit": True,
+              "options": f"-c timezone=UTC -c lock_timeout={settings.WEBHOOK_LOCK_TIMEOUT_MS}"}
     for key, name in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host"), ("PORT", "port")):
         if db.get(key):
             kwargs[name] = str(db[key])
@@ -560,8 +564,10 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
             prev_lojas, prevs, ids = await events_cur.fetchone()  # committed
     except _Fallback:
         raise
-    except psycopg.errors.DeadlockDetected as exc:
-        raise _Fallback from exc  # rolled back: one by one, each delivery holds far fewer locks
+    except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
+        # Rolled back: one by one (each holds far fewer locks), and what still waits too long
+        # goes to the Django path.
+        raise _Fallback from exc
     except (psycopg.OperationalError, PoolTimeout) as exc:
         webhook_log.error("database unavailable; asking Shopify to retry", extra={"error_type": type(exc).__name__})
         return [(503, UNAVAILABLE)] * len(items)

@@ -459,3 +459,34 @@ async def test_a_mapeamento_changed_after_its_sku_was_seen_takes_effect_at_once(
     assert await stock(interno) == 48
     (delivery,) = await rows(WebhookDelivery, webhook_id="w-602")
     assert delivery.unmapped_skus == ["C-SHOP"]
+
+
+@pytest.mark.postgres
+async def test_a_batch_stuck_behind_a_lock_gives_way_and_other_lojas_go_on(asgi, user, make_loja, make_produto,
+                                                                          settings):
+    """lock_timeout: a long transaction on one product must not stall the route for every loja."""
+    import psycopg
+
+    settings.WEBHOOK_LOCK_TIMEOUT_MS = 200
+    settings.WEBHOOK_BATCH_CONCURRENCY = 1
+    loja_a, loja_b = [await sync_to_async(make_loja)(user) for _ in range(2)]
+    preso = await sync_to_async(_make)(make_produto, loja_a, "PRESO", 10, minimo=0)
+    livre = await sync_to_async(_make)(make_produto, loja_b, "LIVRE", 10, minimo=0)
+    for lj in (loja_a, loja_b):
+        await post(asgi, lj, "orders/paid", order_payload(1, []))
+
+    holder = await psycopg.AsyncConnection.connect(**fastpath._conn_kwargs())
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM inventory_produto WHERE id = %s FOR UPDATE", [preso.pk])
+            stuck = asyncio.ensure_future(post(asgi, loja_a, "orders/paid", order_payload(700, [(1, "PRESO", 1)])))
+            await asyncio.sleep(0.05)
+            other = await asyncio.wait_for(
+                post(asgi, loja_b, "orders/paid", order_payload(701, [(1, "LIVRE", 2)])), 3)
+            assert other.json() == {"status": "processed"}
+            assert not stuck.done()  # still waiting for the lock, on the Django path, off the event loop
+        # the lock released: the stuck order is applied once
+        assert (await asyncio.wait_for(stuck, 10)).json() == {"status": "processed"}
+    finally:
+        await holder.close()
+    assert (await stock(preso), await stock(livre)) == (9, 8)
