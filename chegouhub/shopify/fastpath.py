@@ -497,15 +497,14 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
                 # and a batch never wait for each other in a cycle.
                 await conn.execute("SELECT 1 FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
                                    [sorted({case["loja"]["id"] for case, _, _ in items})])
-                resolved: dict[tuple[int, str], int] = {}
+                produto_by_sku: dict[int, dict[str, int]] = {}  # per loja
                 if pairs:
                     cur = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
                                                            "skus": [p[1] for p in pairs]})
-                    resolved = {(loja, sku): pid for loja, sku, pid in await cur.fetchall() if pid is not None}
-                plans = []
-                for case, _, _ in items:
-                    loja_id = case["loja"]["id"]
-                    plans.append(_plan(case, {sku: pid for (loja, sku), pid in resolved.items() if loja == loja_id}))
+                    for loja, sku, pid in await cur.fetchall():
+                        if pid is not None:
+                            produto_by_sku.setdefault(loja, {})[sku] = pid
+                plans = [_plan(case, produto_by_sku.get(case["loja"]["id"], {})) for case, _, _ in items]
                 dn, dpids, deltas = [], [], []
                 for n, (_, _, by_produto) in enumerate(plans):
                     dn += [n] * len(by_produto)
