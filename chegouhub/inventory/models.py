@@ -43,8 +43,9 @@ class Origem(models.TextChoices):
 class Movimentacao(models.Model):
     """Immutable audit row: every stock change writes one, in the same transaction."""
 
-    produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="movimentacoes")
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="movimentacoes")
+    # Both keys lead a composite index below: their own indexes would only double the writes.
+    produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
     quantidade = models.IntegerField()
     estoque_anterior = models.IntegerField()
     estoque_atual = models.IntegerField()

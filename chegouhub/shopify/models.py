@@ -16,7 +16,8 @@ class DeliveryStatus(models.TextChoices):
 class WebhookDelivery(models.Model):
     """The inbox: every verified delivery, raw, exactly as Shopify sent it."""
 
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by (loja, created_at) below; the key's own index would be a second copy to maintain.
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     shop_domain = models.CharField(max_length=255)
     topic = models.CharField(max_length=100)
     webhook_id = models.CharField(max_length=255, unique=True)
@@ -69,7 +70,8 @@ class OrderLedger(models.Model):
     applied:    {line_item_id: signed quantity already applied to stock}
     """
 
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="orders")
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="orders",
+                             db_index=False)  # led by ledger_unique_order
     order_id = models.BigIntegerField()
     order_name = models.CharField(max_length=100, blank=True, default="")
     paid = models.BooleanField(default=False)
