@@ -47,6 +47,16 @@ def _clear_caches():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _publishing_not_paused():
+    """A test that breaks the channel layer leaves publishing paused (a back-off of seconds): the
+    next test starts with it running, as a fresh process does."""
+    from chegouhub.realtime import events
+
+    yield
+    events._publish_paused_until, events._publish_failures = 0.0, 0
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str | None = None, password: str = "senha-forte-123"):

@@ -69,21 +69,36 @@ def apply_stock_changes(
     events = [_stock_event(loja_id, c, origem) for c in changes]
     events += _update_alerts(loja_id, changes)
     record_events(events)
-    for c in changes:
-        estoque_log.info(
-            "stock changed",
-            extra={
-                "loja_id": loja_id,
-                "produto_id": c.produto.pk,
-                "sku": c.produto.sku,
-                "quantidade": c.quantidade,
-                "estoque_anterior": c.estoque_anterior,
-                "estoque_atual": c.estoque_atual,
-                "origem": origem,
-                "referencia": referencia,
-            },
-        )
+    log_stock_changes(loja_id, changes, origem, referencia)
     return changes
+
+
+def log_stock_changes(loja_id: int, changes: list[StockChange], origem: str, referencia: str) -> None:
+    """One `estoque.log` line per stock operation, its products listed (the rows are in Movimentacao).
+
+    One line rather than one per product: a line costs about 0.1 ms, and a flash sale writes
+    thousands a second.
+    """
+    if not changes:
+        return
+    estoque_log.info(
+        "stock changed",
+        extra={
+            "loja_id": loja_id,
+            "origem": origem,
+            "referencia": referencia,
+            "itens": [
+                {
+                    "produto_id": c.produto.pk,
+                    "sku": c.produto.sku,
+                    "quantidade": c.quantidade,
+                    "estoque_anterior": c.estoque_anterior,
+                    "estoque_atual": c.estoque_atual,
+                }
+                for c in changes
+            ],
+        },
+    )
 
 
 def _stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:

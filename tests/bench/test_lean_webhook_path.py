@@ -490,3 +490,19 @@ async def test_a_batch_stuck_behind_a_lock_gives_way_and_other_lojas_go_on(asgi,
     finally:
         await holder.close()
     assert (await stock(preso), await stock(livre)) == (9, 8)
+
+
+async def test_ids_beyond_64_bits_keep_every_digit(asgi, loja, make_produto, lean_counter):
+    """The lean route reads bodies with orjson, which reads such an integer as a float; the order
+    goes to the Django path, and the ledger keys its line by the id exactly as sent."""
+    p = await sync_to_async(_make)(make_produto, loja, "BIG", 10)
+    huge = 2**70 + 1
+    body = encode(order_payload(901, [(1, "BIG", 2)])).replace(b'"line_items":[{"id":1,', f'"line_items":[{{"id":{huge},'.encode(), 1)
+    assert str(huge).encode() in body
+    r = await post(asgi, loja, "orders/paid", raw=body)
+    assert (r.status_code, r.json()) == (200, {"status": "processed"})
+    assert await stock(p) == 8
+    (ledger,) = await rows(OrderLedger, loja=loja, order_id=901)
+    assert list(ledger.paid_lines) == [str(huge)]
+    if is_postgres():
+        assert (lean_counter["lean"], lean_counter["django"]) == (0, 1)

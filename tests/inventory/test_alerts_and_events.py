@@ -90,3 +90,33 @@ def test_publish_failure_never_fails_the_change(loja, make_produto, monkeypatch,
         movement = adjust_stock(produto=p, quantidade=-2, motivo="x")
     assert movement.estoque_atual == 3
     assert Event.objects.filter(type="estoque_atualizado", data__produto_id=p.pk).count() == 2
+
+
+def test_one_stock_log_line_per_operation_lists_its_products(loja, make_produto, post_webhook):
+    import json
+    import logging
+
+    from chegouhub.common.logging import estoque_log
+
+    a, b = make_produto(loja, "LA", estoque=9, minimo=1), make_produto(loja, "LB", estoque=8, minimo=1)
+    formatter = estoque_log.handlers[0].formatter  # the JSON lines estoque.log gets
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(formatter.format(record))
+
+    handler = Collect()
+    estoque_log.addHandler(handler)
+    try:
+        post_webhook(loja, "orders/paid", order_payload(77, [(1, "LA", 2), (2, "LB", 3)]))
+    finally:
+        estoque_log.removeHandler(handler)
+    changed = [json.loads(line) for line in lines if '"stock changed"' in line]
+    assert len(changed) == 1
+    line = changed[0]
+    assert (line["loja_id"], line["origem"], line["referencia"]) == (loja.pk, "shopify_pedido_pago", "77")
+    assert line["itens"] == [
+        {"produto_id": a.pk, "sku": "LA", "quantidade": -2, "estoque_anterior": 9, "estoque_atual": 7},
+        {"produto_id": b.pk, "sku": "LB", "quantidade": -3, "estoque_anterior": 8, "estoque_atual": 5},
+    ]
