@@ -442,8 +442,16 @@ async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]], sin
     try:
         lean = _distinct(batch)
         items = [batch[i][:3] for i in lean]
+
+        def answer_committed(answers: list) -> None:
+            # Answered as soon as the batch commits: its publishing and logging do not hold the
+            # responses back (they still run before this process's next batch, so in order).
+            for i, answer in zip(lean, answers):
+                if not batch[i][3].done():
+                    batch[i][3].set_result(answer)
+
         try:
-            answers = await _process(items)
+            answers = await _process(items, on_commit=answer_committed)
         except _Fallback as stop:
             # Something in the batch is not the common case; it was rolled back whole. Deliveries
             # that touch a stock alert go to the Django code (which opens, resolves and notifies),
@@ -527,8 +535,11 @@ def _plan(case: dict, produto_by_sku: dict[str, int]) -> tuple[OrderLedger, list
     return ledger, unmapped, {pid: d for pid, d in sorted(by_produto.items()) if d}
 
 
-async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, dict]]:
-    """One transaction for the batch; raises _Fallback (rolled back) when any of it is not the lean case."""
+async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> list[tuple[int, dict]]:
+    """One transaction for the batch; raises _Fallback (rolled back) when any of it is not the lean case.
+
+    `on_commit(answers)` is called once the batch has committed, before its events are published.
+    """
     now = datetime.now(UTC)
     pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
                     for li in case["lines"] if li.get("sku")})
@@ -619,6 +630,9 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
         webhook_log.warning("lean webhook path gave way to the general path",
                             extra={"error_type": type(exc).__name__})
         raise _Fallback from exc
+    answers = [(200, {"status": "processed"})] * len(items)
+    if on_commit is not None:
+        on_commit(answers)
     last = dict(zip(prev_lojas, prevs))
     messages = []
     for new, event_id in zip(new_events, ids):
@@ -629,7 +643,7 @@ async def _process(items: list[tuple[dict, bytes, float]]) -> list[tuple[int, di
     await event_log.apublish(messages)
     for (case, _, started), (_, unmapped, _), cs in zip(items, plans, changes):
         _log_processed(case, cs, unmapped, started)
-    return [(200, {"status": "processed"})] * len(items)
+    return answers
 
 
 def _log_processed(case: dict, changes: list[StockChange], unmapped: list, started: float) -> None:

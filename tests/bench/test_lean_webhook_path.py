@@ -71,10 +71,13 @@ def lean_counter(monkeypatch):
     calls = {"lean": 0, "django": 0}
     real_process, real_django = fastpath._process, fastpath._django_receive
 
-    async def counting_process(*a, **kw):
-        result = await real_process(*a, **kw)
-        calls["lean"] += len(result)  # a batch answers each of its deliveries
-        return result
+    async def counting_process(items, on_commit=None):
+        def counted(answers):
+            calls["lean"] += len(answers)  # a batch answers each of its deliveries, once committed
+            if on_commit is not None:
+                on_commit(answers)
+
+        return await real_process(items, on_commit=counted)
 
     def counting_django(*a, **kw):
         calls["django"] += 1
@@ -315,9 +318,9 @@ def batch_sizes(monkeypatch, settings):
     sizes = []
     real_process = fastpath._process
 
-    async def spying_process(items):
+    async def spying_process(items, **kw):
         sizes.append(len(items))
-        return await real_process(items)
+        return await real_process(items, **kw)
 
     monkeypatch.setattr(fastpath, "_process", spying_process)
     return sizes
@@ -506,3 +509,28 @@ async def test_ids_beyond_64_bits_keep_every_digit(asgi, loja, make_produto, lea
     assert list(ledger.paid_lines) == [str(huge)]
     if is_postgres():
         assert (lean_counter["lean"], lean_counter["django"]) == (0, 1)
+
+
+@pytest.mark.postgres
+async def test_a_batch_is_answered_once_committed_without_waiting_for_its_publishing(asgi, loja, make_produto,
+                                                                                      monkeypatch):
+    p = await sync_to_async(_make)(make_produto, loja, "SLOW-PUB", 10)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(f"loja.{loja.pk}", channel)
+    release = asyncio.Event()
+    real_publish = fastpath.event_log.apublish
+
+    async def slow_publish(messages):
+        await release.wait()
+        return await real_publish(messages)
+
+    monkeypatch.setattr(fastpath.event_log, "apublish", slow_publish)
+    r = await asyncio.wait_for(post(asgi, loja, "orders/paid", order_payload(950, [(1, "SLOW-PUB", 4)])), 10)
+    assert (r.status_code, r.json()) == (200, {"status": "processed"})
+    assert await stock(p) == 6  # committed before the answer
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), 0.3)  # nothing published yet
+    release.set()
+    got = await received_events(layer, channel, 2)
+    assert [e["type"] for e, _ in got] == ["estoque_atualizado", "venda_shopify_processada"]
