@@ -29,6 +29,7 @@ import random
 import time
 from urllib.parse import parse_qs
 
+import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -58,7 +59,9 @@ BACKFILL_BATCH = 500
 
 
 def _encode(payload: dict) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    # orjson: compact UTF-8 JSON, as json.dumps(separators=(",", ":"), ensure_ascii=False) writes
+    # it, in a tenth of the time; a broadcast encodes each event once per process.
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 _encoded: dict[int, tuple[dict, str]] = {}
