@@ -24,6 +24,7 @@ Delivery bookkeeping, per socket:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -31,6 +32,8 @@ from urllib.parse import parse_qs
 
 import orjson
 from channels.consumer import get_handler_name
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -437,7 +440,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         """Run the consumer; if what it stands on fails (Redis down, database down), close with 4503 cleanly."""
         try:
-            await super().__call__(scope, receive, send)
+            await self._consume(scope, receive, send)
         except Exception as exc:
             # channels' receive loop raises when Redis goes away: the socket cannot get live events
             # any more. The client reconnects and resumes; nothing is lost (the log has it all).
@@ -450,6 +453,49 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             except Exception:
                 pass
             await self._teardown(CLOSE_UNAVAILABLE)
+
+    async def _consume(self, scope, receive, send):
+        """Channels' `AsyncConsumer.__call__`, reading the fan-out layer's inbox directly.
+
+        Channels waits on the client and the channel layer with `asyncio.wait` and a new task per
+        message: four event-loop steps per socket per event. On the fan-out layer this consumer
+        waits on the socket's inbox itself; a broadcast then costs one step per socket.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        try:
+            if self.channel_layer is None:
+                await await_many_dispatch([receive], self.dispatch)
+                return
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            mailbox = getattr(self.channel_layer, "mailbox", None)
+            inbox = mailbox(self.channel_name) if mailbox is not None else None
+            if inbox is None:  # another layer (in-memory, Redis lists, stock pub/sub)
+                await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+            else:
+                await self._serve(receive, inbox)
+        except StopConsumer:
+            pass
+
+    async def _serve(self, receive, inbox) -> None:
+        client = asyncio.ensure_future(receive())
+        client.add_done_callback(inbox.wake)
+        try:
+            while True:
+                if client.done():
+                    message = client.result()
+                    client = asyncio.ensure_future(receive())
+                    client.add_done_callback(inbox.wake)
+                    await self.dispatch(message)
+                elif not inbox.empty():
+                    await self.dispatch(inbox.pop())
+                else:
+                    await inbox.wait()
+        finally:
+            client.cancel()
+            self.channel_layer.forget(self.channel_name)
 
     async def websocket_disconnect(self, message):
         for group in self._scope_groups:

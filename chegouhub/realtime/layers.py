@@ -42,11 +42,30 @@ class _Mailbox:
 
     def put_nowait(self, item) -> None:
         self._items.append(item)
+        self.wake()
+
+    def wake(self, *_) -> None:
+        """Wake the reader waiting in `wait` (also a done-callback: the socket's client side)."""
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     def empty(self) -> bool:
         return not self._items
+
+    def pop(self):
+        return self._items.pop(0)
+
+    async def wait(self) -> None:
+        """Until an item is in, or `wake` is called."""
+        if self._items:
+            return
+        if self._waiter is not None:
+            raise RuntimeError("a channel has one reader at a time")
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def get(self):
         if self._waiter is not None:
@@ -121,6 +140,13 @@ class _LoopLayer(RedisPubSubLoopLayer):
 
 class FanoutPubSubChannelLayer(RedisPubSubChannelLayer):
     """`RedisPubSubChannelLayer` with process-local specific channels and one decode per process."""
+
+    def mailbox(self, channel: str) -> _Mailbox | None:
+        """The channel's inbox, for a consumer that reads it directly (consumers.py, `_serve`)."""
+        return self._get_layer().channels.get(channel)
+
+    def forget(self, channel: str) -> None:
+        self._get_layer().channels.pop(channel, None)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()
