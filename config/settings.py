@@ -291,7 +291,7 @@ LOGGING = {
     "filters": {"redact": {"()": "chegouhub.common.logging.RedactingFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.orjson.OrjsonFormatter",  # compact lines, 2.5x faster (orjson)
+            "()": "chegouhub.common.logging.JsonLinesFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },

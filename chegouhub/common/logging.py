@@ -8,9 +8,12 @@ anything shaped like an e-mail, a phone number or a session key.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import threading
+
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 REDACTED = "[redacted]"
 
@@ -80,6 +83,18 @@ class RedactingFilter(logging.Filter):
             record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+class JsonLinesFormatter(OrjsonFormatter):
+    """python-json-logger's orjson formatter (compact lines, 2.5 times faster than its json one),
+    with json's reach: orjson refuses integers beyond 64 bits and lone surrogates, and a refused
+    record would be lost."""
+
+    def jsonify_log_record(self, log_data) -> str:
+        try:
+            return super().jsonify_log_record(log_data)
+        except TypeError:
+            return json.dumps(log_data, default=str)
 
 
 estoque_log = logging.getLogger("chegouhub.estoque")

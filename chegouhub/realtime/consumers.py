@@ -64,7 +64,12 @@ BACKFILL_BATCH = 500
 def _encode(payload: dict) -> str:
     # orjson: compact UTF-8 JSON, as json.dumps(separators=(",", ":"), ensure_ascii=False) writes
     # it, in a tenth of the time; a broadcast encodes each event once per process.
-    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # What orjson refuses (integers beyond 64 bits, lone surrogates a SQLite log may hold):
+        # json writes it, escaped to ASCII, so the event still reaches the socket.
+        return json.dumps(payload, separators=(",", ":"), default=str)
 
 
 _encoded: dict[int, tuple[dict, str]] = {}
@@ -485,10 +490,14 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         try:
             while True:
                 if client.done():
-                    message = client.result()
+                    # As Channels does: the frame is handled before the next one is asked for
+                    # (a disconnect ends the loop here), and then one event is let through, so a
+                    # client that never pauses cannot hold its own events back.
+                    await self.dispatch(client.result())
                     client = asyncio.ensure_future(receive())
                     client.add_done_callback(inbox.wake)
-                    await self.dispatch(message)
+                    if not inbox.empty():
+                        await self.dispatch(inbox.pop())
                 elif not inbox.empty():
                     await self.dispatch(inbox.pop())
                 else:

@@ -121,8 +121,12 @@ class _LoopLayer(RedisPubSubLoopLayer):
         channel = f"{self.prefix}{prefix}{self._token}!{uuid.uuid4().hex}"
         self.channels[channel] = _Mailbox()
         pattern = self._pattern(prefix)
-        for shard in self._shards:  # a sender publishes on the shard its channel name hashes to
-            await shard.psubscribe(pattern)
+        try:
+            for shard in self._shards:  # a sender publishes on the shard its channel name hashes to
+                await shard.psubscribe(pattern)
+        except BaseException:
+            self.channels.pop(channel, None)  # Redis down: the socket is refused, its inbox goes
+            raise
         return channel
 
     async def receive(self, channel):
@@ -146,7 +150,18 @@ class FanoutPubSubChannelLayer(RedisPubSubChannelLayer):
         return self._get_layer().channels.get(channel)
 
     def forget(self, channel: str) -> None:
-        self._get_layer().channels.pop(channel, None)
+        """Drop a closed socket's inbox and its group memberships in this process.
+
+        Its consumer may end without `group_discard` (a failure, a cancellation); its name would
+        otherwise stay in the groups for the process's life. A group left empty keeps its Redis
+        subscription until the next `group_discard` on it (harmless: nobody here receives it).
+        """
+        layer = self._layers.get(asyncio.get_running_loop())  # never a new layer (shutdown)
+        if layer is None:
+            return
+        layer.channels.pop(channel, None)
+        for members in layer.groups.values():
+            members.discard(channel)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

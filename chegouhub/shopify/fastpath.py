@@ -360,9 +360,11 @@ async def _lean_case(h: dict, body: bytes) -> dict | None:
 
 
 def _ids_exact(payload: dict, lines: list[dict]) -> bool:
-    """False where orjson read an id as a float: it reads integers beyond 64 bits so, where json
-    keeps them exact, and the ledger would name such lines otherwise than the Django path does."""
-    if isinstance(payload.get("id"), float) or any(isinstance(li.get("id"), float) for li in lines):
+    """False where orjson read an id, SKU or name as a float: it reads integers beyond 64 bits so,
+    where json keeps them exact, and the ledger would name them otherwise than the Django path."""
+    if isinstance(payload.get("id"), float) or isinstance(payload.get("name"), float):
+        return False
+    if any(isinstance(li.get("id"), float) or isinstance(li.get("sku"), float) for li in lines):
         return False
     refunds = payload.get("refunds") or []
     if not isinstance(refunds, list):
@@ -633,6 +635,7 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
     answers = [(200, {"status": "processed"})] * len(items)
     if on_commit is not None:
         on_commit(answers)
+    answered = time.perf_counter()
     last = dict(zip(prev_lojas, prevs))
     messages = []
     for new, event_id in zip(new_events, ids):
@@ -642,15 +645,15 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
         last[new.loja_id] = event_id
     await event_log.apublish(messages)
     for (case, _, started), (_, unmapped, _), cs in zip(items, plans, changes):
-        _log_processed(case, cs, unmapped, started)
+        _log_processed(case, cs, unmapped, answered - started)
     return answers
 
 
-def _log_processed(case: dict, changes: list[StockChange], unmapped: list, started: float) -> None:
+def _log_processed(case: dict, changes: list[StockChange], unmapped: list, latency: float) -> None:
     loja_id, order_id = case["loja"]["id"], case["order_id"]
     log_stock_changes(loja_id, changes, Origem.PEDIDO_PAGO, str(order_id))
     webhook_log.info("webhook processed", extra={
         "topic": case["topic"], "loja_id": loja_id, "status": DeliveryStatus.PROCESSED, "order_id": order_id,
         "unmapped": len(unmapped), "path": "lean"})
-    metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+    metrics.WEBHOOK_LATENCY.observe(latency)  # until the answer, as the Django view measures it
     metrics.WEBHOOKS.labels(topic=case["topic"], outcome="processed").inc()  # as the Django view counts

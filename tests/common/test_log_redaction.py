@@ -76,3 +76,21 @@ def test_no_secret_or_personal_data_reaches_any_log(live_server_factory, make_us
     from chegouhub.shopify.models import WebhookDelivery
 
     assert WebhookDelivery.objects.filter(status="invalid").count() == 1
+
+
+def test_a_line_orjson_refuses_is_still_written_in_full():
+    """Log lines are encoded with orjson, which refuses integers beyond 64 bits (an order id from
+    a misbehaving API, say): such a line is written with json instead of being lost."""
+    import json as json_module
+    import logging
+
+    from chegouhub.common.logging import webhook_log
+
+    formatter = webhook_log.handlers[0].formatter
+    record = webhook_log.makeRecord("chegouhub.webhook", logging.INFO, __file__, 1, "order seen", None, None,
+                                    extra={"order_id": 2**70 + 3, "loja_id": 4})
+    line = json_module.loads(formatter.format(record))
+    assert (line["message"], line["order_id"], line["loja_id"]) == ("order seen", 2**70 + 3, 4)
+    normal = webhook_log.makeRecord("chegouhub.webhook", logging.INFO, __file__, 1, "ok", None, None,
+                                    extra={"order_id": 5})
+    assert formatter.format(normal).startswith('{"ts":')  # the orjson line: compact
