@@ -162,9 +162,23 @@ class _Fallback(Exception):
         self.alerting = alerting
 
 
-# --- the pool -----------------------------------------------------------------------------------
+# --- per event loop: the pool and the batcher ------------------------------------------------------
 
+# One of each per event loop: a worker process has one loop; a test's loop gets its own.
 _pools: dict[int, tuple[asyncio.AbstractEventLoop, AsyncConnectionPool]] = {}
+_batchers: dict[int, tuple[asyncio.AbstractEventLoop, _Batcher]] = {}
+
+
+def _this_loops(registry: dict, make) -> tuple[object, bool]:
+    """The running loop's entry of `registry` (made on first use: True), forgetting closed loops'."""
+    loop = asyncio.get_running_loop()
+    entry = registry.get(id(loop))
+    if entry is not None and entry[0] is loop:
+        return entry[1], False
+    for key in [k for k, (entry_loop, _) in registry.items() if entry_loop.is_closed()]:
+        del registry[key]
+    registry[id(loop)] = (loop, value := make(loop))
+    return value, True
 
 
 def _conn_kwargs() -> dict:
@@ -190,31 +204,36 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     set_json_dumps(_dump_json, context=conn)
 
 
+def _new_pool(loop) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        # All connections opened up front (in the background): the first burst does not wait
+        # for the pool to grow one backend at a time.
+        kwargs=_conn_kwargs(), min_size=settings.WEBHOOK_DB_POOL_SIZE, max_size=settings.WEBHOOK_DB_POOL_SIZE,
+        open=False, configure=_configure,
+        timeout=settings.WEBHOOK_DB_POOL_TIMEOUT, name="webhook",
+    )
+
+
 async def _pool() -> AsyncConnectionPool:
-    """This event loop's pool (one per worker process; a test's loop gets its own)."""
-    loop = asyncio.get_running_loop()
-    entry = _pools.get(id(loop))
-    if entry is None or entry[0] is not loop:
-        pool = AsyncConnectionPool(
-            # All connections opened up front (in the background): the first burst does not wait
-            # for the pool to grow one backend at a time.
-            kwargs=_conn_kwargs(), min_size=settings.WEBHOOK_DB_POOL_SIZE, max_size=settings.WEBHOOK_DB_POOL_SIZE,
-            open=False, configure=_configure,
-            timeout=settings.WEBHOOK_DB_POOL_TIMEOUT, name="webhook",
-        )
-        _pools[id(loop)] = entry = (loop, pool)
+    pool, new = _this_loops(_pools, _new_pool)
+    if new:
         await pool.open(wait=False)
-    return entry[1]
+    return pool
+
+
+def _batcher() -> _Batcher:
+    return _this_loops(_batchers, lambda loop: _Batcher(loop))[0]
 
 
 async def close_pools() -> None:
-    """Close this loop's pool and forget the pools of loops that are gone (tests, shutdown)."""
+    """Close this loop's pool, forget its batcher and what loops that are gone left (tests, shutdown)."""
     loop = asyncio.get_running_loop()
-    for key, (pool_loop, pool) in list(_pools.items()):
-        if pool_loop is loop:
-            await pool.close()
-        if pool_loop is loop or pool_loop.is_closed():
-            del _pools[key]
+    for registry in (_pools, _batchers):
+        for key, (entry_loop, value) in list(registry.items()):
+            if entry_loop is loop and registry is _pools:
+                await value.close()
+            if entry_loop is loop or entry_loop.is_closed():
+                del registry[key]
 
 
 def enabled() -> bool:
@@ -424,18 +443,6 @@ class _Batcher:
         finally:
             self.running -= 1
 
-
-_batchers: dict[int, _Batcher] = {}
-
-
-def _batcher() -> _Batcher:
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(id(loop))
-    if batcher is None or batcher.loop is not loop:
-        for key in [k for k, b in _batchers.items() if b.loop.is_closed()]:
-            del _batchers[key]
-        _batchers[id(loop)] = batcher = _Batcher(loop)
-    return batcher
 
 
 async def _run_batch(batch: list[tuple[dict, bytes, float, asyncio.Future]], singles: asyncio.Semaphore) -> None:
