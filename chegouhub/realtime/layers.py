@@ -71,12 +71,8 @@ class _Mailbox:
         if self._waiter is not None:
             raise RuntimeError("a channel has one reader at a time")
         while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.pop(0)
+            await self.wait()  # a wake without an item (nothing calls it so here) waits again
+        return self.pop()
 
 
 class _Shard(RedisSingleShardConnection):

@@ -40,7 +40,6 @@ import orjson
 import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import caches
 from django.db import DatabaseError, close_old_connections, connections
 from psycopg.types.json import Jsonb, set_json_dumps
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -308,22 +307,10 @@ async def handle(scope, receive, send) -> None:
     await _respond(send, status, payload)
 
 
-_local_cache = None
-
-
-def _loja_cache():
-    # `caches[...]` builds a cache object per asyncio task (each request); a LocMemCache's entries
-    # live in module state shared by every object of its name, so one object serves every request.
-    global _local_cache
-    if _local_cache is None:
-        _local_cache = caches["local"]
-    return _local_cache
-
-
 async def _active_loja(shop: str) -> dict | None:
     """`active_loja_for_shop` without a thread: the same cache entry, filled from the pool on a miss."""
-    key = f"loja-by-shop:{shop}"
-    cached = _loja_cache().get(key)
+    key = loja_selectors.loja_cache_key(shop)
+    cached = loja_selectors.loja_cache().get(key)
     if cached is not None:
         return cached or None
     try:
@@ -337,7 +324,7 @@ async def _active_loja(shop: str) -> dict | None:
     secret_field = Loja._meta.get_field("webhook_secret")
     value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
              if row is not None and row[3] else {})
-    _loja_cache().set(key, value, loja_selectors._CACHE_SECONDS)
+    loja_selectors.loja_cache().set(key, value, loja_selectors._CACHE_SECONDS)
     return value or None
 
 

@@ -16,12 +16,30 @@ def loja_user_ids(loja_id: int) -> list[int]:
 
 
 _CACHE_SECONDS = 30
+_local_cache = None
+
+
+def loja_cache():
+    """The process-local cache of loja lookups (the Django view's and the lean webhook route's).
+
+    `caches[...]` builds a cache object per thread and per asyncio task (each request); a
+    LocMemCache's entries live in module state shared by every object of its name, so one object
+    serves them all.
+    """
+    global _local_cache
+    if _local_cache is None:
+        _local_cache = caches["local"]
+    return _local_cache
+
+
+def loja_cache_key(shop_domain: str) -> str:
+    return f"loja-by-shop:{shop_domain}"
 
 
 def active_loja_for_shop(shop_domain: str) -> dict | None:
     """The webhook receiver's lookup: id, owner and secret of an active loja, cached briefly."""
-    key = f"loja-by-shop:{shop_domain}"
-    cache = caches["local"]
+    key = loja_cache_key(shop_domain)
+    cache = loja_cache()
     cached = cache.get(key)
     if cached is not None:
         return cached or None
@@ -36,4 +54,4 @@ def active_loja_for_shop(shop_domain: str) -> dict | None:
 
 
 def forget_loja_cache(shop_domain: str) -> None:
-    caches["local"].delete(f"loja-by-shop:{shop_domain}")
+    loja_cache().delete(loja_cache_key(shop_domain))
