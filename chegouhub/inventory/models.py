@@ -5,7 +5,8 @@ from django.db.models import Q
 
 
 class Produto(models.Model):
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="produtos")
+    # The unique (loja, sku) index below leads with the loja: its own index would be a second copy.
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="produtos", db_index=False)
     sku = models.CharField(max_length=255)
     nome = models.CharField(max_length=255)
     estoque_atual = models.IntegerField(default=0)
@@ -21,7 +22,8 @@ class Produto(models.Model):
 
 
 class Mapeamento(models.Model):
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="mapeamentos")
+    # As Produto's: the unique (loja, shopify_sku) index covers it.
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="mapeamentos", db_index=False)
     shopify_sku = models.CharField(max_length=255)
     produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="mapeamentos")
 
