@@ -25,6 +25,10 @@ SENSITIVE_KEY = re.compile(
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 SESSION_KV = re.compile(r"(session_key|sessionid|token|hmac)=([^&\s\"']+)", re.IGNORECASE)
+# Fields that hold our own or Shopify's identifiers and SKUs (often EAN-13 barcodes): long digit runs
+# there are not phone numbers, and redacting them left stock lines impossible to tie to an order.
+# Secrets, e-mails and session keys are still scrubbed from them.
+IDENTIFIER_KEYS = frozenset({"referencia", "sku", "shopify_sku", "order_id", "webhook_id", "event_id"})
 # What any of the three above needs to match: most log text has none of it, so one search spares
 # the three substitutions (the log path runs several times per webhook).
 SUSPECT = re.compile(r"[@=]|\d[\d\s().-]{7,}\d")
@@ -42,7 +46,7 @@ def register_secret(value: str | None) -> None:
             _known_secrets.add(value)
 
 
-def scrub_text(text: str) -> str:
+def scrub_text(text: str, phones: bool = True) -> str:
     for secret in list(_known_secrets):
         if secret in text:
             text = text.replace(secret, REDACTED)
@@ -50,7 +54,7 @@ def scrub_text(text: str) -> str:
         return text
     text = SESSION_KV.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = EMAIL.sub(REDACTED, text)
-    return PHONE.sub(REDACTED, text)
+    return PHONE.sub(REDACTED, text) if phones else text
 
 
 @functools.lru_cache(maxsize=4096)
@@ -62,7 +66,7 @@ def scrub_value(key: str, value):
     if sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
-        return scrub_text(value)
+        return scrub_text(value, phones=key not in IDENTIFIER_KEYS)
     if isinstance(value, dict):
         return {k: scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -94,3 +94,24 @@ def test_a_line_orjson_refuses_is_still_written_in_full():
     normal = webhook_log.makeRecord("chegouhub.webhook", logging.INFO, __file__, 1, "ok", None, None,
                                     extra={"order_id": 5})
     assert formatter.format(normal).startswith('{"ts":')  # the orjson line: compact
+
+
+def test_order_ids_and_barcode_skus_stay_readable_while_phones_are_redacted():
+    """A stock line names its order (`referencia`) and SKUs, often 13-digit barcodes: they are not
+    phone numbers and stay in the line, so it can be tied to the order; a phone number elsewhere in
+    the same record, or an e-mail inside an identifier field, is still redacted."""
+    import json as json_module
+    import logging
+
+    from chegouhub.common.logging import RedactingFilter, estoque_log
+
+    record = estoque_log.makeRecord(
+        "chegouhub.estoque", logging.INFO, __file__, 1, "stock changed; customer called +55 11 98765-4321",
+        None, None, extra={"referencia": "5123456789012", "nota": "ligar 11 98765 4321",
+                           "itens": [{"sku": "7891234567895", "produto_id": 3},
+                                     {"sku": "ana@example.org", "produto_id": 4}]})
+    assert RedactingFilter().filter(record)
+    line = json_module.loads(estoque_log.handlers[0].formatter.format(record))
+    assert line["referencia"] == "5123456789012"
+    assert [i["sku"] for i in line["itens"]] == ["7891234567895", "[redacted]"]
+    assert "98765" not in line["message"] and "98765" not in line["nota"]
