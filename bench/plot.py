@@ -61,9 +61,12 @@ def plot(report: dict, path: Path) -> None:
         ax.set_xticks(range(len(socks)), snames, rotation=20, fontsize=8)
         ax.set_ylabel("KB resident per open socket")
         ax.set_title(f"{socks[0]['sockets_wanted']} sockets held")
+        # Head-room above the bars for the legend, drawn on the twin axis (which is drawn last).
+        ax.set_ylim(0, 1.4 * max([s["rss_per_socket_kb"] or 0 for s in socks] + [targets["rss_per_socket_kb"]]))
+        ax2.set_ylim(0, 1.4 * max([s["broadcast_p99_ms"] or 0 for s in socks] + [targets["broadcast_p99_ms"]]))
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
+        ax2.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left", ncol=2, framealpha=0.9)
     else:
         ax.text(0.5, 0.5, "no socket test", ha="center")
     fig.tight_layout()
