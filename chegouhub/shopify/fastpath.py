@@ -11,7 +11,8 @@ row locks, one event-log lock per loja and one commit serve many webhooks. A bat
 transaction of set-based SQL:
 
   1. share-lock the batch's lojas in id order, and resolve its (loja, SKU) pairs (explicit
-     mapeamento first, then equal sku): one round trip;
+     mapeamento first, then equal sku): one round trip, or none when the process remembers every
+     pair's resolution (it is then checked in the round trip of step 2, see `_resolved`);
   2. one statement: the inbox rows (raw bodies, `ON CONFLICT DO NOTHING`), the orders' ledger rows
      (`ON CONFLICT DO NOTHING`), the touched products locked in primary-key order and changed once
      by the batch's total, a movement per delivery and product chained in delivery order, and the
@@ -147,6 +148,25 @@ WITH prev AS (
 SELECT (SELECT array_agg(loja ORDER BY loja) FROM prev), (SELECT array_agg(m ORDER BY loja) FROM prev),
   (SELECT array_agg(id ORDER BY id) FROM ev)
 """
+
+
+class _StaleResolution(Exception):
+    """A remembered SKU resolution no longer holds: the batch is rolled back and planned afresh."""
+
+
+# Each (loja, SKU) pair's last resolution in this process (a produto id, or None: unmapped). A batch
+# whose pairs are all here is planned from it and its resolving query is sent with the apply
+# statement in one round trip; the query's rows, read in the same transaction before the apply
+# (as without it), must equal what was remembered, or the batch is rolled back and planned from
+# them. So a mapping or product changed elsewhere costs one retried batch, never a wrong product.
+_resolved: dict[tuple[int, str], int | None] = {}
+_RESOLVED_MAX = 100_000
+
+
+def _remember(resolution: dict[tuple[int, str], int | None]) -> None:
+    if len(_resolved) + len(resolution) > _RESOLVED_MAX:
+        _resolved.clear()  # bounded; refilled by the next batches
+    _resolved.update(resolution)
 
 
 class _Fallback(Exception):
@@ -536,9 +556,25 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
 
     `on_commit(answers)` is called once the batch has committed, before its events are published.
     """
+    try:
+        return await _transact(items, on_commit, remembered=True)
+    except _StaleResolution:
+        return await _transact(items, on_commit, remembered=False)
+
+
+def _by_loja(resolution: dict[tuple[int, str], int | None]) -> dict[int, dict[str, int]]:
+    produto_by_sku: dict[int, dict[str, int]] = {}
+    for (loja, sku), pid in resolution.items():
+        if pid is not None:
+            produto_by_sku.setdefault(loja, {})[sku] = pid
+    return produto_by_sku
+
+
+async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembered: bool) -> list[tuple[int, dict]]:
     now = datetime.now(UTC)
     pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
                     for li in case["lines"] if li.get("sku")})
+    known = {pair: _resolved[pair] for pair in pairs if pair in _resolved} if remembered else {}
     try:
         pool = await _pool()
         async with pool.connection() as conn:
@@ -548,13 +584,15 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
                 # and a batch never wait for each other in a cycle.
                 await conn.execute("SELECT 1 FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
                                    [sorted({case["loja"]["id"] for case, _, _ in items})])
-                produto_by_sku: dict[int, dict[str, int]] = {}  # per loja
+                resolving = None
                 if pairs:
-                    cur = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
-                                                           "skus": [p[1] for p in pairs]})
-                    for loja, sku, pid in await cur.fetchall():
-                        if pid is not None:
-                            produto_by_sku.setdefault(loja, {})[sku] = pid
+                    resolving = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
+                                                                 "skus": [p[1] for p in pairs]})
+                if len(known) < len(pairs):  # a pair not seen yet: wait for the resolution
+                    known = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                    _remember(known)
+                    resolving = None
+                produto_by_sku = _by_loja(known)
                 plans = [_plan(case, produto_by_sku.get(case["loja"]["id"], {})) for case, _, _ in items]
                 dn, dpids, deltas = [], [], []
                 for n, (_, _, by_produto) in enumerate(plans):
@@ -574,6 +612,11 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
                     "dn": dn, "dpids": dpids, "deltas": deltas, "count": len(items), "topic": "orders/paid",
                     "status": DeliveryStatus.PROCESSED.value, "now": now, "origem": Origem.PEDIDO_PAGO.value,
                 })
+                if resolving is not None:  # planned from memory: check it (same round trip as the apply)
+                    fresh = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                    if fresh != known:
+                        _remember(fresh)
+                        raise _StaleResolution
                 rows = await cur.fetchall()
                 if rows[0][0] != len(items) or rows[0][1] != len(items):
                     raise _Fallback  # a repeat, or an order the ledger already knows: the general path
@@ -612,7 +655,7 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
                     "datas": [Jsonb(e.data) for e in new_events],
                 })
             prev_lojas, prevs, ids = await events_cur.fetchone()  # committed
-    except _Fallback:
+    except (_Fallback, _StaleResolution):
         raise
     except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
         # Rolled back: one by one (each holds far fewer locks), and what still waits too long

@@ -540,3 +540,26 @@ async def test_a_batch_is_answered_once_committed_without_waiting_for_its_publis
     release.set()
     got = await received_events(layer, channel, 2)
     assert [e["type"] for e, _ in got] == ["estoque_atualizado", "venda_shopify_processada"]
+
+
+@pytest.mark.postgres
+async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, make_produto, lean_counter):
+    """The route remembers each SKU's product to save a round trip; a mapping added or a product
+    created since must still decide where the stock comes from, and on the lean path."""
+    antigo = await sync_to_async(_make)(make_produto, loja, "S1", 50, minimo=0)
+    novo = await sync_to_async(_make)(make_produto, loja, "NOVO-S1", 50, minimo=0)
+    await post(asgi, loja, "orders/paid", order_payload(1, []))
+    assert (await post(asgi, loja, "orders/paid", order_payload(970, [(1, "S1", 2), (2, "FUTURO", 1)]))).json() == \
+        {"status": "processed"}
+    assert fastpath._resolved[(loja.id, "S1")] == antigo.pk and fastpath._resolved[(loja.id, "FUTURO")] is None
+
+    # Meanwhile the merchant maps S1 to another product and creates FUTURO.
+    await sync_to_async(Mapeamento.objects.create)(loja=loja, shopify_sku="S1", produto=novo)
+    futuro = await sync_to_async(_make)(make_produto, loja, "FUTURO", 50, minimo=0)
+    assert (await post(asgi, loja, "orders/paid", order_payload(971, [(1, "S1", 3), (2, "FUTURO", 1)]))).json() == \
+        {"status": "processed"}
+    assert (await stock(antigo), await stock(novo), await stock(futuro)) == (48, 47, 49)
+    assert lean_counter == {"lean": 3, "django": 0}
+    assert fastpath._resolved[(loja.id, "S1")] == novo.pk and fastpath._resolved[(loja.id, "FUTURO")] == futuro.pk
+    ledger = (await rows(OrderLedger, loja=loja, order_id=971))[0]
+    assert {line["produto_id"] for line in ledger.paid_lines.values()} == {novo.pk, futuro.pk}
