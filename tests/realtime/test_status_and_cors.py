@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -95,6 +96,30 @@ async def test_open_socket_gauge_and_logs_without_session_keys(make_user):
     assert "websocket connected" in messages and "websocket disconnected" in messages
     for record in records:
         assert key not in json.dumps(vars(record), default=str)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_cancelled_from_outside_leaves_the_gauge_and_the_sweeper(make_user):
+    """A server stopping cancels its consumers' tasks: each still stops being counted and watched."""
+    from channels.db import database_sync_to_async
+
+    from chegouhub.realtime.consumers import _Sweeper
+
+    def watching() -> int:
+        return sum(len(sweeper.sockets) for sweeper in _Sweeper._by_loop.values())
+
+    user = await database_sync_to_async(make_user)()
+    key = await database_sync_to_async(session_key_for)(user)
+    before, watched = metrics.OPEN_WEBSOCKETS._value.get(), watching()
+    comm = WebsocketCommunicator(websocket_application, f"/ws/notifications/?session_key={key}")
+    assert (await comm.connect(timeout=5))[0]
+    assert json.loads(await comm.receive_from())["type"] == "connection_established"
+    assert metrics.OPEN_WEBSOCKETS._value.get() == before + 1 and watching() == watched + 1
+    comm.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await comm.future
+    assert metrics.OPEN_WEBSOCKETS._value.get() == before
+    assert watching() == watched
 
 
 def test_origin_rules(settings):
