@@ -29,6 +29,7 @@ SESSION_KV = re.compile(r"(session_key|sessionid|token|hmac)=([^&\s\"']+)", re.I
 # there are not phone numbers, and redacting them left stock lines impossible to tie to an order.
 # Secrets, e-mails and session keys are still scrubbed from them.
 IDENTIFIER_KEYS = frozenset({"referencia", "sku", "shopify_sku", "order_id", "webhook_id", "event_id"})
+IDENTIFIER_SHAPE = re.compile(r"[\w.:/-]{1,128}")  # no spaces, parentheses or "+": not a formatted phone
 # What any of the three above needs to match: most log text has none of it, so one search spares
 # the three substitutions (the log path runs several times per webhook).
 SUSPECT = re.compile(r"[@=]|\d[\d\s().-]{7,}\d")
@@ -66,7 +67,7 @@ def scrub_value(key: str, value):
     if sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
-        return scrub_text(value, phones=key not in IDENTIFIER_KEYS)
+        return scrub_text(value, phones=key not in IDENTIFIER_KEYS or not IDENTIFIER_SHAPE.fullmatch(value))
     if isinstance(value, dict):
         return {k: scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -37,6 +37,10 @@ OUTBOUND_ALERTS = Counter(
     "chegouhub_outbound_alerts_total", "Outbound alert sends to Slack/Discord", ["channel", "outcome"]
 )
 WEBHOOK_RETRIES = Counter("chegouhub_webhook_retries_total", "Retry-worker attempts by result", ["status"])
+WEBHOOK_STALE_RESOLUTIONS = Counter(
+    "chegouhub_webhook_stale_sku_resolutions_total",
+    "Lean-route batches planned from a remembered SKU resolution that had changed, rolled back and planned again",
+)
 
 # The topic label comes from a request header; unverified requests are counted too, so it is
 # bounded: Shopify-shaped names only, and at most MAX_TOPICS distinct ones per process.

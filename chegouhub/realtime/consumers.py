@@ -458,11 +458,11 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             except Exception:
                 pass
             await self._teardown(CLOSE_UNAVAILABLE)
-        except asyncio.CancelledError:
-            # Cancelled from outside (the server stopping, a supervising task): the socket still
+        finally:
+            # Also when cancelled from outside (the server stopping), even mid-close: the socket
             # leaves the sweeper and the open-sockets gauge, or both would count it forever.
+            # (A second call does nothing.)
             await self._teardown(None)
-            raise
 
     async def _consume(self, scope, receive, send):
         """Channels' `AsyncConsumer.__call__`, reading the fan-out layer's inbox directly.

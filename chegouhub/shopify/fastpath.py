@@ -161,6 +161,7 @@ class _StaleResolution(Exception):
 # them. So a mapping or product changed elsewhere costs one retried batch, never a wrong product.
 _resolved: dict[tuple[int, str], int | None] = {}
 _RESOLVED_MAX = 100_000
+_UNKNOWN = object()
 
 
 def _remember(resolution: dict[tuple[int, str], int | None]) -> None:
@@ -574,7 +575,11 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
     now = datetime.now(UTC)
     pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
                     for li in case["lines"] if li.get("sku")})
-    known = {pair: _resolved[pair] for pair in pairs if pair in _resolved} if remembered else {}
+    known = {}
+    if remembered:
+        for pair in pairs:
+            if (pid := _resolved.get(pair, _UNKNOWN)) is not _UNKNOWN:
+                known[pair] = pid
     try:
         pool = await _pool()
         async with pool.connection() as conn:
@@ -613,9 +618,17 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                     "status": DeliveryStatus.PROCESSED.value, "now": now, "origem": Origem.PEDIDO_PAGO.value,
                 })
                 if resolving is not None:  # planned from memory: check it (same round trip as the apply)
-                    fresh = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                    try:
+                        fresh = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                    except BaseException:
+                        # The round trip failed before the memory could be checked (the apply
+                        # waited out a lock, say): the retries and later batches resolve afresh.
+                        for pair in pairs:
+                            _resolved.pop(pair, None)
+                        raise
                     if fresh != known:
                         _remember(fresh)
+                        metrics.WEBHOOK_STALE_RESOLUTIONS.inc()
                         raise _StaleResolution
                 rows = await cur.fetchall()
                 if rows[0][0] != len(items) or rows[0][1] != len(items):

@@ -65,6 +65,15 @@ def _make(make_produto, loja, sku, estoque, minimo=2):
     return make_produto(loja, sku, estoque=estoque, minimo=minimo)
 
 
+@pytest.fixture(autouse=True)
+def no_remembered_skus():
+    """Each test starts with nothing remembered, so which path a batch takes does not depend on
+    the tests before it."""
+    fastpath._resolved.clear()
+    yield
+    fastpath._resolved.clear()
+
+
 @pytest.fixture
 def lean_counter(monkeypatch):
     """How many requests the lean handler finished itself (not handed to the Django code)."""
@@ -543,9 +552,21 @@ async def test_a_batch_is_answered_once_committed_without_waiting_for_its_publis
 
 
 @pytest.mark.postgres
-async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, make_produto, lean_counter):
+async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, make_produto, lean_counter,
+                                                                    monkeypatch):
     """The route remembers each SKU's product to save a round trip; a mapping added or a product
     created since must still decide where the stock comes from, and on the lean path."""
+    from chegouhub.common import metrics
+
+    attempts = []
+    real_transact = fastpath._transact
+
+    async def spying(items, on_commit, remembered):
+        attempts.append((len(items), remembered, len(fastpath._resolved)))
+        return await real_transact(items, on_commit, remembered)
+
+    monkeypatch.setattr(fastpath, "_transact", spying)
+    stale_before = metrics.WEBHOOK_STALE_RESOLUTIONS._value.get()
     antigo = await sync_to_async(_make)(make_produto, loja, "S1", 50, minimo=0)
     novo = await sync_to_async(_make)(make_produto, loja, "NOVO-S1", 50, minimo=0)
     await post(asgi, loja, "orders/paid", order_payload(1, []))
@@ -561,5 +582,8 @@ async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, 
     assert (await stock(antigo), await stock(novo), await stock(futuro)) == (48, 47, 49)
     assert lean_counter == {"lean": 3, "django": 0}
     assert fastpath._resolved[(loja.id, "S1")] == novo.pk and fastpath._resolved[(loja.id, "FUTURO")] == futuro.pk
+    # The third order was planned from memory, found it stale, and was planned again from the database.
+    assert [remembered for _, remembered, _ in attempts] == [True, True, True, False]
+    assert metrics.WEBHOOK_STALE_RESOLUTIONS._value.get() == stale_before + 1
     ledger = (await rows(OrderLedger, loja=loja, order_id=971))[0]
     assert {line["produto_id"] for line in ledger.paid_lines.values()} == {novo.pk, futuro.pk}

@@ -109,9 +109,10 @@ def test_order_ids_and_barcode_skus_stay_readable_while_phones_are_redacted():
         "chegouhub.estoque", logging.INFO, __file__, 1, "stock changed; customer called +55 11 98765-4321",
         None, None, extra={"referencia": "5123456789012", "nota": "ligar 11 98765 4321",
                            "itens": [{"sku": "7891234567895", "produto_id": 3},
-                                     {"sku": "ana@example.org", "produto_id": 4}]})
+                                     {"sku": "ana@example.org", "produto_id": 4},
+                                     {"sku": "+55 (11) 98765-4321", "produto_id": 5}]})
     assert RedactingFilter().filter(record)
     line = json_module.loads(estoque_log.handlers[0].formatter.format(record))
     assert line["referencia"] == "5123456789012"
-    assert [i["sku"] for i in line["itens"]] == ["7891234567895", "[redacted]"]
+    assert [i["sku"] for i in line["itens"]] == ["7891234567895", "[redacted]", "[redacted]"]
     assert "98765" not in line["message"] and "98765" not in line["nota"]
