@@ -563,6 +563,11 @@ async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> li
         return await _transact(items, on_commit, remembered=False)
 
 
+async def _read_resolution(cursor) -> dict[tuple[int, str], int | None]:
+    """RESOLVE_SQL's rows: (loja, sku) -> produto id, or None for an unmapped SKU."""
+    return {(loja, sku): pid for loja, sku, pid in await cursor.fetchall()}
+
+
 def _by_loja(resolution: dict[tuple[int, str], int | None]) -> dict[int, dict[str, int]]:
     produto_by_sku: dict[int, dict[str, int]] = {}
     for (loja, sku), pid in resolution.items():
@@ -594,7 +599,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                     resolving = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
                                                                  "skus": [p[1] for p in pairs]})
                 if len(known) < len(pairs):  # a pair not seen yet: wait for the resolution
-                    known = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                    known = await _read_resolution(resolving)
                     _remember(known)
                     resolving = None
                 produto_by_sku = _by_loja(known)
@@ -619,7 +624,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                 })
                 if resolving is not None:  # planned from memory: check it (same round trip as the apply)
                     try:
-                        fresh = {(loja, sku): pid for loja, sku, pid in await resolving.fetchall()}
+                        fresh = await _read_resolution(resolving)
                     except BaseException:
                         # The round trip failed before the memory could be checked (the apply
                         # waited out a lock, say): the retries and later batches resolve afresh.
