@@ -65,6 +65,14 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=5 * 1024 * 10
 WEBHOOK_FAILED_REQUESTS_PER_MINUTE = env.int("WEBHOOK_FAILED_REQUESTS_PER_MINUTE", default=60)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+# Rejection counters (repeats, bad signatures: one row per loja, reason and minute) older than
+# this are purged by `process_webhooks`; the stats cover at most this many days of them.
+WEBHOOK_REJECTION_RETENTION_DAYS = env.int("WEBHOOK_REJECTION_RETENTION_DAYS", default=365)
+# How long each process trusts its copy of a loja's secret and state: a deactivated loja or a new
+# secret is refused by every process within this (CONTRACT section 4: at most 1 s).
+LOJA_CACHE_SECONDS = env.float("LOJA_CACHE_SECONDS", default=0.5)
+if not 0 <= LOJA_CACHE_SECONDS <= 1:
+    raise ImproperlyConfigured("LOJA_CACHE_SECONDS must be between 0 and 1 (CONTRACT section 4).")
 # The lean webhook route (chegouhub/shopify/fastpath.py, PostgreSQL only; docs/benchmark.md): on by
 # default; its connection pool per worker process, and how long a request waits for a connection
 # before answering 503.

@@ -9,8 +9,9 @@ class Produto(models.Model):
     loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="produtos", db_index=False)
     sku = models.CharField(max_length=255)
     nome = models.CharField(max_length=255)
-    estoque_atual = models.IntegerField(default=0)
-    estoque_minimo = models.IntegerField(default=0)
+    # 64-bit: no sale or receipt a column can hold refuses (CONTRACT section 8).
+    estoque_atual = models.BigIntegerField(default=0)
+    estoque_minimo = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -48,11 +49,11 @@ class Movimentacao(models.Model):
     # Both keys lead a composite index below: their own indexes would only double the writes.
     produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
     loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
-    quantidade = models.IntegerField()
-    estoque_anterior = models.IntegerField()
-    estoque_atual = models.IntegerField()
+    quantidade = models.BigIntegerField()
+    estoque_anterior = models.BigIntegerField()
+    estoque_atual = models.BigIntegerField()
     origem = models.CharField(max_length=40, choices=Origem.choices)
-    referencia = models.CharField(max_length=100, blank=True, default="")
+    referencia = models.CharField(max_length=255, blank=True, default="")  # order or refund id (ledger.MAX_ID_LENGTH)
     motivo = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -82,8 +83,8 @@ class Alerta(models.Model):
     tipo = models.CharField(max_length=20, choices=AlertaTipo.choices)
     prioridade = models.CharField(max_length=10, choices=AlertaPrioridade.choices)
     status = models.CharField(max_length=10, choices=AlertaStatus.choices, default=AlertaStatus.ATIVO)
-    estoque_atual = models.IntegerField()
-    estoque_minimo = models.IntegerField()
+    estoque_atual = models.BigIntegerField()
+    estoque_minimo = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     resolvido_em = models.DateTimeField(null=True, blank=True)
 

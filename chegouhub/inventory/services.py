@@ -1,10 +1,12 @@
-"""The stock rules. Every stock change goes through `apply_stock_changes`, inside a transaction:
-rows locked in primary-key order, deltas applied in SQL, an audit row per change, alerts opened
-or resolved, and events appended to the log."""
+"""Stock changes through the ORM. Every stock change goes through `apply_stock_changes`, inside a
+transaction: rows locked in primary-key order, deltas applied in SQL, an audit row per change,
+alerts opened or resolved (as `alerts.alert_transition` decides). It returns the events the change
+makes; the action that called it appends them, with its own, in one `record_events` call (one set
+of events per action)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import F
@@ -14,6 +16,7 @@ from chegouhub.common.logging import estoque_log
 from chegouhub.notify import services as notify
 from chegouhub.realtime.events import NewEvent, record_events
 
+from .alerts import alert_transition
 from .models import Alerta, AlertaPrioridade, AlertaStatus, AlertaTipo, Movimentacao, Origem, Produto
 
 
@@ -23,16 +26,23 @@ class StockChange:
     quantidade: int
     estoque_anterior: int
     estoque_atual: int
-    movimentacao: Movimentacao
+    movimentacao: Movimentacao | None
+
+
+@dataclass
+class StockResult:
+    changes: list[StockChange] = field(default_factory=list)
+    events: list[NewEvent] = field(default_factory=list)  # to be recorded by the calling action
 
 
 def apply_stock_changes(
     *, loja_id: int, deltas: dict[int, int], origem: str, referencia: str = "", motivo: str = ""
-) -> list[StockChange]:
-    """Apply signed deltas {produto_id: delta} of one loja. Caller holds the transaction."""
+) -> StockResult:
+    """Apply signed deltas {produto_id: delta} of one loja. Caller holds the transaction and
+    records the returned events."""
     deltas = {pid: d for pid, d in deltas.items() if d}
     if not deltas:
-        return []
+        return StockResult()
     # Stable lock order: two webhooks touching the same products can never deadlock.
     locked = list(
         Produto.objects.select_for_update().filter(loja_id=loja_id, pk__in=deltas.keys()).order_by("pk")
@@ -66,11 +76,10 @@ def apply_stock_changes(
                 movimentacao=movement,
             )
         )
-    events = [_stock_event(loja_id, c, origem) for c in changes]
+    events = [stock_event(loja_id, c, origem) for c in changes]
     events += _update_alerts(loja_id, changes)
-    record_events(events)
     log_stock_changes(loja_id, changes, origem, referencia)
-    return changes
+    return StockResult(changes, events)
 
 
 def log_stock_changes(loja_id: int, changes: list[StockChange], origem: str, referencia: str) -> None:
@@ -101,7 +110,7 @@ def log_stock_changes(loja_id: int, changes: list[StockChange], origem: str, ref
     )
 
 
-def _stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:
+def stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:
     return NewEvent(
         type="estoque_atualizado",
         loja_id=loja_id,
@@ -121,7 +130,7 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
     """Open or resolve alerts for the new stock levels (products are locked by the caller)."""
     if not changes:
         return []
-    active = {
+    active: dict[tuple[int, str], Alerta] = {
         (a.produto_id, a.tipo): a
         for a in Alerta.objects.filter(produto_id__in=[c.produto.pk for c in changes], status=AlertaStatus.ATIVO)
     }
@@ -129,34 +138,14 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
     to_resolve: list[int] = []
     events: list[NewEvent] = []
     for c in changes:
-        produto, after = c.produto, c.estoque_atual
-        minimo = produto.estoque_minimo
-        zero_active = (produto.pk, AlertaTipo.ESTOQUE_ZERADO) in active
-        low_active = (produto.pk, AlertaTipo.ESTOQUE_BAIXO) in active
-        if after <= 0:
-            if not zero_active:
-                to_open.append(_new_alert(loja_id, produto, AlertaTipo.ESTOQUE_ZERADO, after))
-            if c.estoque_anterior > 0:
-                events.append(
-                    NewEvent(
-                        type="produto_estoque_zero",
-                        loja_id=loja_id,
-                        priority="critica",
-                        data={
-                            "loja_id": loja_id,
-                            "produto_id": produto.pk,
-                            "sku": produto.sku,
-                            "nome": produto.nome,
-                            "estoque_atual": after,
-                        },
-                    )
-                )
-        elif zero_active:
-            to_resolve.append(active[(produto.pk, AlertaTipo.ESTOQUE_ZERADO)].pk)
-        if 0 < after <= minimo and not low_active:
-            to_open.append(_new_alert(loja_id, produto, AlertaTipo.ESTOQUE_BAIXO, after))
-        elif after > minimo and low_active:
-            to_resolve.append(active[(produto.pk, AlertaTipo.ESTOQUE_BAIXO)].pk)
+        produto = c.produto
+        tipos = frozenset(tipo for pid, tipo in active if pid == produto.pk)
+        transition = alert_transition(before=c.estoque_anterior, after=c.estoque_atual,
+                                      minimo=produto.estoque_minimo, active=tipos)
+        if transition.reached_zero:
+            events.append(zero_event(loja_id, produto, c.estoque_atual))
+        to_open += [_new_alert(loja_id, produto, tipo, c.estoque_atual) for tipo in transition.open]
+        to_resolve += [active[(produto.pk, tipo)].pk for tipo in transition.resolve]
     if to_resolve:
         Alerta.objects.filter(pk__in=to_resolve).update(status=AlertaStatus.RESOLVIDO, resolvido_em=timezone.now())
     if to_open:
@@ -188,6 +177,16 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
     return events
 
 
+def zero_event(loja_id: int, produto: Produto, after: int) -> NewEvent:
+    return NewEvent(
+        type="produto_estoque_zero",
+        loja_id=loja_id,
+        priority="critica",
+        data={"loja_id": loja_id, "produto_id": produto.pk, "sku": produto.sku, "nome": produto.nome,
+              "estoque_atual": after},
+    )
+
+
 def _new_alert(loja_id: int, produto: Produto, tipo: str, after: int) -> Alerta:
     prioridade = AlertaPrioridade.CRITICA if tipo == AlertaTipo.ESTOQUE_ZERADO else AlertaPrioridade.ALTA
     return Alerta(
@@ -205,10 +204,10 @@ def adjust_stock(*, produto: Produto, quantidade: int, motivo: str, origem: str 
     if not quantidade:
         raise ValueError("quantidade must be non-zero")
     with transaction.atomic():
-        (change,) = apply_stock_changes(
-            loja_id=produto.loja_id, deltas={produto.pk: quantidade}, origem=origem, motivo=motivo
-        )
-    return change.movimentacao
+        result = apply_stock_changes(loja_id=produto.loja_id, deltas={produto.pk: quantidade}, origem=origem,
+                                     motivo=motivo)
+        record_events(result.events)
+    return result.changes[0].movimentacao
 
 
 def create_produto(*, loja, sku: str, nome: str, estoque_minimo: int = 0, estoque_inicial: int = 0) -> Produto:
@@ -216,7 +215,8 @@ def create_produto(*, loja, sku: str, nome: str, estoque_minimo: int = 0, estoqu
     with transaction.atomic():
         produto = Produto.objects.create(loja=loja, sku=sku, nome=nome, estoque_minimo=estoque_minimo)
         if estoque_inicial:
-            apply_stock_changes(loja_id=loja.pk, deltas={produto.pk: estoque_inicial}, origem=Origem.INICIAL)
+            result = apply_stock_changes(loja_id=loja.pk, deltas={produto.pk: estoque_inicial}, origem=Origem.INICIAL)
+            record_events(result.events)
             produto.refresh_from_db(fields=["estoque_atual"])
     return produto
 

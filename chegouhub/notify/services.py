@@ -35,7 +35,7 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chegouhub.common import metrics
+from chegouhub.notify import metrics
 
 from .models import Channel, OutboundAlert, OutboundStatus
 

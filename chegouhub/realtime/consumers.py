@@ -40,7 +40,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from chegouhub.common import metrics
+from chegouhub.realtime import metrics
 from chegouhub.common.logging import channels_log
 from chegouhub.stores.models import Loja
 

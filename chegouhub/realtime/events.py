@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -19,12 +19,14 @@ from django.db.models import Max, Q
 
 from chegouhub.common.logging import channels_log
 
+from . import metrics
+
 from .models import Event, Stream
 
 EVENT_SCHEMAS: dict[str, tuple[str, frozenset[str]]] = {
     "venda_shopify_processada": (
         Stream.ESTOQUE,
-        frozenset({"loja_id", "order_id", "order_name", "itens", "nao_mapeados"}),
+        frozenset({"loja_id", "order_id", "order_name", "itens", "nao_mapeados", "linhas_invalidas"}),
     ),
     "estoque_atualizado": (
         Stream.ESTOQUE,
@@ -78,7 +80,6 @@ class NewEvent:
     loja_id: int | None = None
     user_id: int | None = None
     priority: str = "normal"
-    extra_user_ids: list[int] = field(default_factory=list)
 
 
 def loja_group(loja_id: int) -> str:
@@ -233,8 +234,6 @@ async def apublish(messages: list[tuple[str, dict]]) -> bool:
 
 
 def _publishing_paused() -> bool:
-    from chegouhub.common import metrics
-
     if time.monotonic() < _publish_paused_until:
         metrics.PUBLISH_FAILURES.inc()
         return True
@@ -243,8 +242,6 @@ def _publishing_paused() -> bool:
 
 def _publish_failed(exc: Exception, count: int) -> None:
     global _publish_paused_until, _publish_failures
-    from chegouhub.common import metrics
-
     _publish_failures += 1
     pause = min(PUBLISH_BACKOFF_SECONDS * 2 ** (_publish_failures - 1), PUBLISH_BACKOFF_MAX_SECONDS)
     _publish_paused_until = time.monotonic() + pause

@@ -11,6 +11,8 @@ def visible_events(*, user_id: int, loja_id: int | None = None, stream: str | No
     if loja_id is not None:
         estoque &= Q(loja_id=loja_id)
     notifications = Q(stream=Stream.NOTIFICATIONS, user_id=user_id)
+    if loja_id is not None:  # only that loja's: another loja's webhook_status_change is not about it
+        notifications &= Q(loja_id=loja_id)
     if stream == Stream.ESTOQUE:
         cond = estoque
     elif stream == Stream.NOTIFICATIONS:

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ShopifyConfig(AppConfig):
     name = "chegouhub.shopify"
     label = "shopify"
+
+    def ready(self) -> None:
+        from chegouhub.common.metrics import register_database_families
+
+        from .metrics import database_families
+
+        register_database_families(database_families)

@@ -32,9 +32,9 @@ functions as the ORM path's. SQLite (the embedded default) always uses the Djang
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -45,25 +45,19 @@ from django.db import DatabaseError, close_old_connections, connections
 from psycopg.types.json import Jsonb, set_json_dumps
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from chegouhub.common import metrics
+from chegouhub.shopify import metrics
 from chegouhub.common.logging import webhook_log
+from chegouhub.inventory.alerts import alert_transition
 from chegouhub.inventory.models import Origem, Produto
-from chegouhub.inventory.services import StockChange, _stock_event, log_stock_changes
+from chegouhub.inventory.services import StockChange, log_stock_changes, stock_event
 from chegouhub.realtime import events as event_log
 from chegouhub.stores import selectors as loja_selectors
 from chegouhub.stores.models import Loja
 
-from . import ledger as ledger_math
-from .models import DeliveryStatus, OrderLedger
-from .services import (
-    REQUIRED_HEADERS,
-    SHOP_DOMAIN,
-    _record_order_facts,
-    _sale_event,
-    compute_hmac,
-    paid_lines_for,
-    receive_webhook,
-)
+from . import ledger
+from .models import DeliveryStatus
+from .services import receive_webhook, sale_event
+from .verification import VerifiedWebhook, WebhookRejected, check_size, read_headers, verify
 
 PATH = "/api/estoque/webhook/shopify/"
 UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
@@ -86,12 +80,14 @@ APPLY_SQL = """
 WITH w AS (
   SELECT * FROM unnest(%(n)b::int[], %(lojas)b::bigint[], %(shops)b::text[], %(wids)b::text[], %(eids)b::text[],
     %(vers)b::text[], %(trigs)b::text[], %(bodies)b::bytea[], %(oids)b::bigint[], %(unmapped)b::jsonb[],
-    %(onames)b::text[], %(cancelled)b::bool[], %(paid_lines)b::jsonb[], %(refunds)b::jsonb[], %(applied)b::jsonb[])
-    AS w(n, loja, shop, wid, eid, ver, trig, body, oid, unmapped, oname, cancelled, paid_lines, refunds, applied)
+    %(invalid)b::jsonb[], %(onames)b::text[], %(cancelled)b::bool[], %(paid_lines)b::jsonb[], %(refunds)b::jsonb[],
+    %(applied)b::jsonb[])
+    AS w(n, loja, shop, wid, eid, ver, trig, body, oid, unmapped, invalid, oname, cancelled, paid_lines, refunds,
+      applied)
 ), d AS (
   INSERT INTO shopify_webhookdelivery (loja_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at,
-    body, status, attempts, last_error, order_id, unmapped_skus, duplicates, created_at, processed_at)
-  SELECT loja, shop, %(topic)s, wid, eid, ver, trig, body, %(status)s, 1, '', oid, unmapped, 0, %(now)s, %(now)s
+    body, status, attempts, last_error, order_id, unmapped_skus, invalid_lines, created_at, processed_at)
+  SELECT loja, shop, %(topic)s, wid, eid, ver, trig, body, %(status)s, 1, '', oid, unmapped, invalid, %(now)s, %(now)s
   FROM w ORDER BY wid
   ON CONFLICT DO NOTHING RETURNING webhook_id
 ), l AS (
@@ -101,10 +97,10 @@ WITH w AS (
   FROM w JOIN d ON d.webhook_id = w.wid ORDER BY w.loja, w.oid
   ON CONFLICT (loja_id, order_id) DO NOTHING RETURNING id
 ), delta AS (
-  SELECT x.*, w.loja FROM unnest(%(dn)b::int[], %(dpids)b::bigint[], %(deltas)b::int[]) AS x(n, produto_id, q)
+  SELECT x.*, w.loja FROM unnest(%(dn)b::int[], %(dpids)b::bigint[], %(deltas)b::bigint[]) AS x(n, produto_id, q)
   JOIN w USING (n)
 ), total AS (
-  SELECT produto_id, loja, sum(q)::int AS q FROM delta GROUP BY produto_id, loja
+  SELECT produto_id, loja, sum(q)::bigint AS q FROM delta GROUP BY produto_id, loja
 ), locked AS MATERIALIZED (
   SELECT p.id FROM inventory_produto p JOIN total ON total.produto_id = p.id AND total.loja = p.loja_id
   WHERE (SELECT count(*) FROM l) = %(count)s
@@ -116,7 +112,7 @@ WITH w AS (
 ), steps AS (
   SELECT delta.n, delta.loja, delta.produto_id, delta.q, upd.sku, upd.nome, upd.estoque_minimo,
     upd.antes + COALESCE(sum(delta.q) OVER (PARTITION BY delta.produto_id ORDER BY delta.n
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS antes
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS antes
   FROM delta JOIN upd ON upd.id = delta.produto_id
 ), mov AS (
   INSERT INTO inventory_movimentacao (produto_id, loja_id, quantidade, estoque_anterior, estoque_atual, origem,
@@ -283,15 +279,17 @@ async def _respond(send, status: int, payload: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive, declared: str | None) -> bytes:
+async def _read_body(receive, declared: str | None) -> bytes | None:
+    """The whole body, or None when the client went away (nothing to answer). Over the limit: a
+    body one byte too long, refused by size without reading the rest (as the Django view would)."""
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     if declared and declared.isdigit() and int(declared) > limit:
-        return b"x" * (limit + 1)  # rejected by size without reading it (as the Django view does)
+        return b"x" * (limit + 1)
     chunks, size, more = [], 0, True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -301,7 +299,7 @@ async def _read_body(receive, declared: str | None) -> bytes:
     return b"".join(chunks)
 
 
-def _django_receive(headers: dict, body: bytes, remote_ip: str) -> tuple[int, dict]:
+def _django_receive(headers: list[tuple[str, str]], body: bytes, remote_ip: str) -> tuple[int, dict]:
     """The Django view's work, for every case the lean path does not take (run in a thread)."""
     close_old_connections()
     try:
@@ -316,8 +314,11 @@ def _django_receive(headers: dict, body: bytes, remote_ip: str) -> tuple[int, di
 
 async def handle(scope, receive, send) -> None:
     started = time.perf_counter()
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    body = await _read_body(receive, headers.get("content-length"))
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+    body = await _read_body(receive, declared)
+    if body is None:
+        return  # the client left: nothing was read whole, nothing is done
     remote_ip = (scope.get("client") or ("unknown",))[0] or "unknown"
     lean = await _lean_case(headers, body)
     answer = await _batcher().submit(lean, body, started) if lean is not None else None
@@ -345,52 +346,57 @@ async def _active_loja(shop: str) -> dict | None:
     secret_field = Loja._meta.get_field("webhook_secret")
     value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
              if row is not None and row[3] else {})
-    loja_selectors.loja_cache().set(key, value, loja_selectors._CACHE_SECONDS)
+    loja_selectors.loja_cache().set(key, value, loja_selectors.loja_cache_seconds())
     return value or None
 
 
-async def _lean_case(h: dict, body: bytes) -> dict | None:
-    """The verified first-sight `orders/paid` of a cached active loja, parsed; None for anything else."""
-    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-        return None
-    if any(not h.get(key, "").strip() for key in REQUIRED_HEADERS):
-        return None
-    topic = h["x-shopify-topic"].strip()
-    shop = h["x-shopify-shop-domain"].strip().lower()
-    if topic != "orders/paid" or not SHOP_DOMAIN.match(shop):
-        return None
-    loja = await _active_loja(shop)
-    if not loja or not loja.get("secret"):
-        return None  # unknown or inactive: the Django path answers 404 (or 401 without a secret)
-    if not hmac.compare_digest(compute_hmac(body, loja["secret"]).encode(), h["x-shopify-hmac-sha256"].strip().encode()):
-        return None
+@dataclass(frozen=True)
+class LeanCase:
+    verified: VerifiedWebhook
+    facts: ledger.OrderFacts
+
+    @property
+    def loja_id(self) -> int:
+        return self.verified.loja_id
+
+
+async def _lean_case(pairs: list[tuple[str, str]], body: bytes) -> LeanCase | None:
+    """The verified `orders/paid` of a cached active loja, with its facts; None for anything else.
+
+    Verification is verification.py's, as on the Django path; whatever it refuses is answered there.
+    """
+    try:
+        check_size(len(body), settings.WEBHOOK_MAX_BODY_BYTES)
+        headers = read_headers(pairs)
+        if headers.topic != "orders/paid":
+            return None
+        verified = verify(headers, body, await _active_loja(headers.shop_domain))
+    except WebhookRejected:
+        return None  # the Django path answers it (and counts it)
     try:
         # orjson reads what json does, three times faster; what it refuses (integers beyond 64
         # bits, NaN, UTF-16) goes to the Django path, which reads it with json.
         payload = orjson.loads(body)
-        order_id = int(payload["id"])
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("line_items") or [], list):
+    if not isinstance(payload, dict) or not _ids_exact(payload):
+        return None
+    try:
+        facts = ledger.read_facts(headers.topic, payload)
+    except ledger.UnreadableOrder:
         return None  # the Django path records what it cannot read
-    lines = [li for li in payload.get("line_items") or [] if isinstance(li, dict)]
-    if not _ids_exact(payload, lines):
-        return None
-    return {
-        "loja": loja, "shop": shop, "topic": topic, "payload": payload, "order_id": order_id,
-        "lines": lines,
-        "webhook_id": h["x-shopify-webhook-id"].strip()[:255],
-        "event_id": (h.get("x-shopify-event-id") or "").strip()[:255] or None,
-        "api_version": (h.get("x-shopify-api-version") or "").strip()[:20],
-        "triggered_at": (h.get("x-shopify-triggered-at") or "").strip()[:64],
-    }
+    return LeanCase(verified, facts)
 
 
-def _ids_exact(payload: dict, lines: list[dict]) -> bool:
+def _ids_exact(payload: dict) -> bool:
     """False where orjson read an id, SKU or name as a float: it reads integers beyond 64 bits so,
     where json keeps them exact, and the ledger would name them otherwise than the Django path."""
     if isinstance(payload.get("id"), float) or isinstance(payload.get("name"), float):
         return False
+    lines = payload.get("line_items") or []
+    if not isinstance(lines, list):
+        return True  # read_facts refuses it
+    lines = [li for li in lines if isinstance(li, dict)]
     if any(isinstance(li.get("id"), float) or isinstance(li.get("sku"), float) for li in lines):
         return False
     refunds = payload.get("refunds") or []
@@ -525,31 +531,19 @@ def _distinct(batch: list) -> list[int]:
     seen: set = set()
     positions = []
     for i, (case, *_) in enumerate(batch):
-        keys = {("w", case["webhook_id"]), ("o", case["loja"]["id"], case["order_id"])}
-        if case["event_id"]:
-            keys.add(("e", case["shop"], case["topic"], case["event_id"]))
+        v = case.verified
+        keys = {("w", v.webhook_id), ("o", v.loja_id, case.facts.order_id)}
+        if v.event_id:
+            keys.add(("e", v.shop_domain, v.topic, v.event_id))
         if not keys & seen:
             positions.append(i)
         seen |= keys
     return positions
 
 
-def _plan(case: dict, produto_by_sku: dict[str, int]) -> tuple[OrderLedger, list, dict[int, int]]:
-    """The same facts and arithmetic as apply_order_paid on a ledger seen for the first time."""
-    payload = case["payload"]
-    ledger = OrderLedger(loja_id=case["loja"]["id"], order_id=case["order_id"], paid=True, cancelled=False,
-                         paid_lines={}, refunds={}, applied={}, order_name="")
-    ledger.paid_lines, unmapped = paid_lines_for(case["lines"], produto_by_sku)
-    _record_order_facts(ledger, payload)
-    mapped = {k: v for k, v in ledger.paid_lines.items() if v.get("produto_id")}
-    deltas = ledger_math.pending_deltas(paid=True, cancelled=ledger.cancelled, paid_lines=mapped,
-                                        refunds=ledger.refunds, applied={})
-    by_produto: dict[int, int] = {}
-    for line_id, delta in deltas.items():
-        produto_id = mapped[line_id]["produto_id"]
-        by_produto[produto_id] = by_produto.get(produto_id, 0) + delta
-        ledger.applied[line_id] = ledger.applied.get(line_id, 0) + delta
-    return ledger, unmapped, {pid: d for pid, d in sorted(by_produto.items()) if d}
+def _plan(case: LeanCase, produto_by_sku: dict[str, int]) -> ledger.Settlement:
+    """ledger.settle on a ledger seen for the first time, as the Django path would settle it."""
+    return ledger.settle(ledger.LedgerState(), case.facts, produto_by_sku)
 
 
 async def _process(items: list[tuple[dict, bytes, float]], on_commit=None) -> list[tuple[int, dict]]:
@@ -578,8 +572,8 @@ def _by_loja(resolution: dict[tuple[int, str], int | None]) -> dict[int, dict[st
 
 async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembered: bool) -> list[tuple[int, dict]]:
     now = datetime.now(UTC)
-    pairs = sorted({(case["loja"]["id"], str(li["sku"]).strip()) for case, _, _ in items
-                    for li in case["lines"] if li.get("sku")})
+    pairs = sorted({(case.loja_id, sku) for case, _, _ in items
+                    for sku in ledger.skus_to_resolve(ledger.LedgerState(), case.facts)})
     known = {}
     if remembered:
         for pair in pairs:
@@ -593,7 +587,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                 # (in insertion order): so a transaction locking several lojas (webhook states)
                 # and a batch never wait for each other in a cycle.
                 await conn.execute("SELECT 1 FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
-                                   [sorted({case["loja"]["id"] for case, _, _ in items})])
+                                   [sorted({case.loja_id for case, _, _ in items})])
                 resolving = None
                 if pairs:
                     resolving = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
@@ -603,22 +597,25 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                     _remember(known)
                     resolving = None
                 produto_by_sku = _by_loja(known)
-                plans = [_plan(case, produto_by_sku.get(case["loja"]["id"], {})) for case, _, _ in items]
+                plans = [_plan(case, produto_by_sku.get(case.loja_id, {})) for case, _, _ in items]
                 dn, dpids, deltas = [], [], []
-                for n, (_, _, by_produto) in enumerate(plans):
-                    dn += [n] * len(by_produto)
-                    dpids += list(by_produto)
-                    deltas += list(by_produto.values())
+                for n, plan in enumerate(plans):
+                    dn += [n] * len(plan.deltas)
+                    dpids += list(plan.deltas)
+                    deltas += list(plan.deltas.values())
+                verified = [c.verified for c, _, _ in items]
+                states = [p.state for p in plans]
                 cur = await conn.execute(APPLY_SQL, {
-                    "n": list(range(len(items))), "lojas": [c["loja"]["id"] for c, _, _ in items],
-                    "shops": [c["shop"] for c, _, _ in items], "wids": [c["webhook_id"] for c, _, _ in items],
-                    "eids": [c["event_id"] for c, _, _ in items], "vers": [c["api_version"] for c, _, _ in items],
-                    "trigs": [c["triggered_at"] for c, _, _ in items], "bodies": [b for _, b, _ in items],
-                    "oids": [c["order_id"] for c, _, _ in items], "unmapped": [Jsonb(u) for _, u, _ in plans],
-                    "onames": [lg.order_name for lg, _, _ in plans], "cancelled": [lg.cancelled for lg, _, _ in plans],
-                    "paid_lines": [Jsonb(lg.paid_lines) for lg, _, _ in plans],
-                    "refunds": [Jsonb(lg.refunds) for lg, _, _ in plans],
-                    "applied": [Jsonb(lg.applied) for lg, _, _ in plans],
+                    "n": list(range(len(items))), "lojas": [v.loja_id for v in verified],
+                    "shops": [v.shop_domain for v in verified], "wids": [v.webhook_id for v in verified],
+                    "eids": [v.event_id for v in verified], "vers": [v.api_version for v in verified],
+                    "trigs": [v.triggered_at for v in verified], "bodies": [b for _, b, _ in items],
+                    "oids": [c.facts.order_id for c, _, _ in items], "unmapped": [Jsonb(p.unmapped) for p in plans],
+                    "invalid": [Jsonb(p.invalid) for p in plans],
+                    "onames": [st.order_name for st in states], "cancelled": [st.cancelled for st in states],
+                    "paid_lines": [Jsonb(st.paid_lines) for st in states],
+                    "refunds": [Jsonb(st.refunds) for st in states],
+                    "applied": [Jsonb(st.applied) for st in states],
                     "dn": dn, "dpids": dpids, "deltas": deltas, "count": len(items), "topic": "orders/paid",
                     "status": DeliveryStatus.PROCESSED.value, "now": now, "origem": Origem.PEDIDO_PAGO.value,
                 })
@@ -643,21 +640,23 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                 for _d, _l, n, pid, sku, nome, minimo, antes, q, alerts in rows:
                     if n is None:
                         continue
-                    produto = Produto(pk=pid, loja_id=items[n][0]["loja"]["id"], sku=sku, nome=nome,
+                    produto = Produto(pk=pid, loja_id=items[n][0].loja_id, sku=sku, nome=nome,
                                       estoque_minimo=minimo)
                     changes[n].append(StockChange(produto=produto, quantidade=q, estoque_anterior=antes,
                                                   estoque_atual=antes + q, movimentacao=None))
-                    if alerts or antes + q <= max(minimo, 0):
+                    active = frozenset(a.split(":", 1)[0] for a in alerts or ())
+                    if alert_transition(before=antes, after=antes + q, minimo=minimo, active=active):
                         alerting.add(n)
-                if [len(c) for c in changes] != [len(p[2]) for p in plans]:
+                if [len(c) for c in changes] != [len(p.deltas) for p in plans]:
                     raise _Fallback  # a produto vanished between resolving and locking
                 if alerting:
                     # A threshold crossed or an alert to resolve: the ORM path opens, resolves, notifies.
                     raise _Fallback(frozenset(alerting))
                 new_events = []
-                for (case, _, _), (ledger, unmapped, _), cs in zip(items, plans, changes):
-                    new_events += [_stock_event(case["loja"]["id"], c, Origem.PEDIDO_PAGO) for c in cs]
-                    new_events.append(_sale_event(ledger, cs, unmapped))
+                for (case, _, _), plan, cs in zip(items, plans, changes):
+                    new_events += [stock_event(case.loja_id, c, Origem.PEDIDO_PAGO) for c in cs]
+                    new_events.append(sale_event(case.loja_id, case.facts.order_id, plan.state.order_name, cs,
+                                                 plan.unmapped, plan.invalid))
                 for e in new_events:
                     event_log.check_schema(e)
                 # The lojas' event-log locks are taken last, in one order, and held only through the
@@ -699,16 +698,16 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
         messages.append(event_log.GroupMessage(event_log.loja_group(new.loja_id), payload, last[new.loja_id]))
         last[new.loja_id] = event_id
     await event_log.apublish(messages)
-    for (case, _, started), (_, unmapped, _), cs in zip(items, plans, changes):
-        _log_processed(case, cs, unmapped, answered - started)
+    for (case, _, started), plan, cs in zip(items, plans, changes):
+        _log_processed(case, cs, plan, answered - started)
     return answers
 
 
-def _log_processed(case: dict, changes: list[StockChange], unmapped: list, latency: float) -> None:
-    loja_id, order_id = case["loja"]["id"], case["order_id"]
+def _log_processed(case: LeanCase, changes: list[StockChange], plan: ledger.Settlement, latency: float) -> None:
+    loja_id, order_id, topic = case.loja_id, case.facts.order_id, case.verified.topic
     log_stock_changes(loja_id, changes, Origem.PEDIDO_PAGO, str(order_id))
     webhook_log.info("webhook processed", extra={
-        "topic": case["topic"], "loja_id": loja_id, "status": DeliveryStatus.PROCESSED, "order_id": order_id,
-        "unmapped": len(unmapped), "path": "lean"})
+        "topic": topic, "loja_id": loja_id, "status": DeliveryStatus.PROCESSED, "order_id": order_id,
+        "unmapped": len(plan.unmapped), "invalid": len(plan.invalid), "path": "lean"})
     metrics.WEBHOOK_LATENCY.observe(latency)  # until the answer, as the Django view measures it
-    metrics.WEBHOOKS.labels(topic=case["topic"], outcome="processed").inc()  # as the Django view counts
+    metrics.WEBHOOKS.labels(topic=topic, outcome="processed").inc()  # as the Django view counts

@@ -32,7 +32,7 @@ class WebhookDelivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True, default="")
     order_id = models.BigIntegerField(null=True, blank=True)
     unmapped_skus = models.JSONField(default=list, blank=True)
-    duplicates = models.PositiveIntegerField(default=0)
+    invalid_lines = models.JSONField(default=list, blank=True)  # [{"posicao", "motivo"}]: lines set aside
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -54,12 +54,19 @@ class RejectionReason(models.TextChoices):
 
 
 class WebhookRejection(models.Model):
-    """Requests that changed nothing but count in the stats: repeats and bad signatures."""
+    """Requests that changed nothing but count in the stats (repeats and bad signatures), counted
+    per loja, reason and minute: a flood adds to one row, never a row a request. Rows older than
+    WEBHOOK_REJECTION_RETENTION_DAYS are purged (`services.purge_rejections`)."""
 
-    loja = models.ForeignKey("stores.Loja", null=True, on_delete=models.CASCADE, related_name="+")
-    topic = models.CharField(max_length=100, blank=True, default="")
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="+", db_index=False)
     reason = models.CharField(max_length=20, choices=RejectionReason.choices)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(db_index=True)  # the minute counted
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["loja", "reason", "created_at"], name="rejection_one_row_a_minute")
+        ]
 
 
 class OrderLedger(models.Model):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import transaction
@@ -30,7 +29,8 @@ from chegouhub.stores.models import Loja, WebhookStatus
 from . import admin_api
 from .admin_api import AdminApiClient, ShopifyError
 from .models import OrderLedger
-from .services import apply_order_cancelled, apply_order_paid, apply_refund
+from . import ledger
+from .services import ORIGEM_BY_TOPIC, apply_order_facts
 
 # Shopify's updated_at and our clock differ a little, and an order updated while a page was read
 # may move between pages: each run re-reads a margin before its cursor (re-reading is harmless).
@@ -83,20 +83,22 @@ def _ledger_state(loja_id: int, order_id: int):
     return row and (row["paid"], row["cancelled"], sorted(row["refunds"]), row["applied"])
 
 
-def apply_order_facts(loja_id: int, order: dict) -> bool:
+def apply_order_snapshot(loja_id: int, order: dict) -> bool:
     """Apply one order's facts through the ledger, as its webhooks would have; True if anything changed."""
-    source = SimpleNamespace(loja_id=loja_id)  # the ledger functions read only the loja from the delivery
     before = _ledger_state(loja_id, order["id"])
     # One fact at a time, as the webhooks bring them, so each movement carries its own origin
-    # (a refund restocks as `shopify_reembolso`, not inside the paid order's settlement).
-    bare = {k: v for k, v in order.items() if k not in ("refunds", "cancelled_at")}
+    # (a refund restocks as `shopify_reembolso`, not inside the paid order's settlement). The paid
+    # fact is read from the whole snapshot: its refunds count in the sold quantity (CONTRACT 4).
+    facts = []
+    if (order.get("financial_status") or "").upper() in PAID_STATUSES:
+        facts.append(("orders/paid", ledger.read_facts("orders/paid", dict(order, cancelled_at=None)).only_payment()))
+    if order.get("cancelled_at"):
+        facts.append(("orders/cancelled", ledger.read_facts("orders/cancelled", dict(order, refunds=[]))))
+    for refund in order.get("refunds") or []:
+        facts.append(("refunds/create", ledger.read_facts("refunds/create", dict(refund, order_id=order["id"]))))
     with transaction.atomic():
-        if (order.get("financial_status") or "").upper() in PAID_STATUSES:
-            apply_order_paid(delivery=source, payload=bare)
-        if order.get("cancelled_at"):
-            apply_order_cancelled(delivery=source, payload=dict(bare, cancelled_at=order["cancelled_at"]))
-        for refund in order.get("refunds") or []:
-            apply_refund(delivery=source, payload=dict(refund, order_id=order["id"]))
+        for topic, fact in facts:
+            apply_order_facts(loja_id=loja_id, facts=fact, origem=ORIGEM_BY_TOPIC[topic])
     return _ledger_state(loja_id, order["id"]) != before
 
 
@@ -141,7 +143,7 @@ def reconcile_orders(loja: Loja, *, since: datetime | None = None) -> LojaReconc
     result.orders = len(orders)
     for order in orders:
         try:
-            if apply_order_facts(loja.pk, order):
+            if apply_order_snapshot(loja.pk, order):
                 result.corrected.append(order["id"])
         except Exception as exc:  # one bad order must not stop the others; the cursor does not advance
             result.erro = f"pedido {order.get('id')}: {type(exc).__name__}"

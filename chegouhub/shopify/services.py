@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chegouhub.common import metrics
 from chegouhub.common.logging import webhook_log
 from chegouhub.inventory.models import Origem
 from chegouhub.inventory.services import StockChange, apply_stock_changes, resolve_skus
@@ -27,40 +22,26 @@ from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.stores.models import Loja, WebhookStatus
 from chegouhub.stores.selectors import active_loja_for_shop
 
-from . import ledger as ledger_math
+from . import ledger
+from . import metrics
+from .ledger import LedgerState, OrderFacts, UnreadableOrder
 from .models import DeliveryStatus, OrderLedger, RejectionReason, WebhookDelivery, WebhookRejection
+from .verification import (  # noqa: F401 (re-exported: the project's one signing function)
+    VerifiedWebhook,
+    WebhookRejected,
+    check_size,
+    compute_hmac,
+    read_headers,
+    verify,
+)
 
-REQUIRED_HEADERS = {
-    "x-shopify-topic": "X-Shopify-Topic",
-    "x-shopify-hmac-sha256": "X-Shopify-Hmac-Sha256",
-    "x-shopify-shop-domain": "X-Shopify-Shop-Domain",
-    "x-shopify-webhook-id": "X-Shopify-Webhook-Id",
-}
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 STOCK_TOPICS = ("orders/paid", "orders/cancelled", "refunds/create")
 REQUIRED_TOPICS = ("orders/paid", "orders/cancelled", "refunds/create", "app/uninstalled")
-
-
-class WebhookRejected(Exception):
-    def __init__(self, status: int, erro: str, *, loja_id: int | None = None, topic: str = ""):
-        super().__init__(erro)
-        self.status = status
-        self.erro = erro
-        self.loja_id = loja_id
-        self.topic = topic
-
-
-@dataclass(frozen=True)
-class VerifiedWebhook:
-    loja_id: int
-    owner_id: int
-    shop_domain: str
-    topic: str
-    webhook_id: str
-    event_id: str | None
-    api_version: str
-    triggered_at: str
-    body: bytes
+ORIGEM_BY_TOPIC = {
+    "orders/paid": Origem.PEDIDO_PAGO,
+    "orders/cancelled": Origem.PEDIDO_CANCELADO,
+    "refunds/create": Origem.REEMBOLSO,
+}
 
 
 @dataclass
@@ -74,49 +55,21 @@ class ProcessResult:
     status: str = DeliveryStatus.PROCESSED
     order_id: int | None = None
     unmapped_skus: list = field(default_factory=list)
+    invalid_lines: list = field(default_factory=list)
 
 
-def compute_hmac(body: bytes, secret: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+def verify_webhook(*, headers: Iterable[tuple[str, str]], body: bytes) -> VerifiedWebhook:
+    """Headers, shop domain, loja and HMAC over the raw bytes (verification.py). Raises WebhookRejected."""
+    parsed = read_headers(headers)
+    return verify(parsed, body, active_loja_for_shop(parsed.shop_domain))
 
 
-def verify_webhook(*, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
-    """Check headers, shop domain, loja and HMAC over the raw bytes. Raises WebhookRejected."""
-    h = {k.lower(): v for k, v in headers.items()}
-    missing = [name for key, name in REQUIRED_HEADERS.items() if not h.get(key, "").strip()]
-    if missing:
-        raise WebhookRejected(400, f"Cabeçalho obrigatório ausente: {', '.join(missing)}.")
-    topic = h["x-shopify-topic"].strip()
-    shop = h["x-shopify-shop-domain"].strip().lower()
-    if not SHOP_DOMAIN.match(shop):
-        raise WebhookRejected(403, "Domínio da loja não é um domínio .myshopify.com.", topic=topic)
-    loja = active_loja_for_shop(shop)
-    if loja is None:
-        raise WebhookRejected(404, "Loja não cadastrada ou inativa.", topic=topic)
-    if not loja["secret"]:
-        raise WebhookRejected(401, "Loja sem segredo de webhook configurado.", loja_id=loja["id"], topic=topic)
-    expected = compute_hmac(body, loja["secret"])
-    if not hmac.compare_digest(expected.encode(), h["x-shopify-hmac-sha256"].strip().encode()):
-        raise WebhookRejected(401, "Assinatura HMAC inválida.", loja_id=loja["id"], topic=topic)
-    return VerifiedWebhook(
-        loja_id=loja["id"],
-        owner_id=loja["owner_id"],
-        shop_domain=shop,
-        topic=topic,
-        webhook_id=h["x-shopify-webhook-id"].strip()[:255],
-        event_id=(h.get("x-shopify-event-id") or "").strip()[:255] or None,
-        api_version=(h.get("x-shopify-api-version") or "").strip()[:20],
-        triggered_at=(h.get("x-shopify-triggered-at") or "").strip()[:64],
-        body=body,
-    )
-
-
-def receive_webhook(*, headers: Mapping[str, str], body: bytes, remote_ip: str) -> WebhookOutcome:
-    """The receiver's one action. Database errors propagate (the view answers 503)."""
+def receive_webhook(*, headers: Iterable[tuple[str, str]], body: bytes, remote_ip: str) -> WebhookOutcome:
+    """The receiver's one action. `headers` are the request's raw (name, value) pairs. Database
+    errors propagate (the view answers 503)."""
     started = time.perf_counter()
     try:
-        if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-            raise WebhookRejected(413, "Corpo maior que o limite de 5 MiB.")
+        check_size(len(body), settings.WEBHOOK_MAX_BODY_BYTES)
         verified = verify_webhook(headers=headers, body=body)
     except WebhookRejected as rejected:
         return _reject(rejected, remote_ip)
@@ -126,16 +79,15 @@ def receive_webhook(*, headers: Mapping[str, str], body: bytes, remote_ip: str) 
 
 
 def _reject(rejected: WebhookRejected, remote_ip: str) -> WebhookOutcome:
-    if rejected.status == 401 and rejected.loja_id is not None:
-        WebhookRejection.objects.create(
-            loja_id=rejected.loja_id, topic=rejected.topic[:100], reason=RejectionReason.HMAC_INVALID
-        )
     metrics.WEBHOOKS.labels(topic=rejected.topic[:50] or "-", outcome=f"rejected_{rejected.status}").inc()
     webhook_log.warning(
         "webhook rejected", extra={"status": rejected.status, "reason": rejected.erro, "topic": rejected.topic[:100]}
     )
     if _count_failure(remote_ip) > settings.WEBHOOK_FAILED_REQUESTS_PER_MINUTE:
+        # Limited: nothing is written (a flood of forged requests must not fill a table).
         return WebhookOutcome(429, {"erro": "Muitas requisições inválidas deste endereço; aguarde um minuto."})
+    if rejected.status == 401 and rejected.loja_id is not None:
+        count_rejection(rejected.loja_id, RejectionReason.HMAC_INVALID)
     return WebhookOutcome(rejected.status, {"erro": rejected.erro})
 
 
@@ -147,6 +99,26 @@ def _count_failure(remote_ip: str) -> int:
         return cache.incr(key)
     except Exception:  # a cache outage must not turn into a 500
         return 0
+
+
+def count_rejection(loja_id: int, reason: str) -> None:
+    """One more repeat or bad signature in the loja's counter of this minute (one row per loja,
+    reason and minute however many arrive; old minutes are purged by `purge_rejections`)."""
+    minute = timezone.now().replace(second=0, microsecond=0)
+    table = WebhookRejection._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (loja_id, reason, created_at, count) VALUES (%s, %s, %s, 1) "
+            f"ON CONFLICT (loja_id, reason, created_at) DO UPDATE SET count = {table}.count + 1",
+            [loja_id, reason, minute],
+        )
+
+
+def purge_rejections(*, now=None) -> int:
+    """Forget rejection counters older than WEBHOOK_REJECTION_RETENTION_DAYS."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_REJECTION_RETENTION_DAYS)
+    deleted, _ = WebhookRejection.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def store_and_process(verified: VerifiedWebhook) -> WebhookOutcome:
@@ -166,12 +138,12 @@ def store_and_process(verified: VerifiedWebhook) -> WebhookOutcome:
                     attempts=1,
                 )
         except IntegrityError:
-            WebhookRejection.objects.create(loja_id=verified.loja_id, topic=topic[:100], reason=RejectionReason.DUPLICATE)
+            count_rejection(verified.loja_id, RejectionReason.DUPLICATE)
             metrics.WEBHOOKS.labels(topic=topic[:50], outcome="duplicate").inc()
             webhook_log.info("duplicate webhook ignored", extra={"topic": topic, "loja_id": verified.loja_id})
             return WebhookOutcome(200, {"status": "duplicate"})
 
-        payload = _parse_payload(verified.body)
+        payload = parse_payload(verified.body)
         if payload is None:
             delivery.status = DeliveryStatus.INVALID
             delivery.last_error = "O corpo não é um objeto JSON."
@@ -197,7 +169,7 @@ def _is_database_outage(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _parse_payload(body: bytes) -> dict | None:
+def parse_payload(body: bytes) -> dict | None:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -233,18 +205,20 @@ def process_delivery(delivery: WebhookDelivery, payload: dict) -> ProcessResult:
     delivery.status = result.status
     delivery.order_id = result.order_id
     delivery.unmapped_skus = result.unmapped_skus
+    delivery.invalid_lines = result.invalid_lines
     delivery.processed_at = timezone.now()
     delivery.last_error = ""
     delivery.next_attempt_at = None
     delivery.claimed_until = None
     delivery.save(
-        update_fields=["status", "order_id", "unmapped_skus", "processed_at", "last_error", "next_attempt_at",
+        update_fields=["status", "order_id", "unmapped_skus", "invalid_lines", "processed_at", "last_error", "next_attempt_at",
                        "claimed_until"]
     )
     webhook_log.info(
         "webhook processed",
         extra={"delivery_id": delivery.pk, "topic": delivery.topic, "loja_id": delivery.loja_id,
-               "status": result.status, "order_id": result.order_id, "unmapped": len(result.unmapped_skus)},
+               "status": result.status, "order_id": result.order_id, "unmapped": len(result.unmapped_skus),
+               "invalid": len(result.invalid_lines)},
     )
     return result
 
@@ -265,82 +239,45 @@ def _lock_ledger(loja_id: int, order_id: int) -> OrderLedger:
         return qs.get(loja_id=loja_id, order_id=order_id)
 
 
-def _order_id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError("payload has no numeric order id") from None
+def _state(row: OrderLedger) -> LedgerState:
+    return LedgerState(paid=row.paid, cancelled=row.cancelled, order_name=row.order_name,
+                       paid_lines=row.paid_lines, refunds=row.refunds, applied=row.applied)
 
 
-def _record_order_facts(ledger: OrderLedger, order: dict) -> None:
-    """Facts any orders/* payload may carry: a cancellation and embedded refunds."""
-    if order.get("cancelled_at"):
-        ledger.cancelled = True
-    for refund in order.get("refunds") or []:
-        if isinstance(refund, dict) and refund.get("id") is not None:
-            ledger.refunds.setdefault(str(refund["id"]), ledger_math.refund_restocks(refund))
-    if order.get("name") and not ledger.order_name:
-        ledger.order_name = str(order["name"])[:100]
+def _store_state(row: OrderLedger, state: LedgerState) -> None:
+    row.paid, row.cancelled, row.order_name = state.paid, state.cancelled, state.order_name
+    row.paid_lines, row.refunds, row.applied = state.paid_lines, state.refunds, state.applied
+    row.save()
 
 
-def _settle(ledger: OrderLedger, *, origem: str, referencia: str) -> list[StockChange]:
-    """Apply what the facts now require and nothing else; record it as applied."""
-    mapped = {k: v for k, v in ledger.paid_lines.items() if v.get("produto_id")}
-    deltas = ledger_math.pending_deltas(
-        paid=ledger.paid,
-        cancelled=ledger.cancelled,
-        paid_lines=mapped,
-        refunds=ledger.refunds,
-        applied=ledger.applied,
-    )
-    by_produto: dict[int, int] = {}
-    for line_id, delta in deltas.items():
-        produto_id = mapped[line_id]["produto_id"]
-        by_produto[produto_id] = by_produto.get(produto_id, 0) + delta
-        ledger.applied[line_id] = ledger.applied.get(line_id, 0) + delta
-    ledger.save()
-    return apply_stock_changes(loja_id=ledger.loja_id, deltas=by_produto, origem=origem, referencia=referencia)
+def apply_order_facts(*, loja_id: int, facts: OrderFacts, origem: str) -> ProcessResult:
+    """Settle one delivery's facts through the ORM: the ledger row locked, what `ledger.settle`
+    decides applied, and the delivery's events appended once."""
+    row = _lock_ledger(loja_id, facts.order_id)
+    state = _state(row)
+    resolution = resolve_skus(loja_id=loja_id, skus=ledger.skus_to_resolve(state, facts))
+    settlement = ledger.settle(state, facts, resolution)
+    _store_state(row, settlement.state)
+    stock = apply_stock_changes(loja_id=loja_id, deltas=settlement.deltas, origem=origem,
+                                referencia=facts.referencia)
+    events = stock.events
+    if settlement.first_paid:
+        events.append(sale_event(loja_id, facts.order_id, settlement.state.order_name, stock.changes,
+                                 settlement.unmapped, settlement.invalid))
+    record_events(events)
+    return ProcessResult(order_id=facts.order_id, unmapped_skus=settlement.unmapped,
+                         invalid_lines=settlement.invalid)
 
 
-def apply_order_paid(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
-    order_id = _order_id(payload.get("id"))
-    ledger = _lock_ledger(delivery.loja_id, order_id)
-    first_time = not ledger.paid
-    unmapped: list = []
-    if first_time:
-        lines = [li for li in payload.get("line_items") or [] if isinstance(li, dict)]
-        skus = {str(li["sku"]).strip() for li in lines if li.get("sku")}
-        produto_by_sku = resolve_skus(loja_id=delivery.loja_id, skus=skus)
-        ledger.paid_lines, unmapped = paid_lines_for(lines, produto_by_sku)
-        ledger.paid = True
-    _record_order_facts(ledger, payload)
-    changes = _settle(ledger, origem=Origem.PEDIDO_PAGO, referencia=str(order_id))
-    if first_time:
-        record_events([_sale_event(ledger, changes, unmapped)])
-    return ProcessResult(order_id=order_id, unmapped_skus=unmapped)
-
-
-def paid_lines_for(lines: list[dict], produto_by_sku: dict[str, int]) -> tuple[dict, list]:
-    """The ledger's paid lines of an order ({line_id: {sku, produto_id, quantidade}}) and its unmapped SKUs."""
-    paid_lines, unmapped = {}, []
-    for index, li in enumerate(lines):
-        sku = str(li["sku"]).strip() if li.get("sku") else None
-        produto_id = produto_by_sku.get(sku) if sku else None
-        if produto_id is None:
-            unmapped.append(sku)
-        line_id = str(li.get("id", f"idx-{index}"))
-        paid_lines[line_id] = {"sku": sku, "produto_id": produto_id, "quantidade": ledger_math.line_quantity(li)}
-    return paid_lines, unmapped
-
-
-def _sale_event(ledger: OrderLedger, changes: list[StockChange], unmapped: list) -> NewEvent:
+def sale_event(loja_id: int, order_id: int, order_name: str, changes: list[StockChange], unmapped: list,
+               invalid: list) -> NewEvent:
     return NewEvent(
         type="venda_shopify_processada",
-        loja_id=ledger.loja_id,
+        loja_id=loja_id,
         data={
-            "loja_id": ledger.loja_id,
-            "order_id": ledger.order_id,
-            "order_name": ledger.order_name,
+            "loja_id": loja_id,
+            "order_id": order_id,
+            "order_name": order_name,
             "itens": [
                 {
                     "sku": c.produto.sku,
@@ -352,28 +289,18 @@ def _sale_event(ledger: OrderLedger, changes: list[StockChange], unmapped: list)
                 for c in changes
             ],
             "nao_mapeados": unmapped,
+            "linhas_invalidas": invalid,
         },
     )
 
 
-def apply_order_cancelled(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
-    order_id = _order_id(payload.get("id"))
-    ledger = _lock_ledger(delivery.loja_id, order_id)
-    ledger.cancelled = True
-    _record_order_facts(ledger, payload)
-    _settle(ledger, origem=Origem.PEDIDO_CANCELADO, referencia=str(order_id))
-    return ProcessResult(order_id=order_id)
-
-
-def apply_refund(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
-    order_id = _order_id(payload.get("order_id"))
-    if payload.get("id") is None:
-        raise ValueError("refund payload has no id")
-    refund_id = str(payload["id"])
-    ledger = _lock_ledger(delivery.loja_id, order_id)
-    ledger.refunds.setdefault(refund_id, ledger_math.refund_restocks(payload))
-    _settle(ledger, origem=Origem.REEMBOLSO, referencia=refund_id)
-    return ProcessResult(order_id=order_id)
+def apply_stock_topic(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
+    """orders/paid, orders/cancelled, refunds/create: the payload's facts, settled."""
+    try:
+        facts = ledger.read_facts(delivery.topic, payload)
+    except UnreadableOrder as exc:
+        raise ValueError(str(exc)) from None
+    return apply_order_facts(loja_id=delivery.loja_id, facts=facts, origem=ORIGEM_BY_TOPIC[delivery.topic])
 
 
 def mark_app_uninstalled(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
@@ -404,9 +331,9 @@ def set_webhook_status(loja: Loja, status: str, detalhes: str) -> None:
 
 
 TOPIC_HANDLERS = {
-    "orders/paid": apply_order_paid,
-    "orders/cancelled": apply_order_cancelled,
-    "refunds/create": apply_refund,
+    "orders/paid": apply_stock_topic,
+    "orders/cancelled": apply_stock_topic,
+    "refunds/create": apply_stock_topic,
     "app/uninstalled": mark_app_uninstalled,
 }
 
@@ -452,7 +379,7 @@ def retry_delivery(delivery_id: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         delivery.attempts += 1
         delivery.save(update_fields=["attempts"])
-        payload = _parse_payload(bytes(delivery.body))
+        payload = parse_payload(bytes(delivery.body))
         if payload is None:
             delivery.status = DeliveryStatus.INVALID
             delivery.save(update_fields=["status"])

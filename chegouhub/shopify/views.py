@@ -21,6 +21,15 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
+def raw_headers(request) -> list[tuple[str, str]]:
+    """The request's header pairs as sent: a repeated header stays repeated (Django's META would
+    join them with commas), so every path judges the same pairs (verification.read_headers)."""
+    scope = getattr(request, "scope", None)
+    if scope is not None:
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    return list(request.headers.items())
+
+
 @csrf_exempt
 @require_POST
 def shopify_webhook(request):
@@ -33,7 +42,7 @@ def shopify_webhook(request):
     else:
         body = request.read(settings.WEBHOOK_MAX_BODY_BYTES + 1)
     try:
-        outcome = receive_webhook(headers=request.headers, body=body, remote_ip=client_ip(request))
+        outcome = receive_webhook(headers=raw_headers(request), body=body, remote_ip=client_ip(request))
     except DatabaseError as exc:
         webhook_log.error("database unavailable; asking Shopify to retry", extra={"error_type": type(exc).__name__})
         return JsonResponse({"erro": "Banco de dados indisponível; a Shopify vai reenviar."}, status=503)

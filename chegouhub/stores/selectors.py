@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db.models import QuerySet
 
@@ -10,12 +11,6 @@ def lojas_for_user(user) -> QuerySet[Loja]:
     return Loja.objects.filter(owner_id=user.pk)
 
 
-def loja_user_ids(loja_id: int) -> list[int]:
-    """Users allowed on a loja (today: its owner)."""
-    return list(Loja.objects.filter(pk=loja_id).values_list("owner_id", flat=True))
-
-
-_CACHE_SECONDS = 30
 _local_cache = None
 
 
@@ -30,6 +25,13 @@ def loja_cache():
     if _local_cache is None:
         _local_cache = caches["local"]
     return _local_cache
+
+
+def loja_cache_seconds() -> float:
+    """How long a process trusts its copy of a loja's id, owner and secret. Only the process that
+    saves a loja forgets its copy at once; the others must refuse a deactivated loja or an old
+    secret within a second (CONTRACT section 4), so the copy lives less than that."""
+    return settings.LOJA_CACHE_SECONDS
 
 
 def loja_cache_key(shop_domain: str) -> str:
@@ -49,7 +51,7 @@ def active_loja_for_shop(shop_domain: str) -> dict | None:
         if loja is not None and loja.ativo
         else {}
     )
-    cache.set(key, value, _CACHE_SECONDS)
+    cache.set(key, value, loja_cache_seconds())
     return value or None
 
 

@@ -308,16 +308,18 @@ def test_the_route_is_off_on_sqlite_and_on_by_default_on_postgresql(settings):
     assert not fastpath.enabled()
 
 
-async def test_a_verified_paid_order_the_arithmetic_cannot_read_is_accepted_and_kept(asgi, loja, make_produto):
-    """Never a 500: it goes to the general path, which stores it as failed for the retry worker."""
+async def test_a_verified_paid_order_with_an_unreadable_line_applies_the_others(asgi, loja, make_produto):
+    """A line the arithmetic cannot read is set aside with its reason; the order's other lines apply."""
     p = await sync_to_async(_make)(make_produto, loja, "SKU1", 10)
-    payload = order_payload(900, [(1, "SKU1", 1)])
+    q = await sync_to_async(_make)(make_produto, loja, "SKU2", 10)
+    payload = order_payload(900, [(1, "SKU1", 1), (2, "SKU2", 3)])
     payload["line_items"][0]["quantity"] = "not-a-number"
     r = await post(asgi, loja, "orders/paid", payload)
-    assert (r.status_code, r.json()) == (200, {"status": "accepted"})
-    (delivery,) = await rows(WebhookDelivery, order_id=None, topic="orders/paid")
-    assert delivery.status == "failed"
-    assert await stock(p) == 10
+    assert (r.status_code, r.json()) == (200, {"status": "processed"})
+    (delivery,) = await rows(WebhookDelivery, order_id=900, topic="orders/paid")
+    assert delivery.status == "processed"
+    assert delivery.invalid_lines == [{"posicao": 1, "motivo": "quantidade não é um inteiro entre 0 e 1000000"}]
+    assert (await stock(p), await stock(q)) == (10, 7)
 
 
 @pytest.fixture
@@ -556,7 +558,7 @@ async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, 
                                                                     monkeypatch):
     """The route remembers each SKU's product to save a round trip; a mapping added or a product
     created since must still decide where the stock comes from, and on the lean path."""
-    from chegouhub.common import metrics
+    from chegouhub.shopify import metrics
 
     attempts = []
     real_transact = fastpath._transact

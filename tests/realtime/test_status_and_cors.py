@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import resolve
 from rest_framework.test import APIClient
 
-from chegouhub.common import metrics
+from chegouhub.realtime import metrics
 from chegouhub.common.logging import channels_log
 from chegouhub.realtime.auth import origin_allowed
 from chegouhub.realtime.routing import websocket_application

@@ -554,10 +554,12 @@ def _doc(info):
     return DocumentNode(definitions=[info.operation, *info.fragments.values()])
 
 
-def _line_item_node(li: dict) -> dict:
+def _line_item_node(li: dict, removed: int = 0) -> dict:
+    """As Shopify answers: `currentQuantity` is the quantity after edits and removals, and every
+    refunded unit (restocked or not) is a removal."""
     qty = int(li.get("quantity") or 0)
     current = li.get("current_quantity")
-    current = qty if current is None else int(current)
+    current = max((qty if current is None else int(current)) - removed, 0)
     return {
         "id": f"gid://shopify/LineItem/{li.get('id')}",
         "sku": li.get("sku") or None,
@@ -600,8 +602,14 @@ def _order_node(order: dict) -> dict:
     lines = {li.get("id"): li for li in order.get("line_items") or []}
     status = str(order.get("financial_status") or "").upper() or None
 
+    removed: dict = {}
+    for refund in order.get("refunds") or []:
+        for rli in refund.get("refund_line_items") or []:
+            removed[rli.get("line_item_id")] = removed.get(rli.get("line_item_id"), 0) + int(rli.get("quantity") or 0)
+
     def line_items(info, first=None, after=None, last=None, before=None, reverse=False):
-        nodes = [dict(_line_item_node(li), _key=(i,)) for i, li in enumerate(order.get("line_items") or [])]
+        nodes = [dict(_line_item_node(li, removed.get(li.get("id"), 0)), _key=(i,))
+                 for i, li in enumerate(order.get("line_items") or [])]
         return _charge_connection(info, paginate(nodes, lambda n: list(n["_key"]), first=first, after=after,
                                                  last=last, before=before, reverse=reverse))
 

@@ -21,7 +21,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
-from chegouhub.common import metrics
+from chegouhub.shopify import metrics
 from chegouhub.common.logging import webhook_log
 from chegouhub.shopify.services import claim_due_deliveries, replay_delivery, retry_delivery
 
