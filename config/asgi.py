@@ -12,9 +12,13 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from chegouhub.realtime.routing import websocket_application  # noqa: E402
 
+from chegouhub.common.body_limit import BodyLimitMiddleware  # noqa: E402
 from chegouhub.shopify.fastpath import LeanWebhookRoute  # noqa: E402
 
-application = ProtocolTypeRouter({"http": LeanWebhookRoute(django_asgi_app), "websocket": websocket_application})
+application = ProtocolTypeRouter({
+    "http": BodyLimitMiddleware(LeanWebhookRoute(django_asgi_app)),
+    "websocket": websocket_application,
+})
 
 from chegouhub.common.gc import tune_for_server  # noqa: E402
 

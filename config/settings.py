@@ -61,7 +61,10 @@ if "{shop}" not in SHOPIFY_ADMIN_URL_TEMPLATE or "{version}" not in SHOPIFY_ADMI
 SHOPIFY_HTTP_TIMEOUT = env.float("SHOPIFY_HTTP_TIMEOUT", default=10.0)
 
 # Webhook receiver limits (CONTRACT section 4).
+WEBHOOK_PATH = "/api/estoque/webhook/shopify/"
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# Every other route's body limit (CONTRACT section 8), refused before reading (common/body_limit.py).
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_FAILED_REQUESTS_PER_MINUTE = env.int("WEBHOOK_FAILED_REQUESTS_PER_MINUTE", default=60)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)

@@ -59,7 +59,7 @@ from .models import DeliveryStatus
 from .services import receive_webhook, sale_event
 from .verification import VerifiedWebhook, WebhookRejected, check_size, read_headers, verify
 
-PATH = "/api/estoque/webhook/shopify/"
+PATH = settings.WEBHOOK_PATH
 UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
 
 RESOLVE_SQL = """

@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from chegouhub.common.body_limit import too_large
 
 REQUIRED_HEADERS = {
     "x-shopify-topic": "X-Shopify-Topic",
@@ -64,10 +66,10 @@ def compute_hmac(body: bytes, secret: str) -> str:
 
 def check_size(size: int, limit: int) -> None:
     if size > limit:
-        raise WebhookRejected(413, f"Corpo maior que o limite de {limit // 2**20} MiB.")
+        raise WebhookRejected(413, too_large(limit)["erro"])
 
 
-def read_headers(pairs: Iterable[tuple[str, str]]) -> WebhookHeaders:
+def read_headers(pairs: Iterable[tuple[str, str]] | Mapping[str, str]) -> WebhookHeaders:
     """The Shopify headers of a request, from its raw (name, value) pairs (names case-insensitive).
 
     A repeated `X-Shopify-*` header is refused: which value counts would be ambiguous, and every
@@ -75,7 +77,7 @@ def read_headers(pairs: Iterable[tuple[str, str]]) -> WebhookHeaders:
     """
     h: dict[str, str] = {}
     repeated = set()
-    for name, value in pairs:
+    for name, value in pairs.items() if isinstance(pairs, Mapping) else pairs:
         key = name.lower()
         if key.startswith("x-shopify-"):
             if key in h:

@@ -48,8 +48,11 @@ def test_no_secret_or_personal_data_reaches_any_log(live_server_factory, make_us
     assert send(encode(ok)).json()["status"] == "processed"  # takes stock, opens an alert
     assert send(encode(ok)).json()["status"] == "processed"  # replay under new ids
     assert send(encode(_customer_order(2, "UNMAPPED"))).status_code == 200
-    broken = _customer_order(3, "SKU-1")
-    broken["line_items"][0]["quantity"] = "not-a-number " + CANARIES["email"]
+    odd_line = _customer_order(3, "SKU-1")
+    odd_line["line_items"][0]["quantity"] = "not-a-number " + CANARIES["email"]
+    assert send(encode(odd_line)).json()["status"] == "processed"  # the line set aside, with its reason
+    broken = _customer_order(4, "SKU-1")
+    broken["id"] = "not-a-number " + CANARIES["email"]
     assert send(encode(broken)).json()["status"] == "accepted"  # processing failed, kept for retry
     assert send(b"{not json " + CANARIES["email"].encode()).status_code == 400
     assert send(encode(ok), secret="wrong-secret").status_code == 401

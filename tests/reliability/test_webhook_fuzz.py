@@ -188,26 +188,23 @@ def header_case(draw, lojas):
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=HEADER_CASES, **FUZZ_SETTINGS)
-@given(case=header_case(SHOPS))
-def test_fuzz_headers_never_500_never_partial(client, fuzz_world, case):
-    body, headers = case
-    r = post(client, body, headers)
-    assert r.status_code in OK_STATUSES, (r.status_code, r.content[:300])
-    assert "erro" in r.json() or r.status_code == 200
-    _HEADER_COUNTER.saw(r.status_code)
-    if r.status_code == 200 or _HEADER_COUNTER.n % 16 == 0:  # only a 200 can have moved stock
-        books_balance(ledgers=r.status_code == 200)
+def test_fuzz_headers_never_500_never_partial(client, fuzz_world):
+    counter = Counter()
 
+    @settings(max_examples=HEADER_CASES, **FUZZ_SETTINGS)
+    @given(case=header_case(SHOPS))
+    def run(case):
+        body, headers = case
+        r = post(client, body, headers)
+        assert r.status_code in OK_STATUSES, (r.status_code, r.content[:300])
+        assert "erro" in r.json() or r.status_code == 200
+        counter.saw(r.status_code)
+        if r.status_code == 200 or counter.n % 16 == 0:  # only a 200 can have moved stock
+            books_balance(ledgers=r.status_code == 200)
 
-_HEADER_COUNTER = Counter()
-
-
-def test_fuzz_headers_case_count():
-    """Runs after the header fuzz (file order): it really ran its cases."""
-    report("headers", _HEADER_COUNTER)
-    if _HEADER_COUNTER.n:
-        assert _HEADER_COUNTER.n >= HEADER_CASES
+    run()
+    report("headers", counter)
+    assert counter.n >= HEADER_CASES  # it really ran its cases, whether run alone or with the others
 
 
 # --- 2. signed Shopify-shaped bodies with hostile values -------------------------------------
@@ -265,53 +262,51 @@ def signed_case(draw, lojas):
     return body, headers
 
 
-_SIGNED_COUNTER = Counter()
 _IDS = itertools.count(1)
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=SIGNED_CASES, **FUZZ_SETTINGS)
-@given(case=signed_case(SHOPS))
-def test_fuzz_signed_payloads_never_500_never_partial(client, fuzz_world, case):
-    body, headers = case
-    headers = {k: v or f"fz-{next(_IDS)}" for k, v in headers.items()}
-    r = post(client, body, headers)
-    assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
-    outcome = r.json().get("status", "erro")
-    assert r.status_code == 400 or outcome in {"processed", "accepted", "duplicate", "ignored"}
-    _SIGNED_COUNTER.saw(r.status_code, outcome)
-    # stock vs movements and the delivery after every case; the ledgers' cross-check every 8th and at the end
-    books_balance(ledgers=_SIGNED_COUNTER.n % 8 == 0)
+def test_fuzz_signed_payloads_never_500_never_partial(client, fuzz_world):
+    counter = Counter()
 
+    @settings(max_examples=SIGNED_CASES, **FUZZ_SETTINGS)
+    @given(case=signed_case(SHOPS))
+    def run(case):
+        body, headers = case
+        headers = {k: v or f"fz-{next(_IDS)}" for k, v in headers.items()}
+        r = post(client, body, headers)
+        assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
+        outcome = r.json().get("status", "erro")
+        assert r.status_code == 400 or outcome in {"processed", "accepted", "duplicate", "ignored"}
+        counter.saw(r.status_code, outcome)
+        # stock vs movements and the delivery after every case; the ledgers' cross-check every 8th and at the end
+        books_balance(ledgers=counter.n % 8 == 0)
 
-def test_fuzz_signed_case_count():
-    report("signed", _SIGNED_COUNTER)
-    if _SIGNED_COUNTER.n:
-        assert _SIGNED_COUNTER.n >= SIGNED_CASES
+    run()
+    report("signed", counter)
+    assert counter.n >= SIGNED_CASES
 
 
 # --- 3. signed raw bytes: not JSON, not objects, odd encodings -------------------------------
 
-_RAW_COUNTER = Counter()
-
-
 @pytest.mark.timeout(900)
-@settings(max_examples=RAW_CASES, **FUZZ_SETTINGS)
-@given(body=st.one_of(st.binary(max_size=300), st.builds(lambda v: json.dumps(v).encode(), json_value),
+def test_fuzz_signed_raw_bodies_never_500_never_partial(client, fuzz_world):
+    counter = Counter()
+
+    @settings(max_examples=RAW_CASES, **FUZZ_SETTINGS)
+    @given(body=st.one_of(st.binary(max_size=300), st.builds(lambda v: json.dumps(v).encode(), json_value),
                       st.sampled_from([b"", b"null", b"[]", b"{", b'{"id": NaN}', b'{"id": 1e999}',
                                        b"\xef\xbb\xbf{}", b'{"id": 1}' * 2, "{\"id\": \"\\ud800\"}".encode()])),
-       topic=st.sampled_from(["orders/paid", "orders/cancelled", "refunds/create", "app/uninstalled"]))
-def test_fuzz_signed_raw_bodies_never_500_never_partial(client, fuzz_world, body, topic):
-    loja = SHOPS[0]
-    headers = {"X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": compute_hmac(body, loja.webhook_secret),
-               "X-Shopify-Shop-Domain": loja.shop_domain, "X-Shopify-Webhook-Id": os.urandom(8).hex()}
-    r = post(client, body, headers)
-    assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
-    _RAW_COUNTER.saw(r.status_code)
-    books_balance(ledgers=_RAW_COUNTER.n % 8 == 0)
+           topic=st.sampled_from(["orders/paid", "orders/cancelled", "refunds/create", "app/uninstalled"]))
+    def run(body, topic):
+        loja = SHOPS[0]
+        headers = {"X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": compute_hmac(body, loja.webhook_secret),
+                   "X-Shopify-Shop-Domain": loja.shop_domain, "X-Shopify-Webhook-Id": os.urandom(8).hex()}
+        r = post(client, body, headers)
+        assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
+        counter.saw(r.status_code)
+        books_balance(ledgers=counter.n % 8 == 0)
 
-
-def test_fuzz_raw_case_count():
-    report("raw", _RAW_COUNTER)
-    if _RAW_COUNTER.n:
-        assert _RAW_COUNTER.n >= RAW_CASES
+    run()
+    report("raw", counter)
+    assert counter.n >= RAW_CASES
