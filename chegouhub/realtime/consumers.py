@@ -1,24 +1,10 @@
 """The two sockets of CONTRACT section 5: `/ws/estoque/?loja_id=<id>` and `/ws/notifications/`.
 
 Consumers only authorize, manage groups and route messages; the event log is read through
-`database_sync_to_async` selectors. Per socket the state is a handful of ints and one timer
-handle, so a process can hold many thousands of them.
-
-Delivery bookkeeping, per socket:
-- `cursor`: every event of this socket's scope with `floor < id <= cursor` has been sent, and
-  nothing above `cursor` has. At connect both are the scope's newest id (read after joining the
-  groups), so the socket delivers exactly what is committed after it opened.
-- A live event is sent when it directly follows `cursor` (its `prev_id`, the previous event of
-  the same scope, is <= cursor); one at or below `cursor` is a duplicate and dropped; one whose
-  `prev_id` is beyond `cursor` reveals a gap (published out of order by two processes, or a
-  publish lost while Redis was down). The event is held for WS_GAP_WAIT_SECONDS: the missing
-  ones usually arrive live within milliseconds, and then everything goes out in order without a
-  database read; otherwise the gap is filled from the log, in order, before going on. See
-  events.py for why the log can be trusted here: within a scope, ids become visible in id order.
-- `resume` N: sends the log's events in (N, floor] (never sent on this socket), then catches up
-  from `cursor`. Sent as the socket's first message (or given as `?last_event_id=N` at connect,
-  which is applied before any live event) the client receives every event after N, in order,
-  exactly once, then live ones.
+`database_sync_to_async` selectors. Which event goes out next is decided by the socket's
+`DeliveryCursor` (cursor.py: the cursor, gaps and resume, a plain state machine); idle timeouts
+and group refreshes by one sweeper per event loop (sweeper.py). Per socket the state is a handful
+of ints and one timer handle, so a process can hold many thousands of them.
 """
 
 from __future__ import annotations
@@ -40,14 +26,16 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from chegouhub.realtime import metrics
 from chegouhub.common.logging import channels_log
 from chegouhub.stores.models import Loja
 
+from . import metrics
 from .auth import authenticate_session
+from .cursor import DeliveryCursor
 from .events import loja_group, serialize_event, user_group
 from .models import Stream
 from .selectors import scope_events, scope_last_id
+from .sweeper import Sweeper
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -109,58 +97,6 @@ def _query_int(scope, name: str) -> int | None | bool:
     return int(value)
 
 
-class _Sweeper:
-    """Idle timeouts and group refreshes for every socket of one event loop, in one task.
-
-    A timer per socket cost about half a kilobyte each and 10,000 entries in the loop's timer heap;
-    one pass over the open sockets every few seconds costs milliseconds.
-    """
-
-    _by_loop: dict = {}
-
-    def __init__(self):
-        self.sockets: set = set()
-        self.task: asyncio.Task | None = None
-
-    @classmethod
-    def watch(cls, consumer) -> None:
-        loop = asyncio.get_running_loop()
-        sweeper = cls._by_loop.get(loop)
-        if sweeper is None:
-            sweeper = cls._by_loop[loop] = cls()
-        sweeper.sockets.add(consumer)
-        if sweeper.task is None or sweeper.task.done():
-            sweeper.task = loop.create_task(sweeper.run(loop))
-
-    @classmethod
-    def forget(cls, consumer) -> None:
-        for sweeper in cls._by_loop.values():
-            sweeper.sockets.discard(consumer)
-
-    @staticmethod
-    def interval() -> float:
-        periods = [p for p in (settings.WS_IDLE_TIMEOUT_SECONDS, settings.WS_GROUP_REFRESH_SECONDS) if p > 0]
-        return max(0.05, min([5.0] + [p / 4 for p in periods]))
-
-    async def run(self, loop) -> None:
-        try:
-            while self.sockets:
-                await asyncio.sleep(self.interval())
-                now = loop.time()
-                for consumer in list(self.sockets):
-                    try:
-                        consumer._check(now)
-                    except Exception as exc:  # one socket's trouble must not stop the others' timeouts
-                        self.sockets.discard(consumer)
-                        channels_log.warning("websocket sweeper: socket check failed",
-                                             extra={"error_type": type(exc).__name__})
-        finally:
-            if self.sockets:  # stopped early (loop shutting down): the next watch() starts another
-                self.task = None
-            else:
-                type(self)._by_loop.pop(loop, None)
-
-
 class ScopedEventConsumer(AsyncWebsocketConsumer):
     """One scope of the event log (a loja's stock stream, or a user's notifications) over a socket."""
 
@@ -170,13 +106,10 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     # Per-socket state (kept small on purpose).
     user_id: int | None = None
     loja_id: int | None = None
-    cursor: int = 0
-    floor: int = 0
     _scope_groups: tuple[str, ...] = ()
     _counted = False
     _task: asyncio.Task | None = None
-    # Only while a gap is open (rare): the events held back, the timer, the log read.
-    _held: dict | None = None
+    # Only while a gap is open (rare): the timer and the log read.
     _gap_timer: asyncio.TimerHandle | None = None
     _fill_task: asyncio.Task | None = None
     _closing = False
@@ -187,6 +120,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._lock = asyncio.Lock()  # see "events" below
+        self.delivery = DeliveryCursor()
 
     # --- handshake ----------------------------------------------------------------------------
 
@@ -214,7 +148,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             for group in self._scope_groups:
                 await self.channel_layer.group_add(group, self.channel_name)
             # After joining: whatever commits from here on reaches this socket live or by gap fill.
-            self.cursor = self.floor = await self._last_id()
+            self.delivery.start(await self._last_id())
         except Exception as exc:
             channels_log.warning(
                 "websocket refused: channel layer or database unavailable",
@@ -309,43 +243,22 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
                 await self._deliver(event, prev_id)
 
     # Everything that sends events (live delivery, resume, a gap fill from the timer) runs under
-    # `self._lock`, so sends never interleave and `cursor` only moves forward in order.
+    # `self._lock`, so sends never interleave and the cursor only moves forward in order.
 
     async def _deliver(self, event: dict, prev_id: int | None) -> None:
-        if event["id"] <= self.cursor or self._closing:
-            return  # already sent (by a back-fill or a resume), or the socket is going away
-        if self._held is None and prev_id is not None and prev_id <= self.cursor:
-            self.cursor = event["id"]  # the common case: it directly follows what was sent
-            await self.send(text_data=encode_event(event))
-            return
-        # A gap: events of one loja published by two processes can arrive out of order. Hold this
-        # one for a moment; the missing ones usually arrive live. If not (a publish lost while Redis
-        # was down), the log fills the gap.
-        if self._held is None:
-            self._held = {}
-        self._held[event["id"]] = (event, prev_id)
-        await self._release_held()
-        self._arm_gap_timer()
+        if self._closing:
+            return  # the socket is going away
+        for ready in self.delivery.offer(event, prev_id):
+            await self.send(text_data=encode_event(ready))
+        self._watch_gap()
 
-    async def _release_held(self) -> None:
-        """Send the held events that now follow the cursor, in id order (under the lock)."""
-        for event_id in sorted(self._held or ()):
-            event, prev_id = self._held[event_id]
-            if event_id > self.cursor:
-                if prev_id is None or prev_id > self.cursor:
-                    return  # still waiting for what comes before it
-                self.cursor = event_id
-                del self._held[event_id]
-                await self.send(text_data=encode_event(event))
-            else:
-                del self._held[event_id]
-        self._held = None
-        if self._gap_timer is not None:
-            self._gap_timer.cancel()
-            self._gap_timer = None
-
-    def _arm_gap_timer(self) -> None:
-        if self._held and self._gap_timer is None and not self._closing:
+    def _watch_gap(self) -> None:
+        """A gap open: wait WS_GAP_WAIT_SECONDS for it to close live, then read the log; none: no timer."""
+        if not self.delivery.waiting:
+            if self._gap_timer is not None:
+                self._gap_timer.cancel()
+                self._gap_timer = None
+        elif self._gap_timer is None and not self._closing:
             self._gap_timer = asyncio.get_running_loop().call_later(settings.WS_GAP_WAIT_SECONDS, self._gap_expired)
 
     def _gap_expired(self) -> None:
@@ -355,43 +268,44 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def _fill_gap(self) -> None:
         """The missing events did not arrive live: read them from the log, then the held ones follow."""
         async with self._lock:
-            if not self._held or self._closing:
+            if not self.delivery.waiting or self._closing:
                 return  # resolved meanwhile (live, or by a resume)
             try:
                 await self._backfill()
             except Exception as exc:  # the database went away: the client reconnects and resumes
                 channels_log.warning("websocket closed: gap fill failed",
                                      extra={"socket": self.socket_name, "error_type": type(exc).__name__})
-                self._closing, self._held = True, None
+                self._closing, self.delivery.held = True, None
                 await self.close(code=CLOSE_UNAVAILABLE)
                 return
             await self._release_held()
-            self._arm_gap_timer()
+
+    async def _release_held(self) -> None:
+        for ready in self.delivery.release():
+            await self.send(text_data=encode_event(ready))
+        self._watch_gap()
 
     async def _resume(self, last_event_id: int) -> None:
         """Callers hold `self._lock`."""
-        if last_event_id < self.floor:
-            after = last_event_id
+        below = self.delivery.resume_before_floor(last_event_id)
+        if below is not None:
+            after, upto = below
             while True:
-                batch = await self._fetch(after, upto=self.floor)
+                batch = await self._fetch(after, upto=upto)
                 for event in batch:
                     await self._send(event)
                 if len(batch) < BACKFILL_BATCH:
                     break
                 after = batch[-1]["id"]
-            self.floor = last_event_id
-        elif last_event_id > self.cursor:
-            self.cursor = last_event_id  # the client already has these (another socket, polling)
+            self.delivery.resumed_from(last_event_id)
         await self._backfill()
         await self._release_held()
-        self._arm_gap_timer()
 
     async def _backfill(self) -> None:
-        """Send what the log has after `cursor`, in order."""
+        """Send what the log has after the cursor, in order."""
         while True:
-            batch = await self._fetch(self.cursor)
+            batch = self.delivery.advance(await self._fetch(self.delivery.cursor))
             for event in batch:
-                self.cursor = event["id"]
                 await self._send(event)
             if len(batch) < BACKFILL_BATCH:
                 return
@@ -413,7 +327,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         # The first refresh is jittered, so sockets opened together (a deploy, a benchmark) do not
         # all re-join their groups in the same second an interval later.
         self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS * (0.5 + random.random() / 2)
-        _Sweeper.watch(self)
+        Sweeper.watch(self)
 
     def _check(self, now: float) -> None:
         """Called by the sweeper: close an idle socket, or re-join the groups when due."""
@@ -421,7 +335,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             return
         idle = settings.WS_IDLE_TIMEOUT_SECONDS
         if idle > 0 and now >= self._last_seen + idle:
-            _Sweeper.forget(self)
+            Sweeper.forget(self)
             self._task = asyncio.get_running_loop().create_task(self._close_idle())
         elif settings.WS_GROUP_REFRESH_SECONDS > 0 and now >= self._refresh_at:
             self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
@@ -522,7 +436,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
 
     async def _teardown(self, code) -> None:
         self._closing = True
-        _Sweeper.forget(self)
+        Sweeper.forget(self)
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None

@@ -103,10 +103,10 @@ async def test_a_socket_cancelled_from_outside_leaves_the_gauge_and_the_sweeper(
     """A server stopping cancels its consumers' tasks: each still stops being counted and watched."""
     from channels.db import database_sync_to_async
 
-    from chegouhub.realtime.consumers import _Sweeper
+    from chegouhub.realtime.sweeper import Sweeper
 
     def watching() -> int:
-        return sum(len(sweeper.sockets) for sweeper in _Sweeper._by_loop.values())
+        return sum(len(sweeper.sockets) for sweeper in Sweeper._by_loop.values())
 
     user = await database_sync_to_async(make_user)()
     key = await database_sync_to_async(session_key_for)(user)

@@ -1,5 +1,8 @@
 """Fuzzing the Shopify webhook endpoint with hypothesis: headers and bodies, signed and not.
 
+Every case goes through the real ASGI application (`config.asgi:application`): on the PostgreSQL
+pass once with the lean route on and once with it off, on the SQLite pass through the Django path.
+
 Whatever arrives: never a 500, and never a partial write. After every case the books must
 balance: each produto's stock equals its initial stock plus the sum of its movements, and no
 delivery is left half-done; the movements Shopify caused must equal what the order ledgers say
@@ -11,25 +14,32 @@ PostgreSQL pass.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
 import os
 import string
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import pytest
+from django.db import connections
 from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chegouhub.devtools.payloads import order_payload, refund_payload
 from chegouhub.inventory.models import Movimentacao, Produto
+from chegouhub.shopify import fastpath
 from chegouhub.shopify.models import DeliveryStatus, OrderLedger, WebhookDelivery
 from chegouhub.shopify.services import compute_hmac
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # committed: the lean route's own pool must see it
+# The lean route exists on PostgreSQL only.
+PATHS = ["lean", "django"] if os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")) else ["django"]
 
 # 5,200 cases on the SQLite pass; a quarter on the PostgreSQL pass (the same code paths, at a
 # PostgreSQL round trip per query), so `make test` runs 6,500 cases within its time.
@@ -113,15 +123,38 @@ def books_balance(*, ledgers: bool = True) -> None:
         assert OrderLedger.objects.filter(loja_id=last.loja_id, order_id=last.order_id, paid=True).exists()
 
 
-def post(client, body: bytes, headers: dict[str, str], remote: str = "10.1.1.1"):
-    meta = {}
-    for name, value in headers.items():
-        key = name.upper().replace("-", "_")
-        if key == "CONTENT_TYPE":
-            continue
-        meta[f"HTTP_{key}"] = value
-    return client.generic("POST", "/api/estoque/webhook/shopify/", body, content_type="application/json",
-                          REMOTE_ADDR=remote, **meta)
+@pytest.fixture(params=PATHS)
+def client(request):
+    """`post(body, headers)` through the ASGI application, on one event loop kept for the whole test
+    (the lean route's pool lives per loop), with the lean route on or off."""
+    from config.asgi import application
+
+    route = application.application_mapping["http"].app  # BodyLimitMiddleware -> LeanWebhookRoute
+    saved, route.lean = route.lean, request.param == "lean"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=application, client=("10.1.1.1", 5555)),
+                             base_url="http://127.0.0.1")
+
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+    yield lambda body, headers: run(http.post("/api/estoque/webhook/shopify/", content=body, headers=headers))
+
+    async def close():
+        await http.aclose()
+        await fastpath.close_pools()
+
+    run(close())
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    route.lean = saved
+    connections.close_all()
+
+
+def post(client, body: bytes, headers: dict[str, str]):
+    return client(body, headers)
 
 
 class Counter:

@@ -9,7 +9,8 @@ UPDATE (`claim_due_deliveries`), so two workers never take the same one, and one
 mid-attempt leaves a lease that expires and lets another worker take it over. A database outage
 does not kill the loop: it waits and tries again.
 
-Each pass also sends the pending outbound alerts (Slack/Discord outbox, chegouhub/notify) unless
+Expired rejection counters (WEBHOOK_REJECTION_RETENTION_DAYS) are purged at the first pass and
+hourly. Each pass also sends the pending outbound alerts (Slack/Discord outbox, chegouhub/notify) unless
 --no-alerts is given, so one worker process type runs everything in the background.
 """
 
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
-from chegouhub.shopify import metrics
 from chegouhub.common.logging import webhook_log
-from chegouhub.shopify.services import claim_due_deliveries, replay_delivery, retry_delivery
+from chegouhub.shopify import metrics
+from chegouhub.shopify.services import claim_due_deliveries, purge_rejections, replay_delivery, retry_delivery
+
+PURGE_EVERY_SECONDS = 3600  # expired rejection counters are purged at the first pass and hourly
 
 
 def run_once(*, batch: int = 50, lease_seconds: int = 60) -> dict[str, int]:
@@ -100,10 +104,15 @@ class Command(BaseCommand):
         if not opts["once"] and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
+        purged_at = 0.0
         while not stop.is_set():
             _refresh_connections()
             try:
                 counts = run_once(batch=opts["batch"], lease_seconds=opts["lease"])
+                if time.monotonic() - purged_at > PURGE_EVERY_SECONDS:  # and at the first pass
+                    purged_at = time.monotonic()
+                    if purged := purge_rejections():
+                        counts["rejection_counters_purged"] = purged
                 if not opts["no_alerts"]:
                     counts.update({f"alert_{k}": v for k, v in send_alerts().items()})
             except DatabaseError as exc:
