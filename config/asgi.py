@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from chegouhub.realtime.routing import websocket_application  # noqa: E402
 
 from chegouhub.common.body_limit import BodyLimitMiddleware  # noqa: E402
-from chegouhub.shopify.fastpath import LeanWebhookRoute  # noqa: E402
+from chegouhub.shopify.lean import LeanWebhookRoute  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": BodyLimitMiddleware(LeanWebhookRoute(django_asgi_app)),

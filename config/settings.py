@@ -76,7 +76,7 @@ WEBHOOK_REJECTION_RETENTION_DAYS = env.int("WEBHOOK_REJECTION_RETENTION_DAYS", d
 LOJA_CACHE_SECONDS = env.float("LOJA_CACHE_SECONDS", default=0.5)
 if not 0 <= LOJA_CACHE_SECONDS <= 1:
     raise ImproperlyConfigured("LOJA_CACHE_SECONDS must be between 0 and 1 (CONTRACT section 4).")
-# The lean webhook route (chegouhub/shopify/fastpath.py, PostgreSQL only; docs/benchmark.md): on by
+# The lean webhook route (chegouhub/shopify/lean/, PostgreSQL only; docs/benchmark.md): on by
 # default; its connection pool per worker process, and how long a request waits for a connection
 # before answering 503.
 WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)

@@ -16,7 +16,6 @@ The Django view, the lean route, the retry worker and reconciliation execute wha
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace

@@ -1,4 +1,4 @@
-"""The lean webhook route (chegouhub/shopify/fastpath.py) keeps every rule of the Django view.
+"""The lean webhook route (chegouhub/shopify/lean/) keeps every rule of the Django view.
 
 Driven through the real ASGI application (`config.asgi:application`), so the request takes the
 same route as under uvicorn. On PostgreSQL the common case is served by the lean handler; each
@@ -19,7 +19,10 @@ from django.db import connections
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from chegouhub.inventory.models import Alerta, Mapeamento, Movimentacao, Produto
 from chegouhub.realtime.models import Event
-from chegouhub.shopify import fastpath
+from chegouhub.shopify import lean
+from chegouhub.shopify.lean import batch as lean_batch
+from chegouhub.shopify.lean import pool as lean_pool
+from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import OrderLedger, WebhookDelivery
 from tests.conftest import is_postgres
 
@@ -34,7 +37,7 @@ async def asgi():
     transport = httpx.ASGITransport(app=application, client=("10.1.2.3", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
-    await fastpath.close_pools()
+    await lean.close_pools()
     await sync_to_async(connections.close_all)()  # the helper thread's connection: the test database can go
 
 
@@ -69,16 +72,16 @@ def _make(make_produto, loja, sku, estoque, minimo=2):
 def no_remembered_skus():
     """Each test starts with nothing remembered, so which path a batch takes does not depend on
     the tests before it."""
-    fastpath._resolved.clear()
+    lean_batch._resolved.clear()
     yield
-    fastpath._resolved.clear()
+    lean_batch._resolved.clear()
 
 
 @pytest.fixture
 def lean_counter(monkeypatch):
     """How many requests the lean handler finished itself (not handed to the Django code)."""
     calls = {"lean": 0, "django": 0}
-    real_process, real_django = fastpath._process, fastpath._django_receive
+    real_process, real_django = lean_batch._process, lean_route._django_receive
 
     async def counting_process(items, on_commit=None):
         def counted(answers):
@@ -92,8 +95,8 @@ def lean_counter(monkeypatch):
         calls["django"] += 1
         return real_django(*a, **kw)
 
-    monkeypatch.setattr(fastpath, "_process", counting_process)
-    monkeypatch.setattr(fastpath, "_django_receive", counting_django)
+    monkeypatch.setattr(lean_batch, "_process", counting_process)
+    monkeypatch.setattr(lean_route, "_django_receive", counting_django)
     return calls
 
 
@@ -282,7 +285,7 @@ async def test_database_unavailable_is_503(asgi, loja, make_produto, monkeypatch
     async def no_database():
         raise PoolTimeout("couldn't get a connection")
 
-    monkeypatch.setattr(fastpath, "_pool", no_database)
+    monkeypatch.setattr(lean_pool, "pool", no_database)
     r = await post(asgi, loja, "orders/paid", order_payload(960, [(1, "SKU1", 1)]))
     assert r.status_code == 503 and "erro" in r.json()
 
@@ -303,9 +306,9 @@ async def test_concurrent_lean_orders_on_one_sku_are_exact(asgi, loja, make_prod
 
 
 def test_the_route_is_off_on_sqlite_and_on_by_default_on_postgresql(settings):
-    assert fastpath.enabled() == is_postgres()
+    assert lean.enabled() == is_postgres()
     settings.WEBHOOK_FAST_PATH = False
-    assert not fastpath.enabled()
+    assert not lean.enabled()
 
 
 async def test_a_verified_paid_order_with_an_unreadable_line_applies_the_others(asgi, loja, make_produto):
@@ -327,13 +330,13 @@ def batch_sizes(monkeypatch, settings):
     """The size of every batch the lean route ran (one transaction each), with one batch at a time."""
     settings.WEBHOOK_BATCH_CONCURRENCY = 1
     sizes = []
-    real_process = fastpath._process
+    real_process = lean_batch._process
 
     async def spying_process(items, **kw):
         sizes.append(len(items))
         return await real_process(items, **kw)
 
-    monkeypatch.setattr(fastpath, "_process", spying_process)
+    monkeypatch.setattr(lean_batch, "_process", spying_process)
     return sizes
 
 
@@ -489,7 +492,7 @@ async def test_a_batch_stuck_behind_a_lock_gives_way_and_other_lojas_go_on(asgi,
     for lj in (loja_a, loja_b):
         await post(asgi, lj, "orders/paid", order_payload(1, []))
 
-    holder = await psycopg.AsyncConnection.connect(**fastpath._conn_kwargs())
+    holder = await psycopg.AsyncConnection.connect(**lean_pool._conn_kwargs())
     try:
         async with holder.transaction():
             await holder.execute("SELECT 1 FROM inventory_produto WHERE id = %s FOR UPDATE", [preso.pk])
@@ -536,13 +539,13 @@ async def test_a_batch_is_answered_once_committed_without_waiting_for_its_publis
     channel = await layer.new_channel()
     await layer.group_add(f"loja.{loja.pk}", channel)
     release = asyncio.Event()
-    real_publish = fastpath.event_log.apublish
+    real_publish = lean_batch.event_log.apublish
 
     async def slow_publish(messages):
         await release.wait()
         return await real_publish(messages)
 
-    monkeypatch.setattr(fastpath.event_log, "apublish", slow_publish)
+    monkeypatch.setattr(lean_batch.event_log, "apublish", slow_publish)
     r = await asyncio.wait_for(post(asgi, loja, "orders/paid", order_payload(950, [(1, "SLOW-PUB", 4)])), 10)
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
     assert await stock(p) == 6  # committed before the answer
@@ -561,20 +564,20 @@ async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, 
     from chegouhub.shopify import metrics
 
     attempts = []
-    real_transact = fastpath._transact
+    real_transact = lean_batch._transact
 
     async def spying(items, on_commit, remembered):
-        attempts.append((len(items), remembered, len(fastpath._resolved)))
+        attempts.append((len(items), remembered, len(lean_batch._resolved)))
         return await real_transact(items, on_commit, remembered)
 
-    monkeypatch.setattr(fastpath, "_transact", spying)
+    monkeypatch.setattr(lean_batch, "_transact", spying)
     stale_before = metrics.WEBHOOK_STALE_RESOLUTIONS._value.get()
     antigo = await sync_to_async(_make)(make_produto, loja, "S1", 50, minimo=0)
     novo = await sync_to_async(_make)(make_produto, loja, "NOVO-S1", 50, minimo=0)
     await post(asgi, loja, "orders/paid", order_payload(1, []))
     assert (await post(asgi, loja, "orders/paid", order_payload(970, [(1, "S1", 2), (2, "FUTURO", 1)]))).json() == \
         {"status": "processed"}
-    assert fastpath._resolved[(loja.id, "S1")] == antigo.pk and fastpath._resolved[(loja.id, "FUTURO")] is None
+    assert lean_batch._resolved[(loja.id, "S1")] == antigo.pk and lean_batch._resolved[(loja.id, "FUTURO")] is None
 
     # Meanwhile the merchant maps S1 to another product and creates FUTURO.
     await sync_to_async(Mapeamento.objects.create)(loja=loja, shopify_sku="S1", produto=novo)
@@ -583,7 +586,7 @@ async def test_a_remembered_sku_resolution_that_changed_is_not_used(asgi, loja, 
         {"status": "processed"}
     assert (await stock(antigo), await stock(novo), await stock(futuro)) == (48, 47, 49)
     assert lean_counter == {"lean": 3, "django": 0}
-    assert fastpath._resolved[(loja.id, "S1")] == novo.pk and fastpath._resolved[(loja.id, "FUTURO")] == futuro.pk
+    assert lean_batch._resolved[(loja.id, "S1")] == novo.pk and lean_batch._resolved[(loja.id, "FUTURO")] == futuro.pk
     # The third order was planned from memory, found it stale, and was planned again from the database.
     assert [remembered for _, remembered, _ in attempts] == [True, True, True, False]
     assert metrics.WEBHOOK_STALE_RESOLUTIONS._value.get() == stale_before + 1

@@ -10,7 +10,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from chegouhub.shopify import fastpath
+from chegouhub.shopify import lean
+from chegouhub.shopify.lean import batch as lean_batch
+from chegouhub.shopify.lean import pool as lean_pool
+from chegouhub.shopify.lean import route as lean_route
 from tests.live import LiveServer
 
 CHUNK = 64 * 1024
@@ -43,7 +46,7 @@ async def _call(path: str, *, total: int, declared: bool) -> tuple[int, int, dic
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
              "client": ("10.3.3.3", 1234), "server": ("127.0.0.1", 80)}
     await asyncio.wait_for(application(scope, receive, send), 30)
-    await fastpath.close_pools()
+    await lean.close_pools()
     await sync_to_async(connections.close_all)()
     import json
 

@@ -33,7 +33,10 @@ from hypothesis import strategies as st
 
 from chegouhub.devtools.payloads import order_payload, refund_payload
 from chegouhub.inventory.models import Movimentacao, Produto
-from chegouhub.shopify import fastpath
+from chegouhub.shopify import lean
+from chegouhub.shopify.lean import batch as lean_batch
+from chegouhub.shopify.lean import pool as lean_pool
+from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import DeliveryStatus, OrderLedger, WebhookDelivery
 from chegouhub.shopify.services import compute_hmac
 
@@ -144,7 +147,7 @@ def client(request):
 
     async def close():
         await http.aclose()
-        await fastpath.close_pools()
+        await lean.close_pools()
 
     run(close())
     loop.call_soon_threadsafe(loop.stop)

@@ -16,7 +16,10 @@ from django.db import connections
 
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from chegouhub.inventory.models import Movimentacao, Produto
-from chegouhub.shopify import fastpath
+from chegouhub.shopify import lean
+from chegouhub.shopify.lean import batch as lean_batch
+from chegouhub.shopify.lean import pool as lean_pool
+from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import WebhookDelivery
 from chegouhub.stores.models import Loja
 from tests.live import LiveServer
@@ -40,7 +43,7 @@ async def asgi(request):
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
     route.lean = saved
-    await fastpath.close_pools()
+    await lean.close_pools()
     await sync_to_async(connections.close_all)()
 
 
@@ -134,8 +137,8 @@ async def test_a_sale_below_the_minimum_with_its_alert_open_stays_on_the_lean_ro
     loja, _, _ = shop
     low = await sync_to_async(make_produto)(loja, "LOW", estoque=4, minimo=5)
     handed = []
-    real = fastpath._django_receive
-    monkeypatch.setattr(fastpath, "_django_receive", lambda *a: handed.append(1) or real(*a))
+    real = lean_route._django_receive
+    monkeypatch.setattr(lean_route, "_django_receive", lambda *a: handed.append(1) or real(*a))
     assert (await post(asgi, loja, "orders/paid", order_payload(506, [(1, "LOW", 1)]))).status_code == 200
     handed.clear()  # the first sale opened the alert (the ORM path's work); the next changes no alert
     assert (await post(asgi, loja, "orders/paid", order_payload(507, [(1, "LOW", 1)]))).status_code == 200
@@ -155,7 +158,7 @@ def test_every_worker_refuses_a_deactivated_loja_and_an_old_secret_within_a_seco
         h = signed_headers(body=body, secret=secret, shop_domain=loja.shop_domain, topic="orders/paid")
         return client.post(URL, content=body, headers=h).status_code
 
-    with LiveServer(workers=2) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    with LiveServer(workers=2) as server:
         # many connections: both workers have the loja cached
         assert [send(httpx.Client(base_url=server.url), n, loja.webhook_secret) for n in range(20)] == [200] * 20
         old_secret = loja.webhook_secret

@@ -1,14 +1,8 @@
-"""The lean webhook route: `POST /api/estoque/webhook/shopify/` beside Django, on PostgreSQL.
+"""The lean route's batches: one transaction of set-based SQL for many first-sight `orders/paid`.
 
-Django's request stack alone costs about two thirds of what this machine can do per webhook
-(docs/benchmark.md), so the common case of a flash sale, a first `orders/paid` delivery of a
-known, active loja with a valid signature, is served here by a raw ASGI handler with async
-psycopg and a connection pool.
-
-Deliveries that arrive while a transaction is running wait for the next one and share it (a
-batch, `_Batcher`): a lone webhook is applied at once, and under load one round trip, one set of
-row locks, one event-log lock per loja and one commit serve many webhooks. A batch is one
-transaction of set-based SQL:
+Deliveries that arrive while a transaction is running wait for the next one and share it (a batch,
+`_Batcher`): a lone webhook is applied at once, and under load one round trip, one set of row
+locks, one event-log lock per loja and one commit serve many webhooks. A batch is one transaction:
 
   1. share-lock the batch's lojas in id order, and resolve its (loja, SKU) pairs (explicit
      mapeamento first, then equal sku): one round trip, or none when the process remembers every
@@ -19,47 +13,37 @@ transaction of set-based SQL:
      products' active alerts;
   3. the lojas' event-log locks, the events (with each loja's previous id), COMMIT: pipelined.
 
-Then the events are published (after commit) and each delivery answered. If any delivery of a
-batch is not the common case (a repeat, an order the ledger already knows, a stock alert to open
-or resolve), the batch is rolled back and each of its deliveries tried on its own; what is still
-not the common case, and everything else (a missing or wrong header, an unknown or uncached loja,
-a bad signature, a body over the limit or not a JSON object, another topic), goes to the same
-code as the Django view (`receive_webhook`), in a thread, so every rule of CONTRACT section 4 has
-one implementation. The ledger arithmetic, the alert rules and the event shapes are the same
-functions as the ORM path's. SQLite (the embedded default) always uses the Django view.
+What each delivery owes the stock is decided by `ledger.settle` (the same call as the Django
+path's) and whether an alert changes by `alert_transition`: this module only executes. If any
+delivery of a batch is not the common case (a repeat, an order the ledger already knows, a stock
+alert to open or resolve), the batch is rolled back and its deliveries retried, and what is still
+not the common case is answered as None: the route hands it to the Django path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
 import psycopg
-from asgiref.sync import sync_to_async
+from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
-from psycopg.types.json import Jsonb, set_json_dumps
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from chegouhub.shopify import metrics
 from chegouhub.common.logging import webhook_log
 from chegouhub.inventory.alerts import alert_transition
 from chegouhub.inventory.models import Origem, Produto
 from chegouhub.inventory.services import StockChange, log_stock_changes, stock_event
 from chegouhub.realtime import events as event_log
-from chegouhub.stores import selectors as loja_selectors
-from chegouhub.stores.models import Loja
 
-from . import ledger
-from .models import DeliveryStatus
-from .services import receive_webhook, sale_event
-from .verification import VerifiedWebhook, WebhookRejected, check_size, read_headers, verify
+from .. import ledger, metrics
+from ..models import DeliveryStatus
+from ..services import sale_event
+from ..verification import VerifiedWebhook
+from . import pool as lean_pool
 
-PATH = settings.WEBHOOK_PATH
 UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
 
 RESOLVE_SQL = """
@@ -178,180 +162,11 @@ class _Fallback(Exception):
         self.alerting = alerting
 
 
-# --- per event loop: the pool and the batcher ------------------------------------------------------
-
-# One of each per event loop: a worker process has one loop; a test's loop gets its own.
-_pools: dict[int, tuple[asyncio.AbstractEventLoop, AsyncConnectionPool]] = {}
-_batchers: dict[int, tuple[asyncio.AbstractEventLoop, _Batcher]] = {}
-
-
-def _this_loops(registry: dict, make) -> tuple[object, bool]:
-    """The running loop's entry of `registry` (made on first use: True), forgetting closed loops'."""
-    loop = asyncio.get_running_loop()
-    entry = registry.get(id(loop))
-    if entry is not None and entry[0] is loop:
-        return entry[1], False
-    for key in [k for k, (entry_loop, _) in registry.items() if entry_loop.is_closed()]:
-        del registry[key]
-    registry[id(loop)] = (loop, value := make(loop))
-    return value, True
-
-
-def _conn_kwargs() -> dict:
-    db = connections["default"].settings_dict
-    # lock_timeout: a batch stuck behind another transaction's lock would hold up every lean
-    # webhook of its process; past it the batch gives way to the Django path (which waits in a
-    # thread) and the route goes on.
-    kwargs = {"dbname": db["NAME"], "autocommit": True,
-              "options": f"-c timezone=UTC -c lock_timeout={settings.WEBHOOK_LOCK_TIMEOUT_MS}"}
-    for key, name in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host"), ("PORT", "port")):
-        if db.get(key):
-            kwargs[name] = str(db[key])
-    kwargs["connect_timeout"] = db.get("OPTIONS", {}).get("connect_timeout", 5)
-    return kwargs
-
-
-def _dump_json(value) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-
-async def _configure(conn: psycopg.AsyncConnection) -> None:
-    # The batch's jsonb parameters (ledger rows, events) with orjson: a tenth of json.dumps' time.
-    set_json_dumps(_dump_json, context=conn)
-
-
-def _new_pool(loop) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
-        # All connections opened up front (in the background): the first burst does not wait
-        # for the pool to grow one backend at a time.
-        kwargs=_conn_kwargs(), min_size=settings.WEBHOOK_DB_POOL_SIZE, max_size=settings.WEBHOOK_DB_POOL_SIZE,
-        open=False, configure=_configure,
-        timeout=settings.WEBHOOK_DB_POOL_TIMEOUT, name="webhook",
-    )
-
-
-async def _pool() -> AsyncConnectionPool:
-    pool, new = _this_loops(_pools, _new_pool)
-    if new:
-        await pool.open(wait=False)
-    return pool
-
-
-def _batcher() -> _Batcher:
-    return _this_loops(_batchers, lambda loop: _Batcher(loop))[0]
-
-
-async def close_pools() -> None:
-    """Close this loop's pool, forget its batcher and what loops that are gone left (tests, shutdown)."""
-    loop = asyncio.get_running_loop()
-    for registry in (_pools, _batchers):
-        for key, (entry_loop, value) in list(registry.items()):
-            if entry_loop is loop and registry is _pools:
-                await value.close()
-            if entry_loop is loop or entry_loop.is_closed():
-                del registry[key]
-
-
-def enabled() -> bool:
-    return bool(settings.WEBHOOK_FAST_PATH) and connections["default"].vendor == "postgresql"
-
-
-# --- the ASGI route -----------------------------------------------------------------------------
-
-
-class LeanWebhookRoute:
-    """Wraps Django's ASGI app: the webhook endpoint is served here, everything else by Django."""
-
-    def __init__(self, django_app):
-        self.django_app = django_app
-        self.lean = enabled()
-
-    async def __call__(self, scope, receive, send):
-        if self.lean and scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
-            return await handle(scope, receive, send)
-        return await self.django_app(scope, receive, send)
-
-
-async def _respond(send, status: int, payload: dict) -> None:
-    body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive, declared: str | None) -> bytes | None:
-    """The whole body, or None when the client went away (nothing to answer). Over the limit: a
-    body one byte too long, refused by size without reading the rest (as the Django view would)."""
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
-    if declared and declared.isdigit() and int(declared) > limit:
-        return b"x" * (limit + 1)
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"x" * (limit + 1)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-def _django_receive(headers: list[tuple[str, str]], body: bytes, remote_ip: str) -> tuple[int, dict]:
-    """The Django view's work, for every case the lean path does not take (run in a thread)."""
-    close_old_connections()
-    try:
-        outcome = receive_webhook(headers=headers, body=body, remote_ip=remote_ip)
-    except DatabaseError as exc:
-        webhook_log.error("database unavailable; asking Shopify to retry", extra={"error_type": type(exc).__name__})
-        return 503, UNAVAILABLE
-    finally:
-        close_old_connections()
-    return outcome.http_status, outcome.body
-
-
-async def handle(scope, receive, send) -> None:
-    started = time.perf_counter()
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-    declared = next((v for k, v in headers if k.lower() == "content-length"), None)
-    body = await _read_body(receive, declared)
-    if body is None:
-        return  # the client left: nothing was read whole, nothing is done
-    remote_ip = (scope.get("client") or ("unknown",))[0] or "unknown"
-    lean = await _lean_case(headers, body)
-    answer = await _batcher().submit(lean, body, started) if lean is not None else None
-    if answer is not None:
-        status, payload = answer
-    else:
-        status, payload = await sync_to_async(_django_receive, thread_sensitive=True)(headers, body, remote_ip)
-    await _respond(send, status, payload)
-
-
-async def _active_loja(shop: str) -> dict | None:
-    """`active_loja_for_shop` without a thread: the same cache entry, filled from the pool on a miss."""
-    key = loja_selectors.loja_cache_key(shop)
-    cached = loja_selectors.loja_cache().get(key)
-    if cached is not None:
-        return cached or None
-    try:
-        pool = await _pool()
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT id, owner_id, webhook_secret, ativo FROM stores_loja WHERE shop_domain = %s", [shop])
-            row = await cur.fetchone()
-    except (psycopg.Error, PoolTimeout):
-        return None  # the Django path looks again and answers (503 if the database is down)
-    secret_field = Loja._meta.get_field("webhook_secret")
-    value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
-             if row is not None and row[3] else {})
-    loja_selectors.loja_cache().set(key, value, loja_selectors.loja_cache_seconds())
-    return value or None
-
 
 @dataclass(frozen=True)
 class LeanCase:
+    """A verified first-sight `orders/paid` of a cached active loja, and its facts (ledger.read_facts)."""
+
     verified: VerifiedWebhook
     facts: ledger.OrderFacts
 
@@ -360,58 +175,18 @@ class LeanCase:
         return self.verified.loja_id
 
 
-async def _lean_case(pairs: list[tuple[str, str]], body: bytes) -> LeanCase | None:
-    """The verified `orders/paid` of a cached active loja, with its facts; None for anything else.
-
-    Verification is verification.py's, as on the Django path; whatever it refuses is answered there.
-    """
-    try:
-        check_size(len(body), settings.WEBHOOK_MAX_BODY_BYTES)
-        headers = read_headers(pairs)
-        if headers.topic != "orders/paid":
-            return None
-        verified = verify(headers, body, await _active_loja(headers.shop_domain))
-    except WebhookRejected:
-        return None  # the Django path answers it (and counts it)
-    try:
-        # orjson reads what json does, three times faster; what it refuses (integers beyond 64
-        # bits, NaN, UTF-16) goes to the Django path, which reads it with json.
-        payload = orjson.loads(body)
-    except (ValueError, TypeError, UnicodeDecodeError):
-        return None
-    if not isinstance(payload, dict) or not _ids_exact(payload):
-        return None
-    try:
-        facts = ledger.read_facts(headers.topic, payload)
-    except ledger.UnreadableOrder:
-        return None  # the Django path records what it cannot read
-    return LeanCase(verified, facts)
+_batchers: dict = {}
 
 
-def _ids_exact(payload: dict) -> bool:
-    """False where orjson read an id, SKU or name as a float: it reads integers beyond 64 bits so,
-    where json keeps them exact, and the ledger would name them otherwise than the Django path."""
-    if isinstance(payload.get("id"), float) or isinstance(payload.get("name"), float):
-        return False
-    lines = payload.get("line_items") or []
-    if not isinstance(lines, list):
-        return True  # read_facts refuses it
-    lines = [li for li in lines if isinstance(li, dict)]
-    if any(isinstance(li.get("id"), float) or isinstance(li.get("sku"), float) for li in lines):
-        return False
-    refunds = payload.get("refunds") or []
-    if not isinstance(refunds, list):
-        return False
-    for refund in refunds:
-        if isinstance(refund, dict):
-            items = refund.get("refund_line_items") or []
-            if isinstance(refund.get("id"), float) or not isinstance(items, list) or any(
-                    isinstance(i, dict) and isinstance(i.get("line_item_id"), float) for i in items):
-                return False
-    return True
+def batcher() -> _Batcher:
+    """This event loop's batcher."""
+    return lean_pool.this_loops(_batchers, lambda loop: _Batcher(loop))[0]
 
 
-# --- batching -----------------------------------------------------------------------------------
+def forget_batcher() -> None:
+    lean_pool.forget_loop(_batchers, asyncio.get_running_loop())
+
+
 
 
 class _Batcher:
@@ -580,7 +355,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
             if (pid := _resolved.get(pair, _UNKNOWN)) is not _UNKNOWN:
                 known[pair] = pid
     try:
-        pool = await _pool()
+        pool = await lean_pool.pool()
         async with pool.connection() as conn:
             async with conn.pipeline(), conn.transaction():
                 # The lojas' rows first, in id order, as the foreign keys of the rows below would
