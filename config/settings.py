@@ -279,7 +279,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chegouhub.common.schema.add_webhook_receiver",
+        "chegouhub.shopify.schema.add_webhook_receiver",
     ],
 }
 

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "chegouhub.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from . import schema  # noqa: F401  (registers the OpenAPI view extensions)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from django.db import connection
 from django.http import JsonResponse
+
+from .health import readiness
 
 
 def healthz(request):
@@ -10,17 +11,8 @@ def healthz(request):
 
 
 def readyz(request):
-    """Ready: the database answers and the channel layer is reachable."""
-    from chegouhub.realtime.status import channel_layer_available
-
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = True
-    except Exception:
-        checks["database"] = False
-    checks["channel_layer"] = channel_layer_available()
+    """Ready: the database answers, and every check the apps registered (the channel layer)."""
+    checks = readiness()
     ok = all(checks.values())
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
+from django.db.models import Count
+
+from .models import Alerta, AlertaStatus
 
 
 def database_families():
-    from django.db.models import Count
-
-    from .models import Alerta, AlertaStatus
 
     alerts = GaugeMetricFamily("chegouhub_active_alerts", "Active stock alerts", labels=["tipo", "prioridade"])
     rows = (

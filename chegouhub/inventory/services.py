@@ -17,7 +17,7 @@ from chegouhub.notify import services as notify
 from chegouhub.realtime.events import NewEvent, record_events
 
 from .alerts import alert_transition
-from .models import Alerta, AlertaPrioridade, AlertaStatus, AlertaTipo, Movimentacao, Origem, Produto
+from .models import Alerta, AlertaPrioridade, AlertaStatus, AlertaTipo, Mapeamento, Movimentacao, Origem, Produto
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,6 @@ def create_produto(*, loja, sku: str, nome: str, estoque_minimo: int = 0, estoqu
 
 def resolve_skus(*, loja_id: int, skus: set[str]) -> dict[str, int]:
     """Shopify SKU -> produto id: an explicit mapeamento first, then an equal produto sku."""
-    from .models import Mapeamento
-
     if not skus:
         return {}
     found = dict(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
+from django.db.models import Count
+
+from .models import OutboundAlert, OutboundStatus
 
 OUTBOUND_ALERTS = Counter(
     "chegouhub_outbound_alerts_total", "Outbound alert sends to Slack/Discord", ["channel", "outcome"]
@@ -11,9 +14,6 @@ OUTBOUND_ALERTS = Counter(
 
 
 def database_families():
-    from django.db.models import Count
-
-    from .models import OutboundAlert, OutboundStatus
 
     pending = GaugeMetricFamily(
         "chegouhub_outbound_alerts_backlog", "Outbound Slack/Discord alerts by state", labels=["status"]

@@ -35,7 +35,9 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chegouhub.notify import metrics
+from chegouhub.stores.models import Loja
+
+from . import metrics
 
 from .models import Channel, OutboundAlert, OutboundStatus
 
@@ -55,8 +57,6 @@ def _setting(name: str, default):
 
 
 def _destinations(loja_id: int) -> tuple[dict, list[str]]:
-    from chegouhub.stores.models import Loja
-
     row = (
         Loja.objects.filter(pk=loja_id)
         .values("nome", "shop_domain", "slack_webhook_url", "discord_webhook_url")
@@ -218,8 +218,6 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _attempt(pk: int) -> str:
-    from chegouhub.stores.models import Loja
-
     row = OutboundAlert.objects.get(pk=pk)
     url = (
         Loja.objects.filter(pk=row.loja_id)

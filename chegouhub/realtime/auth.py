@@ -29,6 +29,8 @@ from django.contrib import auth
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
+from chegouhub.common.logging import channels_log
+
 SESSION_KEY_PARAM = "session_key"
 _MAX_SESSION_KEY_LENGTH = 64
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
@@ -92,8 +94,6 @@ class OriginValidator:
         if scope["type"] == "websocket":
             origin = _header(scope, b"origin")
             if origin is not None and not origin_allowed(origin, _header(scope, b"host")):
-                from chegouhub.common.logging import channels_log
-
                 channels_log.warning(
                     "websocket refused: origin not allowed", extra={"origin": origin[:200], "path": scope.get("path")}
                 )

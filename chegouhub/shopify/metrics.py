@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from .models import DeliveryStatus, WebhookDelivery
 
 from chegouhub.common.metrics import topic_label
 
@@ -34,10 +38,6 @@ WEBHOOKS = _BoundedWebhookCounter()
 
 
 def database_families():
-    from django.db.models import Count, Min
-    from django.utils import timezone
-
-    from .models import DeliveryStatus, WebhookDelivery
 
     backlog = GaugeMetricFamily(
         "chegouhub_webhook_retry_backlog",

@@ -28,7 +28,7 @@ from chegouhub.stores.models import Loja, WebhookStatus
 
 from . import admin_api
 from .admin_api import AdminApiClient, ShopifyError
-from .models import OrderLedger
+from .models import OrderLedger, ReconcileCursor
 from . import ledger
 from .services import ORIGEM_BY_TOPIC, apply_order_facts
 
@@ -103,14 +103,10 @@ def apply_order_snapshot(loja_id: int, order: dict) -> bool:
 
 
 def _cursor(loja: Loja):
-    from chegouhub.common.models import ReconcileCursor
-
     return ReconcileCursor.objects.filter(loja=loja).first()
 
 
 def _save_cursor(loja: Loja, until: datetime, result: LojaReconcile) -> None:
-    from chegouhub.common.models import ReconcileCursor
-
     ReconcileCursor.objects.update_or_create(
         loja=loja,
         defaults={"orders_until": until, "last_orders": result.orders, "last_corrected": len(result.corrected),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from chegouhub.common.models import ReconcileCursor
+from chegouhub.shopify.models import ReconcileCursor
 from chegouhub.devtools.payloads import order_payload, refund_payload
 from chegouhub.inventory.models import Movimentacao, Produto
 from chegouhub.notify.models import OutboundAlert
