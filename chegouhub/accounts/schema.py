@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiViewExtension
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
 from chegouhub.common.schema import ERRO as _ERRO

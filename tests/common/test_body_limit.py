@@ -11,9 +11,6 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from chegouhub.shopify import lean
-from chegouhub.shopify.lean import batch as lean_batch
-from chegouhub.shopify.lean import pool as lean_pool
-from chegouhub.shopify.lean import route as lean_route
 from tests.live import LiveServer
 
 CHUNK = 64 * 1024

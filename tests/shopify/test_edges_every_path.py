@@ -17,8 +17,6 @@ from django.db import connections
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from chegouhub.inventory.models import Movimentacao, Produto
 from chegouhub.shopify import lean
-from chegouhub.shopify.lean import batch as lean_batch
-from chegouhub.shopify.lean import pool as lean_pool
 from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import WebhookDelivery
 from chegouhub.stores.models import Loja

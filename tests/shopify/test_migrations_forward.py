@@ -1,0 +1,87 @@
+"""Issue 14's schema changes carry existing data forward, on the database of the pass.
+
+A fresh database is migrated to the schema as it was before (shopify 0003, inventory 0003, common
+0001), filled through the historical models, then migrated to the end: rejections are folded into
+one counter per loja, reason and minute, stock columns take 64-bit values, the reconciliation cursor
+is still there under its new app, and deliveries keep their rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import ROOT
+
+SCRIPT = r'''
+import json
+from datetime import datetime, timedelta, timezone as tz
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+OLD = [("shopify", "0003_drop_redundant_indexes"), ("inventory", "0003_drop_loja_indexes"), ("common", "0001_initial")]
+ex = MigrationExecutor(connection)
+ex.migrate(OLD)
+apps = MigrationExecutor(connection).loader.project_state(OLD).apps
+User, Loja = apps.get_model("auth", "User"), apps.get_model("stores", "Loja")
+Produto, Rejection = apps.get_model("inventory", "Produto"), apps.get_model("shopify", "WebhookRejection")
+Delivery, Cursor = apps.get_model("shopify", "WebhookDelivery"), apps.get_model("common", "ReconcileCursor")
+owner = User.objects.create(username="antes", password="!")
+loja = Loja.objects.create(owner=owner, nome="Antes", shop_domain="antes.myshopify.com")
+produto = Produto.objects.create(loja=loja, sku="A", nome="A", estoque_atual=2**31 - 1)
+minute = datetime(2026, 11, 30, 12, 0, tzinfo=tz.utc)
+for seconds, reason in ((1, "duplicado"), (20, "duplicado"), (59, "duplicado"), (61, "duplicado"), (5, "hmac_invalido")):
+    row = Rejection.objects.create(loja=loja, reason=reason, topic="orders/paid")
+    Rejection.objects.filter(pk=row.pk).update(created_at=minute + timedelta(seconds=seconds))
+Rejection.objects.create(loja=None, reason="hmac_invalido")
+Delivery.objects.create(loja=loja, shop_domain=loja.shop_domain, topic="orders/paid", webhook_id="w-antes",
+                        body=b"{}", status="processed", duplicates=3)
+Cursor.objects.create(loja=loja, orders_until=minute)
+
+ex = MigrationExecutor(connection)
+ex.migrate(ex.loader.graph.leaf_nodes())
+from chegouhub.inventory.models import Produto as P
+from chegouhub.shopify.models import ReconcileCursor, WebhookDelivery, WebhookRejection
+P.objects.filter(pk=produto.pk).update(estoque_atual=2**40)
+print(json.dumps({
+    "rejections": sorted([r.reason, r.created_at.isoformat(), r.count] for r in WebhookRejection.objects.all()),
+    "stock": P.objects.get(pk=produto.pk).estoque_atual,
+    "cursor": ReconcileCursor.objects.get(loja_id=loja.pk).orders_until.isoformat(),
+    "deliveries": [[d.webhook_id, d.invalid_lines] for d in WebhookDelivery.objects.all()],
+}))
+'''
+
+
+def _database_url(tmp_path) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return f"sqlite:///{tmp_path / 'forward.sqlite3'}"
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    name = f"{name}_migrations_forward"  # beside the pass's own database, never in its place
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def test_existing_rows_are_carried_forward(tmp_path):
+    env = dict(os.environ, DATABASE_URL=_database_url(tmp_path), DJANGO_SECRET_KEY="test-only-secret-key",
+               DJANGO_DEBUG="false")
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["rejections"] == [
+        ["duplicado", "2026-11-30T12:00:00+00:00", 3],  # three in one minute: one counter
+        ["duplicado", "2026-11-30T12:01:00+00:00", 1],
+        ["hmac_invalido", "2026-11-30T12:00:00+00:00", 1],
+    ]  # and the row without a loja, which nothing counted, is gone
+    assert result["stock"] == 2**40
+    assert result["cursor"] == "2026-11-30T12:00:00+00:00"
+    assert result["deliveries"] == [["w-antes", []]]
