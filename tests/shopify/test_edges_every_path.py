@@ -186,3 +186,41 @@ def test_polling_one_loja_returns_only_that_lojas_notifications(user, make_loja)
     assert [e["data"]["loja_id"] for e in events] == [mine.pk]
     both = client.get("/api/sync-realtime/events/").json()["events"]
     assert sorted(e["data"]["loja_id"] for e in both) == sorted([mine.pk, other.pk])
+
+
+@pytest.mark.live
+def test_forged_webhooks_fill_no_table(user, make_loja):
+    """150 forged posts from one address: the first 60 are counted (in one row a minute), the
+    limited ones write nothing; the stats still say how many bad signatures came."""
+    from chegouhub.shopify.models import WebhookRejection
+
+    loja = make_loja(user)
+    body = encode(order_payload(700, [(1, "SKU-A", 1)]))
+    with LiveServer(env={"WEBHOOK_FAILED_REQUESTS_PER_MINUTE": "60"}) as server, \
+            httpx.Client(base_url=server.url, timeout=10) as client:
+        codes = []
+        for n in range(150):
+            h = signed_headers(body=body, secret="forged", shop_domain=loja.shop_domain, topic="orders/paid")
+            codes.append(client.post(URL, content=body, headers=h).status_code)
+    assert codes.count(401) + codes.count(429) == 150 and codes.count(429) >= 80
+    rows = list(WebhookRejection.objects.filter(loja=loja))
+    assert len(rows) <= 2  # one counter a minute (two if the minute turned meanwhile)
+    assert sum(r.count for r in rows) == codes.count(401)  # what was limited wrote nothing
+
+
+def test_the_worker_purges_rejection_counters_past_their_retention(user, make_loja, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from chegouhub.shopify.models import WebhookRejection
+
+    settings.WEBHOOK_REJECTION_RETENTION_DAYS = 30
+    loja = make_loja(user)
+    now = timezone.now().replace(second=0, microsecond=0)
+    old = WebhookRejection.objects.create(loja=loja, reason="hmac_invalido", created_at=now - timedelta(days=31))
+    kept = WebhookRejection.objects.create(loja=loja, reason="hmac_invalido", created_at=now - timedelta(days=29))
+    call_command("process_webhooks", "--once", "--no-alerts")
+    assert list(WebhookRejection.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not WebhookRejection.objects.filter(pk=old.pk).exists()

@@ -104,12 +104,12 @@ class Command(BaseCommand):
         if not opts["once"] and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-        purged_at = 0.0
+        purged_at: float | None = None
         while not stop.is_set():
             _refresh_connections()
             try:
                 counts = run_once(batch=opts["batch"], lease_seconds=opts["lease"])
-                if time.monotonic() - purged_at > PURGE_EVERY_SECONDS:  # and at the first pass
+                if purged_at is None or time.monotonic() - purged_at > PURGE_EVERY_SECONDS:
                     purged_at = time.monotonic()
                     if purged := purge_rejections():
                         counts["rejection_counters_purged"] = purged
