@@ -28,8 +28,9 @@ PREFIX = os.environ.get("FLOOR_CHANNEL_PREFIX", "bench-floor")
 DELIVERY_SQL = """
 WITH d AS (
   INSERT INTO shopify_webhookdelivery (loja_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at,
-    body, status, attempts, last_error, unmapped_skus, duplicates, created_at)
-  VALUES (%(loja)s, %(shop)s, %(topic)s, %(wid)s, %(eid)s, %(ver)s, %(trig)s, %(body)s, 'processing', 1, '', '[]', 0, now())
+    body, status, attempts, last_error, unmapped_skus, invalid_lines, created_at)
+  VALUES (%(loja)s, %(shop)s, %(topic)s, %(wid)s, %(eid)s, %(ver)s, %(trig)s, %(body)s, 'processing', 1, '', '[]', '[]',
+    now())
   ON CONFLICT DO NOTHING RETURNING id
 ), l AS (
   INSERT INTO shopify_orderledger (loja_id, order_id, order_name, paid, cancelled, paid_lines, refunds, applied, updated_at)
