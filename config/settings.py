@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "chegouhub.accounts",
     "chegouhub.stores",
     "chegouhub.inventory",
+    "chegouhub.sales",
     "chegouhub.shopify",
     "chegouhub.realtime",
     "chegouhub.notify",

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
 from chegouhub.inventory import views as inventory
+from chegouhub.sales import views as sales
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
 from chegouhub.stores import views as stores
@@ -16,6 +17,7 @@ router.register("estoque/movimentacoes", inventory.MovimentacaoViewSet, basename
 router.register("estoque/mapeamentos", inventory.MapeamentoViewSet, basename="mapeamento")
 router.register("estoque/alertas", inventory.AlertaViewSet, basename="alerta")
 router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="entrega")
+router.register("cambio", sales.TaxaCambioViewSet, basename="cambio")
 
 urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("api/auth/logout/", accounts.LogoutView.as_view()),
     path("api/estoque/webhook/shopify/", shopify.shopify_webhook, name="shopify-webhook"),
     path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
+    path("api/vendas/resumo/", sales.SalesSummaryView.as_view()),
     path("api/sync-realtime/", include("chegouhub.realtime.urls")),
     path("api/sync-realtime/", include("chegouhub.shopify.urls")),
     path("healthz", common.healthz),

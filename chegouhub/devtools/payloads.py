@@ -28,12 +28,29 @@ def sample_order() -> dict:
     return copy.deepcopy(_sample_order())
 
 
+def money_set(amount: str, currency: str, presented: tuple[str, str] | None = None) -> dict:
+    """A Shopify money set: shop money, and the buyer's (presentment) money."""
+    p_amount, p_currency = presented or (amount, currency)
+    return {"shop_money": {"amount": amount, "currency_code": currency},
+            "presentment_money": {"amount": p_amount, "currency_code": p_currency}}
+
+
 def order_payload(order_id: int, lines: list[tuple[int, str | None, int]], *, name: str | None = None,
-                  cancelled: bool = False, current_quantities: dict[int, int] | None = None) -> dict:
-    """A paid order: lines are (line_item_id, sku, quantity)."""
+                  cancelled: bool = False, current_quantities: dict[int, int] | None = None,
+                  total: tuple[str, str] | None = None, presented: tuple[str, str] | None = None,
+                  at: datetime | None = None) -> dict:
+    """A paid order: lines are (line_item_id, sku, quantity); `total` (amount, currency) its value in
+    shop money (the sample's USD 403.00 by default), `presented` in the buyer's currency."""
     order = sample_order()
     template = order["line_items"][0]
+    when = (at or datetime.now(UTC)).isoformat()
+    if total is not None:
+        order["total_price_set"] = money_set(*total, presented=presented)
+        order["total_price"], order["currency"] = total
+        order["presentment_currency"] = (presented or total)[1]
     order.update(
+        created_at=when,
+        processed_at=when,
         id=order_id,
         name=name or f"#{order_id}",
         order_number=order_id,
@@ -54,15 +71,23 @@ def order_payload(order_id: int, lines: list[tuple[int, str | None, int]], *, na
     return order
 
 
-def refund_payload(refund_id: int, order_id: int, lines: list[tuple[int, int, str]]) -> dict:
-    """A refund: lines are (line_item_id, quantity, restock_type)."""
+def refund_payload(refund_id: int, order_id: int, lines: list[tuple[int, int, str]], *,
+                   amount: tuple[str, str] | None = None, presented: tuple[str, str] | None = None,
+                   at: datetime | None = None) -> dict:
+    """A refund: lines are (line_item_id, quantity, restock_type); `amount` (amount, currency) what its
+    successful refund transaction gave back in shop money (none: no transaction)."""
+    when = (at or datetime.now(UTC)).isoformat()
+    transactions = []
+    if amount is not None:
+        transactions.append({"id": refund_id * 100, "kind": "refund", "status": "success", "amount": amount[0],
+                             "currency": amount[1], "amount_set": money_set(*amount, presented=presented)})
     return {
         "id": refund_id,
         "order_id": order_id,
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": when,
         "note": "reembolso",
         "user_id": None,
-        "processed_at": datetime.now(UTC).isoformat(),
+        "processed_at": when,
         "restock": any(rt != "no_restock" for _, _, rt in lines),
         "duties": [],
         "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
@@ -79,7 +104,7 @@ def refund_payload(refund_id: int, order_id: int, lines: list[tuple[int, int, st
             }
             for i, (line_id, qty, restock_type) in enumerate(lines)
         ],
-        "transactions": [],
+        "transactions": transactions,
         "order_adjustments": [],
     }
 

@@ -26,7 +26,7 @@ from .models import Event, Stream
 EVENT_SCHEMAS: dict[str, tuple[str, frozenset[str]]] = {
     "venda_shopify_processada": (
         Stream.ESTOQUE,
-        frozenset({"loja_id", "order_id", "order_name", "itens", "nao_mapeados", "linhas_invalidas"}),
+        frozenset({"loja_id", "order_id", "order_name", "itens", "nao_mapeados", "linhas_invalidas", "valor"}),
     ),
     "estoque_atualizado": (
         Stream.ESTOQUE,

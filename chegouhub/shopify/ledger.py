@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from chegouhub.sales.money import SaleValue, order_value, refund_value
+
 RESTOCK_TYPES = frozenset({"return", "cancel", "legacy_restock"})
 MAX_LINE_QUANTITY = 1_000_000
 MAX_SKU_LENGTH = 255
@@ -59,10 +61,12 @@ class OrderFacts:
     lines: tuple[Line, ...] = ()
     invalid: tuple[InvalidLine, ...] = ()
     refunds: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # refund id -> {line key: restocked}
+    value: SaleValue | None = None  # what the order was worth (orders/paid)
+    refund_values: Mapping[str, SaleValue | None] = field(default_factory=dict)  # refund id -> what it gave back
 
     def only_payment(self) -> OrderFacts:
         """The paid fact alone (reconciliation settles cancellations and refunds as their own facts)."""
-        return replace(self, cancelled=False, refunds={})
+        return replace(self, cancelled=False, refunds={}, refund_values={})
 
 
 @dataclass
@@ -78,12 +82,23 @@ class LedgerState:
 
 
 @dataclass(frozen=True)
+class ValueFact:
+    """A sale value to record once: the order's (`pedido`) or a refund's (`reembolso`)."""
+
+    tipo: str
+    referencia: str
+    value: SaleValue | None  # None: the payload stated none (counted as `sem_valor`)
+    unidades: int = 0
+
+
+@dataclass(frozen=True)
 class Settlement:
     state: LedgerState
     deltas: dict[int, int]  # produto id -> signed change still owed, non-zero, by produto id
     first_paid: bool  # this delivery is the order's payment, seen for the first time
     unmapped: list[str | None]
     invalid: list[dict]
+    values: list[ValueFact] = field(default_factory=list)  # first seen by this delivery: to record
 
 
 # --- reading a payload -------------------------------------------------------------------------
@@ -219,12 +234,14 @@ def _read_lines(items, refunds: list) -> tuple[tuple[Line, ...], tuple[InvalidLi
     return tuple(lines), tuple(invalid)
 
 
-def _embedded_refunds(refunds: list) -> dict[str, dict[str, int]]:
+def _embedded_refunds(refunds: list) -> tuple[dict[str, dict[str, int]], dict[str, SaleValue | None]]:
     facts: dict[str, dict[str, int]] = {}
+    values: dict[str, SaleValue | None] = {}
     for refund in refunds:
         if isinstance(refund, dict) and (key := fact_key(refund.get("id"))) is not None:
             facts.setdefault(key, refund_restocks(refund))
-    return facts
+            values.setdefault(key, refund_value(refund))
+    return facts, values
 
 
 def read_facts(topic: str, payload: dict) -> OrderFacts:
@@ -235,12 +252,14 @@ def read_facts(topic: str, payload: dict) -> OrderFacts:
             raise UnreadableOrder("refund payload has no usable id")
         restocks, invalid = _read_restocks(payload)
         return OrderFacts(order_id=_order_id(payload.get("order_id")), referencia=refund_id,
-                          refunds={refund_id: restocks}, invalid=tuple(invalid))
+                          refunds={refund_id: restocks}, invalid=tuple(invalid),
+                          refund_values={refund_id: refund_value(payload)})
     order_id = _order_id(payload.get("id"))
     refunds = payload.get("refunds") or []
     refunds = refunds if isinstance(refunds, list) else []
     paid = topic == "orders/paid"
     lines, invalid = _read_lines(payload.get("line_items"), refunds) if paid else ((), ())
+    embedded, embedded_values = _embedded_refunds(refunds)
     return OrderFacts(
         order_id=order_id,
         referencia=str(order_id),
@@ -249,7 +268,9 @@ def read_facts(topic: str, payload: dict) -> OrderFacts:
         cancelled=topic == "orders/cancelled" or bool(payload.get("cancelled_at")),
         lines=lines,
         invalid=invalid,
-        refunds=_embedded_refunds(refunds),
+        refunds=embedded,
+        value=order_value(payload) if paid else None,
+        refund_values=embedded_values,
     )
 
 
@@ -317,8 +338,14 @@ def settle(state: LedgerState, facts: OrderFacts, resolution: Mapping[str, int])
                 unmapped.append(line.sku)
             new.paid_lines[line.key] = {"sku": line.sku, "produto_id": produto_id, "quantidade": line.quantidade}
         new.paid = True
+    values: list[ValueFact] = []
+    if first_paid:
+        values.append(ValueFact("pedido", str(facts.order_id), facts.value,
+                                sum(line.quantidade for line in facts.lines)))
     new.cancelled = new.cancelled or facts.cancelled
     for refund_id, lines in facts.refunds.items():
+        if refund_id not in new.refunds and facts.refund_values.get(refund_id) is not None:
+            values.append(ValueFact("reembolso", refund_id, facts.refund_values[refund_id]))
         new.refunds.setdefault(refund_id, dict(lines))
     if facts.name and not new.order_name:
         new.order_name = facts.name
@@ -337,4 +364,5 @@ def settle(state: LedgerState, facts: OrderFacts, resolution: Mapping[str, int])
         first_paid=first_paid,
         unmapped=unmapped,
         invalid=[i.as_dict() for i in facts.invalid],
+        values=values,
     )

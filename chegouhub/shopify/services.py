@@ -19,6 +19,8 @@ from chegouhub.inventory.models import Origem
 from chegouhub.inventory.services import StockChange, apply_stock_changes, resolve_skus
 from chegouhub.notify import services as notify
 from chegouhub.realtime.events import NewEvent, record_events
+from chegouhub.sales.money import event_value
+from chegouhub.sales.services import record_sale_values
 from chegouhub.stores.models import Loja, WebhookStatus
 from chegouhub.stores.selectors import active_loja_for_shop
 
@@ -258,25 +260,25 @@ def apply_order_facts(*, loja_id: int, facts: OrderFacts, origem: str) -> Proces
     resolution = resolve_skus(loja_id=loja_id, skus=ledger.skus_to_resolve(state, facts))
     settlement = ledger.settle(state, facts, resolution)
     _store_state(row, settlement.state)
+    record_sale_values(loja_id=loja_id, order_id=facts.order_id, values=settlement.values)
     stock = apply_stock_changes(loja_id=loja_id, deltas=settlement.deltas, origem=origem,
                                 referencia=facts.referencia)
     events = stock.events
     if settlement.first_paid:
-        events.append(sale_event(loja_id, facts.order_id, settlement.state.order_name, stock.changes,
-                                 settlement.unmapped, settlement.invalid))
+        events.append(sale_event(loja_id, facts, settlement.state.order_name, stock.changes, settlement))
     record_events(events)
     return ProcessResult(order_id=facts.order_id, unmapped_skus=settlement.unmapped,
                          invalid_lines=settlement.invalid)
 
 
-def sale_event(loja_id: int, order_id: int, order_name: str, changes: list[StockChange], unmapped: list,
-               invalid: list) -> NewEvent:
+def sale_event(loja_id: int, facts: OrderFacts, order_name: str, changes: list[StockChange],
+               settlement: ledger.Settlement) -> NewEvent:
     return NewEvent(
         type="venda_shopify_processada",
         loja_id=loja_id,
         data={
             "loja_id": loja_id,
-            "order_id": order_id,
+            "order_id": facts.order_id,
             "order_name": order_name,
             "itens": [
                 {
@@ -288,8 +290,9 @@ def sale_event(loja_id: int, order_id: int, order_name: str, changes: list[Stock
                 }
                 for c in changes
             ],
-            "nao_mapeados": unmapped,
-            "linhas_invalidas": invalid,
+            "nao_mapeados": settlement.unmapped,
+            "linhas_invalidas": settlement.invalid,
+            "valor": event_value(facts.value),
         },
     )
 

@@ -123,8 +123,8 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     await layer.group_add(f"loja.{loja.pk}", channel)
     await post(asgi, loja, "orders/paid", order_payload(500, [(1, "CAMISA-P", 1)]))
     await received_events(layer, channel, 2)  # the first sale's two events
-    r = await post(asgi, loja, "orders/paid", order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]),
-                   webhook_id="wh-lean-1")
+    sale = order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)])
+    r = await post(asgi, loja, "orders/paid", sale, webhook_id="wh-lean-1")
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
     if is_postgres():
         assert lean_counter == {"lean": 2, "django": 0}
@@ -134,7 +134,7 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     (delivery,) = await rows(WebhookDelivery, webhook_id="wh-lean-1")
     assert (delivery.status, delivery.order_id, delivery.unmapped_skus, delivery.attempts) == (
         "processed", 501, ["NAO-EXISTE"], 1)
-    assert bytes(delivery.body) == encode(order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)]))
+    assert bytes(delivery.body) == encode(sale)
     ledger = (await rows(OrderLedger, loja=loja, order_id=501))[0]
     assert ledger.paid and not ledger.cancelled
     assert ledger.applied == {"1": -3}

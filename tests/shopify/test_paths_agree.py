@@ -15,6 +15,7 @@ path: 500 in CI.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -30,13 +31,12 @@ from rest_framework.authtoken.models import Token
 
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from tests.live import ROOT, LiveServer
+from tests.shopify.paths_seed import INITIAL, MINIMO, SKUS, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = int(os.environ.get("DIFF_EXAMPLES", "500" if os.environ.get("CI") == "true" else "60"))
-SKUS = ["A", "B", "C", "D"]
 RESTOCKING = {"return", "cancel", "legacy_restock"}
-INITIAL, MINIMO = 12, 3
 _ids = itertools.count(1)
 
 
@@ -138,13 +138,20 @@ def reference_effect(orders) -> dict[str, int]:
 
 
 class Path:
-    def __init__(self, name: str, server: LiveServer, token: str):
+    def __init__(self, name: str, server: LiveServer, token: str, lojas: list[dict]):
         self.name, self.server = name, server
         self.http = httpx.Client(base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30)
+        self.seeded = [dict(loja, skus={int(k): v for k, v in loja["skus"].items()}) for loja in lojas]
 
     def new_loja(self, n: int) -> dict:
-        secret = f"shpss_diff_{n}"
-        loja = self.http.post("/api/lojas/", json={"nome": f"Diff {n}", "shop_domain": f"diff-{n}-{self.name}"
+        """A fresh loja made ahead; past those (hypothesis replaying a failure), one made over the API."""
+        if self.seeded:
+            return self.seeded.pop(0)
+        return self.make_loja(n)
+
+    def make_loja(self, n: int) -> dict:
+        secret = f"shpss_diff_api_{n}"
+        loja = self.http.post("/api/lojas/", json={"nome": f"Diff {n}", "shop_domain": f"diff-api-{n}-{self.name}"
                               ".myshopify.com", "webhook_secret": secret}).raise_for_status().json()
         loja["secret"] = secret
         ids = {}
@@ -210,37 +217,43 @@ def _normal(data, loja):
     return out
 
 
-def _sqlite_server(tmp_path) -> tuple[LiveServer, str]:
+SEEDED = EXAMPLES + 20  # hypothesis may run a few more than max_examples
+
+
+def _sqlite_server(tmp_path) -> tuple[LiveServer, str, list[dict]]:
     url = f"sqlite:///{tmp_path / 'paths.sqlite3'}"
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SECRET_KEY="test-only-secret-key", DJANGO_DEBUG="false")
+    # the live server's key (tests/live.py): the seeded secrets are encrypted with it
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-only-secret-key"),
+               DJANGO_DEBUG="false")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    token = subprocess.run(
+    out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
-         "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
+         "import json; from django.contrib.auth import get_user_model; "
+         "from rest_framework.authtoken.models import Token; from tests.shopify.paths_seed import seed; "
          "u = get_user_model().objects.create_user('diff', password='diff-senha-123'); "
-         "print(Token.objects.create(user=u).key)"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    return LiveServer(env={"DATABASE_URL": url}), token
+         f"print(Token.objects.create(user=u).key); print(json.dumps(seed({SEEDED}, 'sqlite')))"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()
+    return LiveServer(env={"DATABASE_URL": url}), out[-2], json.loads(out[-1])
 
 
 @pytest.fixture
 def paths(tmp_path):
     user = get_user_model().objects.create_user("diff", password="diff-senha-123")
     token = Token.objects.create(user=user).key
-    sqlite_server, sqlite_token = _sqlite_server(tmp_path)
-    servers = [("lean", LiveServer(), token),
-               ("django", LiveServer(env={"WEBHOOK_FAST_PATH": "false"}), token),
-               ("sqlite", sqlite_server, sqlite_token)]
+    sqlite_server, sqlite_token, sqlite_lojas = _sqlite_server(tmp_path)
+    servers = [("lean", LiveServer(), token, seed(SEEDED, "lean")),
+               ("django", LiveServer(env={"WEBHOOK_FAST_PATH": "false"}), token, seed(SEEDED, "django")),
+               ("sqlite", sqlite_server, sqlite_token, sqlite_lojas)]
     started = []
     try:
-        for name, server, key in servers:
+        for name, server, key, lojas in servers:
             server.start()
-            started.append(Path(name, server, key))
+            started.append(Path(name, server, key, lojas))
         yield started
     finally:
         for path in started:
             path.close()
-        for _, server, _ in servers:
+        for _, server, _, _ in servers:
             server.stop()
 
 

@@ -80,6 +80,17 @@ WITH w AS (
   SELECT w.loja, w.oid, w.oname, true, w.cancelled, w.paid_lines, w.refunds, w.applied, %(now)s
   FROM w JOIN d ON d.webhook_id = w.wid ORDER BY w.loja, w.oid
   ON CONFLICT (loja_id, order_id) DO NOTHING RETURNING id
+), val AS (
+  -- the sale values ledger.settle decided (the order's, and refunds embedded in it), with the ledger rows
+  INSERT INTO sales_valorvenda (loja_id, order_id, tipo, referencia, valor, moeda, valor_apresentado,
+    moeda_apresentada, unidades, ocorrido_em)
+  SELECT w.loja, w.oid, v.tipo, v.ref, v.valor, v.moeda, v.vap, v.map, v.un, v.em
+  FROM unnest(%(vn)b::int[], %(vtipo)b::text[], %(vref)b::text[], %(vvalor)b::numeric[], %(vmoeda)b::text[],
+    %(vvap)b::numeric[], %(vmap)b::text[], %(vun)b::bigint[], %(vem)b::timestamptz[])
+    AS v(n, tipo, ref, valor, moeda, vap, map, un, em)
+  JOIN w USING (n)
+  WHERE (SELECT count(*) FROM l) = %(count)s
+  ON CONFLICT DO NOTHING
 ), delta AS (
   SELECT x.*, w.loja FROM unnest(%(dn)b::int[], %(dpids)b::bigint[], %(deltas)b::bigint[]) AS x(n, produto_id, q)
   JOIN w USING (n)
@@ -391,6 +402,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                     "paid_lines": [Jsonb(st.paid_lines) for st in states],
                     "refunds": [Jsonb(st.refunds) for st in states],
                     "applied": [Jsonb(st.applied) for st in states],
+                    **_value_rows(plans, now),
                     "dn": dn, "dpids": dpids, "deltas": deltas, "count": len(items), "topic": "orders/paid",
                     "status": DeliveryStatus.PROCESSED.value, "now": now, "origem": Origem.PEDIDO_PAGO.value,
                 })
@@ -430,8 +442,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                 new_events = []
                 for (case, _, _), plan, cs in zip(items, plans, changes):
                     new_events += [stock_event(case.loja_id, c, Origem.PEDIDO_PAGO) for c in cs]
-                    new_events.append(sale_event(case.loja_id, case.facts.order_id, plan.state.order_name, cs,
-                                                 plan.unmapped, plan.invalid))
+                    new_events.append(sale_event(case.loja_id, case.facts, plan.state.order_name, cs, plan))
                 for e in new_events:
                     event_log.check_schema(e)
                 # The lojas' event-log locks are taken last, in one order, and held only through the
@@ -476,6 +487,22 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
     for (case, _, started), plan, cs in zip(items, plans, changes):
         _log_processed(case, cs, plan, answered - started)
     return answers
+
+
+def _value_rows(plans: list[ledger.Settlement], now: datetime) -> dict[str, list]:
+    """The settlements' sale values as APPLY_SQL's arrays (what record_sale_values writes on the ORM path)."""
+    rows: dict[str, list] = {k: [] for k in ("vn", "vtipo", "vref", "vvalor", "vmoeda", "vvap", "vmap", "vun",
+                                              "vem")}
+    for n, plan in enumerate(plans):
+        for v in plan.values:
+            shop, presented = (v.value.shop, v.value.presented) if v.value else (None, None)
+            for key, item in (("vn", n), ("vtipo", v.tipo), ("vref", v.referencia),
+                              ("vvalor", shop.amount if shop else None), ("vmoeda", shop.currency if shop else ""),
+                              ("vvap", presented.amount if presented else None),
+                              ("vmap", presented.currency if presented else ""), ("vun", v.unidades),
+                              ("vem", (v.value.at if v.value else None) or now)):
+                rows[key].append(item)
+    return rows
 
 
 def _log_processed(case: LeanCase, changes: list[StockChange], plan: ledger.Settlement, latency: float) -> None:
