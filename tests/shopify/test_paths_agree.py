@@ -21,6 +21,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -58,9 +59,11 @@ def histories(draw):
             refund_lines = [(line_id, draw(st.integers(1, 6)),
                              draw(st.sampled_from(["return", "cancel", "legacy_restock", "no_restock"])))
                             for line_id, _, _ in lines if draw(st.booleans())]
-            refunds.append((next(_ids) + 5_000_000, refund_lines))
+            back = draw(st.integers(0, 10**5))
+            refunds.append((next(_ids) + 5_000_000, refund_lines, f"{back // 100}.{back % 100:02d}"))
         bad = draw(st.sampled_from([None, None, None, "null", "huge", "nul", "repeat", "snapshot"]))
-        payload = order_payload(order_id, lines)
+        cents = draw(st.integers(1, 10**7))
+        payload = order_payload(order_id, lines, total=(f"{cents // 100}.{cents % 100:02d}", "BRL"))
         counted = list(lines)  # the lines the reference model applies
         if bad == "null":
             payload["line_items"][0]["quantity"] = None
@@ -75,24 +78,24 @@ def histories(draw):
             payload["line_items"].append(dict(payload["line_items"][0], quantity=9))
         elif bad == "snapshot" and refunds:
             # orders/paid sent after the first refund: current_quantity excludes what it removed
-            refund_id, refund_lines = refunds[0]
+            refund_id, refund_lines, back = refunds[0]
             removed: dict[int, int] = {}
             for lid, q, _ in refund_lines:
                 removed[lid] = removed.get(lid, 0) + q
             for item in payload["line_items"]:
                 item["current_quantity"] = max(item["quantity"] - removed.get(item["id"], 0), 0)
-            payload["refunds"] = [refund_payload(refund_id, order_id, refund_lines)]
+            payload["refunds"] = [refund_payload(refund_id, order_id, refund_lines, amount=(back, "BRL"))]
             counted = [(lid, sku, max(q - removed.get(lid, 0), 0) + removed.get(lid, 0)) for lid, sku, q in lines]
         embedded = refunds[0][0] if bad == "snapshot" and refunds else None
-        orders.append({"id": order_id, "embedded": embedded, "lines": counted, "paid": paid, "cancelled": cancelled, "refunds": refunds})
+        orders.append({"id": order_id, "embedded": embedded, "lines": counted, "total": payload["total_price"], "paid": paid, "cancelled": cancelled, "refunds": refunds})
         if paid:
             deliveries.append(["orders/paid", payload, f"p{order_id}", f"ep{order_id}"])
         if cancelled:
             deliveries.append(["orders/cancelled", order_payload(order_id, lines, cancelled=True), f"c{order_id}",
                                f"ec{order_id}"])
-        for refund_id, refund_lines in refunds:
-            deliveries.append(["refunds/create", refund_payload(refund_id, order_id, refund_lines), f"r{refund_id}",
-                               f"er{refund_id}"])
+        for refund_id, refund_lines, back in refunds:
+            deliveries.append(["refunds/create", refund_payload(refund_id, order_id, refund_lines, amount=(back, "BRL")),
+                               f"r{refund_id}", f"er{refund_id}"])
     extra = []
     for d in deliveries:
         kind = draw(st.sampled_from(["once", "once", "same-ids", "new-ids"]))
@@ -112,11 +115,23 @@ def delivered(orders, stream) -> list[dict]:
     facts = []
     for order in orders:
         order_id = order["id"]
-        facts.append({"lines": order["lines"], "paid": ("orders/paid", order_id, None) in got,
+        facts.append({"lines": order["lines"], "total": order["total"], "paid": ("orders/paid", order_id, None) in got,
                       "cancelled": ("orders/cancelled", order_id, None) in got,
                       "refunds": [r for r in order["refunds"] if ("refunds/create", order_id, r[0]) in got
                                   or (r[0] == order["embedded"] and ("orders/paid", order_id, None) in got)]})
     return facts
+
+
+def reference_sales(orders) -> list[dict]:
+    """CONTRACT section 12 from the facts: every paid order once in `bruto`, every refund once in
+    `reembolsado` (a cancelled order stays in `bruto`: the money it gave back is its refund)."""
+    paid = [o for o in orders if o["paid"]]
+    refunds = [Decimal(back) for o in orders for _, _, back in o["refunds"]]
+    if not paid and not refunds:
+        return []
+    bruto, back = sum((Decimal(o["total"]) for o in paid), Decimal(0)), sum(refunds, Decimal(0))
+    return [{"moeda": "BRL", "pedidos": len(paid), "unidades": sum(q for o in paid for _, _, q in o["lines"]),
+             "bruto": f"{bruto:.2f}", "reembolsado": f"{back:.2f}", "liquido": f"{bruto - back:.2f}"}]
 
 
 def reference_effect(orders) -> dict[str, int]:
@@ -126,7 +141,7 @@ def reference_effect(orders) -> dict[str, int]:
         if not order["paid"] or order["cancelled"]:
             continue
         for line_id, sku, qty in order["lines"]:
-            restocked = sum(q for _, refund_lines in order["refunds"]
+            restocked = sum(q for _, refund_lines, _ in order["refunds"]
                             for lid, q, rt in refund_lines if lid == line_id and rt in RESTOCKING)
             target = "D" if sku == "MAP-D" else sku
             if target in effect:
@@ -186,6 +201,7 @@ class Path:
                             m["origem"], m["referencia"]) for m in rows("/api/estoque/movimentacoes/"))
         alerts = sorted((a["id"], skus[a["produto_id"]], a["tipo"], a["prioridade"], a["status"], a["estoque_atual"],
                          a["estoque_minimo"]) for a in rows("/api/estoque/alertas/"))
+        sales = self.http.get("/api/vendas/resumo/", params={"loja_id": loja["id"], "days": 1}).raise_for_status().json()
         events = self.http.get("/api/sync-realtime/events/", params={"loja_id": loja["id"], "since": 0,
                                                                       "limit": 1000}).raise_for_status().json()
         return {
@@ -193,6 +209,8 @@ class Path:
             "movements": [m[1:] for m in movements],
             "alerts": [a[1:] for a in alerts],
             "events": [(e["type"], e["priority"], _normal(e["data"], loja)) for e in events["events"]],
+            "sales": [{k: m[k] for k in ("moeda", "pedidos", "unidades", "bruto", "reembolsado", "liquido")}
+                      for m in sales["moedas"]],
         }
 
     def close(self):
@@ -282,8 +300,10 @@ def test_every_path_answers_and_books_every_sequence_alike(paths):
         for path, (other_answers, other_books) in zip(paths[1:], others):
             assert other_answers == answers, (path.name, stream)
             assert other_books == books, (path.name, stream)
-        expected = reference_effect(delivered(orders, stream))
+        facts = delivered(orders, stream)
+        expected = reference_effect(facts)
         assert books["stock"] == {sku: INITIAL + expected[sku] for sku in SKUS}, stream
+        assert books["sales"] == reference_sales(facts), stream
         seen["sequences"] += 1
         seen["deliveries"] += len(stream)
         seen["statuses"] |= {(code, body.get("status")) for code, body in answers}
