@@ -216,13 +216,17 @@ def process_delivery(delivery: WebhookDelivery, payload: dict) -> ProcessResult:
         update_fields=["status", "order_id", "unmapped_skus", "invalid_lines", "processed_at", "last_error", "next_attempt_at",
                        "claimed_until"]
     )
-    webhook_log.info(
-        "webhook processed",
-        extra={"delivery_id": delivery.pk, "topic": delivery.topic, "loja_id": delivery.loja_id,
-               "status": result.status, "order_id": result.order_id, "unmapped": len(result.unmapped_skus),
-               "invalid": len(result.invalid_lines)},
-    )
+    log_processed(topic=delivery.topic, loja_id=delivery.loja_id, status=result.status, order_id=result.order_id,
+                  unmapped=len(result.unmapped_skus), invalid=len(result.invalid_lines), delivery_id=delivery.pk)
     return result
+
+
+def log_processed(*, topic: str, loja_id: int, status: str, order_id: int | None, unmapped: int, invalid: int,
+                  delivery_id: int | None = None, path: str = "django") -> None:
+    """The one `webhook.log` line of a processed delivery, whichever path applied it."""
+    webhook_log.info("webhook processed", extra={
+        "delivery_id": delivery_id, "topic": topic, "loja_id": loja_id, "status": status, "order_id": order_id,
+        "unmapped": unmapped, "invalid": invalid, "path": path})
 
 
 # --- the order ledger -------------------------------------------------------------------------

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chegouhub.common.body_limit import too_large
+from chegouhub.stores.models import shop_domain_validator
 
 REQUIRED_HEADERS = {
     "x-shopify-topic": "X-Shopify-Topic",
@@ -24,7 +24,7 @@ REQUIRED_HEADERS = {
     "x-shopify-shop-domain": "X-Shopify-Shop-Domain",
     "x-shopify-webhook-id": "X-Shopify-Webhook-Id",
 }
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+SHOP_DOMAIN = shop_domain_validator.regex  # the loja API's own rule: one definition of a shop domain
 
 
 class WebhookRejected(Exception):

@@ -224,3 +224,26 @@ def test_the_worker_purges_rejection_counters_past_their_retention(user, make_lo
     call_command("process_webhooks", "--once", "--no-alerts")
     assert list(WebhookRejection.objects.values_list("pk", flat=True)) == [kept.pk]
     assert not WebhookRejection.objects.filter(pk=old.pk).exists()
+
+
+def test_a_sale_appends_its_events_in_one_call(user, make_loja, make_produto, post_webhook, monkeypatch):
+    """One delivery, one set of events (one event-log lock): the stock events, the alert it opens
+    and the sale go to the log together, in that order."""
+    from chegouhub.inventory import services as inventory_services
+    from chegouhub.realtime import events as event_log
+    from chegouhub.shopify import services as shopify_services
+
+    calls = []
+    real = event_log.record_events
+
+    def counting(events):
+        calls.append([e.type for e in events])
+        return real(events)
+
+    monkeypatch.setattr(shopify_services, "record_events", counting)
+    monkeypatch.setattr(inventory_services, "record_events", counting)
+    loja = make_loja(user)
+    make_produto(loja, "SKU-A", estoque=5, minimo=3)
+    calls.clear()  # the produto's initial stock was its own action
+    assert post_webhook(loja, "orders/paid", order_payload(800, [(1, "SKU-A", 3)])).json() == {"status": "processed"}
+    assert calls == [["estoque_atualizado", "alerta_estoque_gerado", "venda_shopify_processada"]]

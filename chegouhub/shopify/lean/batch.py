@@ -40,7 +40,7 @@ from chegouhub.realtime import events as event_log
 
 from .. import ledger, metrics
 from ..models import DeliveryStatus
-from ..services import sale_event
+from ..services import log_processed, sale_event
 from ..verification import VerifiedWebhook
 from . import pool as lean_pool
 
@@ -508,8 +508,7 @@ def _value_rows(plans: list[ledger.Settlement], now: datetime) -> dict[str, list
 def _log_processed(case: LeanCase, changes: list[StockChange], plan: ledger.Settlement, latency: float) -> None:
     loja_id, order_id, topic = case.loja_id, case.facts.order_id, case.verified.topic
     log_stock_changes(loja_id, changes, Origem.PEDIDO_PAGO, str(order_id))
-    webhook_log.info("webhook processed", extra={
-        "topic": topic, "loja_id": loja_id, "status": DeliveryStatus.PROCESSED, "order_id": order_id,
-        "unmapped": len(plan.unmapped), "invalid": len(plan.invalid), "path": "lean"})
+    log_processed(topic=topic, loja_id=loja_id, status=DeliveryStatus.PROCESSED, order_id=order_id,
+                  unmapped=len(plan.unmapped), invalid=len(plan.invalid), path="lean")
     metrics.WEBHOOK_LATENCY.observe(latency)  # until the answer, as the Django view measures it
     metrics.WEBHOOKS.labels(topic=topic, outcome="processed").inc()  # as the Django view counts

@@ -63,22 +63,15 @@ async def _respond(send, status: int, payload: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive, declared: str | None) -> bytes | None:
-    """The whole body, or None when the client went away (nothing to answer). Over the limit: a
-    body one byte too long, refused by size without reading the rest (as the Django view would)."""
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
-    if declared and declared.isdigit() and int(declared) > limit:
-        return b"x" * (limit + 1)
-    chunks, size, more = [], 0, True
+async def _read_body(receive) -> bytes | None:
+    """The whole body, or None when the client went away (nothing to answer). Bodies over the
+    limit never get here: common/body_limit.py refuses them before they are read."""
+    chunks, more = [], True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"x" * (limit + 1)
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
 
@@ -99,8 +92,7 @@ def _django_receive(headers: list[tuple[str, str]], body: bytes, remote_ip: str)
 async def handle(scope, receive, send) -> None:
     started = time.perf_counter()
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-    declared = next((v for k, v in headers if k.lower() == "content-length"), None)
-    body = await _read_body(receive, declared)
+    body = await _read_body(receive)
     if body is None:
         return  # the client left: nothing was read whole, nothing is done
     remote_ip = (scope.get("client") or ("unknown",))[0] or "unknown"
