@@ -531,7 +531,8 @@ async def delete_webhook_subscription(client: AdminApiClient, subscription: Webh
 
 # --- orders (for reconciliation) ----------------------------------------------------------------
 
-ORDERS_PAGE_SIZE = 10  # 2 + 10 x (1 + lineItems 2+50 + refunds 1 + refundLineItems 2+10x2) = 762 points
+# 2 + 10 x (1 + totalPriceSet 3 + lineItems 2+50 + refunds 1 + totalRefundedSet 3 + refundLineItems 2+10x2) = 822
+ORDERS_PAGE_SIZE = 10
 
 ORDERS_QUERY = """
 query ChegouhubOrders($first: Int!, $after: String, $query: String) {
@@ -541,10 +542,14 @@ query ChegouhubOrders($first: Int!, $after: String, $query: String) {
         legacyResourceId
         name
         updatedAt
+        processedAt
         cancelledAt
+        totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
         lineItems(first: 50) { nodes { id sku quantity currentQuantity } }
         refunds(first: 10) {
           legacyResourceId
+          createdAt
+          totalRefundedSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
           refundLineItems(first: 10) { nodes { quantity restockType lineItem { id } } }
         }
       }
@@ -562,13 +567,34 @@ def _legacy_id(gid: str | None) -> int | None:
         return None
 
 
+def _money_set(bag: dict | None) -> dict | None:
+    """GraphQL's MoneyBag as REST's money set (what chegouhub.sales.money reads)."""
+    if not isinstance(bag, dict):
+        return None
+    return {side: {"amount": (bag.get(key) or {}).get("amount"), "currency_code": (bag.get(key) or {}).get("currencyCode")}
+            for side, key in (("shop_money", "shopMoney"), ("presentment_money", "presentmentMoney"))}
+
+
+def _refund_transactions(refund: dict) -> list[dict]:
+    """A refund's `totalRefundedSet` as the one successful refund transaction REST would list."""
+    amount = _money_set(refund.get("totalRefundedSet"))
+    try:
+        returned = float(amount["shop_money"]["amount"]) if amount else 0  # only whether it is zero
+    except (TypeError, ValueError):
+        returned = 0
+    # Nothing returned is no transaction (as the webhook of such a refund carries none).
+    return [{"kind": "refund", "status": "success", "amount_set": amount}] if returned else []
+
+
 def order_facts(node: dict) -> dict:
-    """A GraphQL Order as the REST-shaped facts the ledger reads (ids, SKUs, quantities, restocks)."""
+    """A GraphQL Order as the REST-shaped facts the ledger reads (ids, SKUs, quantities, restocks, values)."""
     return {
         "id": int(node["legacyResourceId"]),
         "name": node.get("name"),
         "updated_at": node.get("updatedAt"),
+        "processed_at": node.get("processedAt"),
         "cancelled_at": node.get("cancelledAt"),
+        "total_price_set": _money_set(node.get("totalPriceSet")),
         "line_items": [
             {"id": _legacy_id(li.get("id")), "sku": li.get("sku"), "quantity": li.get("quantity"),
              "current_quantity": li.get("currentQuantity")}
@@ -578,6 +604,8 @@ def order_facts(node: dict) -> dict:
             {
                 "id": int(refund["legacyResourceId"]),
                 "order_id": int(node["legacyResourceId"]),
+                "processed_at": refund.get("createdAt"),
+                "transactions": _refund_transactions(refund),
                 "refund_line_items": [
                     {"line_item_id": _legacy_id((rli.get("lineItem") or {}).get("id")), "quantity": rli.get("quantity"),
                      "restock_type": str(rli.get("restockType") or "").lower()}

@@ -17,6 +17,7 @@ from django.db.models import Sum
 
 from chegouhub.devtools.payloads import order_payload, refund_payload
 from chegouhub.inventory.models import Movimentacao, Produto
+from chegouhub.sales.models import ValorVenda
 from chegouhub.shopify.models import OrderLedger
 from chegouhub.shopify.reconcile import reconcile
 from tests.devtools.fake_fixtures import fake_shopify, fake_shopify_server, register  # noqa: F401
@@ -37,7 +38,8 @@ def stream(n_orders: int = 30):
         if i % 5 == 0:
             events.append(("cancelled", order_id, order_payload(order_id, lines, cancelled=True)))
         if i % 4 == 1:
-            events.append(("refund", order_id, refund_payload(800_000 + i, order_id, [(1, 1, "return")])))
+            events.append(("refund", order_id, refund_payload(800_000 + i, order_id, [(1, 1, "return")],
+                                                              amount=(f"{i}.25", "USD"))))
         if i % 7 == 3:
             events.append(("refund", order_id, refund_payload(900_000 + i, order_id, [(1, 1, "no_restock")])))
     return events
@@ -61,6 +63,9 @@ def books(loja) -> dict:
         "net": dict(Movimentacao.objects.filter(loja=loja).exclude(origem="inicial").values("produto__sku")
                     .annotate(s=Sum("quantidade")).values_list("produto__sku", "s")),
         # what each order took and gave back (a line that went -x then +x is the same as untouched)
+        # what the lojas sold: reconciliation fills in the values of the orders it recovers
+        "sales": sorted((v.tipo, v.referencia, str(v.valor), v.moeda, v.unidades)
+                        for v in ValorVenda.objects.filter(loja=loja)),
         "ledgers": sorted((l.order_id, l.paid, l.cancelled, sorted(l.refunds),
                            sorted((k, v) for k, v in l.applied.items() if v))
                           for l in OrderLedger.objects.filter(loja=loja)),

@@ -23,6 +23,17 @@ _COMMON = """
 scalar DateTime
 scalar URL
 scalar UnsignedInt64
+scalar Decimal
+
+type MoneyV2 {
+  amount: Decimal!
+  currencyCode: String!
+}
+
+type MoneyBag {
+  shopMoney: MoneyV2!
+  presentmentMoney: MoneyV2!
+}
 
 enum WebhookSubscriptionTopic {
   APP_UNINSTALLED
@@ -181,6 +192,7 @@ type Refund {
   legacyResourceId: UnsignedInt64!
   createdAt: DateTime
   note: String
+  totalRefundedSet: MoneyBag!
   refundLineItems(first: Int, after: String, last: Int, before: String): RefundLineItemConnection!
 }
 
@@ -195,6 +207,7 @@ type Order {
   cancelledAt: DateTime
   cancelReason: OrderCancelReason
   displayFinancialStatus: OrderDisplayFinancialStatus
+  totalPriceSet: MoneyBag!
   lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
   refunds(first: Int): [Refund!]!
 }

@@ -592,10 +592,41 @@ def _refund_node(refund: dict, lines: dict) -> dict:
     return {
         "id": f"gid://shopify/Refund/{refund.get('id')}",
         "legacyResourceId": str(refund.get("id")),
-        "createdAt": refund.get("created_at"),
+        "createdAt": refund.get("processed_at") or refund.get("created_at"),
         "note": refund.get("note"),
+        "totalRefundedSet": _refunded_set(refund),
         "refundLineItems": refund_line_items,
     }
+
+
+def _money_bag(entry: dict | None, fallback_currency: str = "USD") -> dict:
+    """A REST money set ({"shop_money": {"amount", "currency_code"}, ...}) as GraphQL's MoneyBag."""
+    entry = entry or {}
+
+    def money(side: str) -> dict:
+        value = entry.get(side) or entry.get("shop_money") or {}
+        return {"amount": str(value.get("amount", "0.00")), "currencyCode": value.get("currency_code",
+                                                                                     fallback_currency)}
+
+    return {"shopMoney": money("shop_money"), "presentmentMoney": money("presentment_money")}
+
+
+def _refunded_set(refund: dict) -> dict:
+    """What Shopify reports as a refund's total: its successful refund transactions."""
+    from decimal import Decimal
+
+    shop = presented = Decimal(0)
+    currency = presented_currency = None
+    for tx in refund.get("transactions") or []:
+        if tx.get("kind") == "refund" and tx.get("status") == "success":
+            amount_set = tx.get("amount_set") or {}
+            shop += Decimal(str((amount_set.get("shop_money") or {}).get("amount", tx.get("amount", "0"))))
+            presented += Decimal(str((amount_set.get("presentment_money") or {}).get("amount", tx.get("amount", "0"))))
+            currency = (amount_set.get("shop_money") or {}).get("currency_code", tx.get("currency"))
+            presented_currency = (amount_set.get("presentment_money") or {}).get("currency_code", currency)
+    currency = currency or "USD"
+    return {"shopMoney": {"amount": str(shop), "currencyCode": currency},
+            "presentmentMoney": {"amount": str(presented), "currencyCode": presented_currency or currency}}
 
 
 def _order_node(order: dict) -> dict:
@@ -633,6 +664,7 @@ def _order_node(order: dict) -> dict:
         "cancelledAt": order.get("cancelled_at"),
         "cancelReason": str(order["cancel_reason"]).upper() if order.get("cancel_reason") else None,
         "displayFinancialStatus": status,
+        "totalPriceSet": _money_bag(order.get("total_price_set"), order.get("currency") or "USD"),
         "lineItems": line_items,
         "refunds": refunds,
     }
