@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -104,6 +105,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "chegouhub.common",
     "chegouhub.accounts",
     "chegouhub.stores",
@@ -124,7 +126,29 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chegouhub.common.middleware.QueryParamsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the 429 (chegouhub/accounts/limits.py).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins (CONTRACT section 8): django-axes' database handler, so every process shares the
+# counts; per username and per client address. Past LOGIN_FAILURE_LIMIT failures within the
+# window, 429 with Retry-After.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKED_TEMPLATE = "dashboard/login.html"
+AXES_HANDLER = "chegouhub.accounts.limits.LoginFailureHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT + 1  # see LoginFailureHandler: the 10th failure is no lockout yet
+AXES_COOLOFF_TIME = lambda request: timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)  # noqa: E731
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+# A refused attempt does not restart the window: the lock ends LOGIN_FAILURE_WINDOW_SECONDS after the last failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "chegouhub.accounts.limits.client_address"
+AXES_LOCKOUT_CALLABLE = "chegouhub.accounts.limits.locked_out_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; no row per successful login
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
