@@ -83,6 +83,8 @@ WEBHOOK_LOCK_TIMEOUT_MS = env.int("WEBHOOK_LOCK_TIMEOUT_MS", default=2000)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
 WS_MAX_CLIENT_FRAME_BYTES = env.int("WS_MAX_CLIENT_FRAME_BYTES", default=4096)
 WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
+# How often each process re-checks its sockets' sessions (the net under the revocation message; 0: never).
+WS_SESSION_CHECK_SECONDS = env.float("WS_SESSION_CHECK_SECONDS", default=30.0)
 # How long a socket holds an event that arrived ahead of a missing one before reading the log.
 WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
 # The ASGI process's garbage collector (chegouhub/common/gc.py): three ints, or empty for Python's own.

@@ -37,7 +37,9 @@ def _saved(sender, instance, created, update_fields=None, **kwargs) -> None:
         return  # a login's last_login update, say
     if before[1] and not instance.is_active:
         services.end_all_access(user_id=instance.pk, reason="deactivated")
-    elif before[0] is not None and before[0] != instance.password:
+    elif before[0] is not None and before[0] != instance.password and instance._password is not None:
+        # `_password` (the raw one set_password keeps until save) tells a new password from the
+        # rehash Django does on login when its hasher's iterations grew (same password, new hash).
         services.end_all_access(user_id=instance.pk, reason="password_changed")
 
 

@@ -47,6 +47,7 @@ from chegouhub.stores.models import Loja
 from .auth import authenticate_session
 from .events import loja_group, serialize_event, user_group
 from .models import Stream
+from .revocation import SessionBoundSocket
 from .selectors import scope_events, scope_last_id
 
 CLOSE_NOT_AUTHENTICATED = 4401
@@ -161,7 +162,7 @@ class _Sweeper:
                 type(self)._by_loop.pop(loop, None)
 
 
-class ScopedEventConsumer(AsyncWebsocketConsumer):
+class ScopedEventConsumer(SessionBoundSocket, AsyncWebsocketConsumer):
     """One scope of the event log (a loja's stock stream, or a user's notifications) over a socket."""
 
     stream: str = ""
@@ -203,12 +204,14 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         # One database hop for the session, the user and the loja; the key leaves the scope with it.
         # The key is taken out of its one-slot holder, which every copy of the scope shares.
         holder = self.scope.get("session_key") or []
-        self.user_id, owns = await _socket_access(holder.pop() if holder else None, loja_id or None)
+        session_key = holder.pop() if holder else None
+        self.user_id, owns = await _socket_access(session_key, loja_id or None)
         if self.user_id is None:
             return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         code = self.authorize(loja_id, owns)
         if code is not None:
             return await self._refuse(code, "forbidden" if code == CLOSE_FORBIDDEN else "bad request")
+        self.bind_session(session_key)  # closed (4401) when this session or user loses access (revocation.py)
         resume_from = _query_int(self.scope, "last_event_id")
         try:
             for group in self._scope_groups:
@@ -523,6 +526,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def _teardown(self, code) -> None:
         self._closing = True
         _Sweeper.forget(self)
+        self.unbind_session()
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None
