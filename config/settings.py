@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.retry import Retry as RedisRetry
+
+from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
 from redis.backoff import NoBackoff
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,7 +55,13 @@ CORS_ALLOW_CREDENTIALS = True
 CSRF_TRUSTED_ORIGINS = list(CORS_ALLOWED_ORIGINS)
 
 WEBHOOK_BASE_DOMAIN = env.str("WEBHOOK_BASE_DOMAIN", default="http://127.0.0.1:8000")
+# The addresses given to Shopify (base_domain, --webhook-url) must be https:// public host names;
+# plain http:// and loopback/private addresses only in development (the tests set it explicitly).
+WEBHOOK_ALLOW_INSECURE_URLS = strict_bool("WEBHOOK_ALLOW_INSECURE_URLS", default=DEBUG)
 SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
+if not is_valid_api_version(SHOPIFY_API_VERSION):
+    # It becomes part of every Admin API URL: refuse to start rather than call a wrong one.
+    raise ImproperlyConfigured(f"SHOPIFY_API_VERSION={SHOPIFY_API_VERSION!r}: {API_VERSION_MESSAGE}")
 SHOPIFY_ADMIN_URL_TEMPLATE = env.str(
     "SHOPIFY_ADMIN_URL_TEMPLATE", default="https://{shop}/admin/api/{version}/graphql.json"
 )

@@ -38,6 +38,14 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _local_webhook_addresses(settings):
+    """The suite runs with DJANGO_DEBUG=false, yet its fake Shopify and servers live on
+    http://127.0.0.1: plain http and loopback webhook addresses are allowed explicitly here (tests
+    of the production rule turn it off)."""
+    settings.WEBHOOK_ALLOW_INSECURE_URLS = True
+
+
+@pytest.fixture(autouse=True)
 def _clear_caches():
     for alias in ("default", "local"):
         try:

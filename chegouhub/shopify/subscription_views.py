@@ -36,7 +36,17 @@ class _BaseDomainMixin:
             raise serializers.ValidationError(str(exc)) from None
 
 
-class ConfigureAllInput(_BaseDomainMixin, serializers.Serializer):
+class _PublicBaseDomainMixin:
+    """Where Shopify will be told to send webhooks: an https:// public host name (CONTRACT section 8)."""
+
+    def validate_base_domain(self, value: str) -> str:
+        try:
+            return subscriptions.public_base_domain(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class ConfigureAllInput(_PublicBaseDomainMixin, serializers.Serializer):
     base_domain = _base_domain_field(required=False)
     force = serializers.BooleanField(required=False, default=False)
 

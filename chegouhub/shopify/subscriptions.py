@@ -16,6 +16,7 @@ and after, in plain synchronous Django.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -61,6 +62,32 @@ def normalize_base_domain(value: str) -> str:
     if (path + "/").endswith(WEBHOOK_PATH):
         path = (path + "/")[: -len(WEBHOOK_PATH)].rstrip("/")
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
+
+
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+def public_base_domain(value: str) -> str:
+    """`normalize_base_domain`, and the address must be one Shopify can reach and should be told:
+    an `https://` public host name (no IP literal, no localhost or local-network name). Plain
+    `http://` and loopback or private hosts pass only with WEBHOOK_ALLOW_INSECURE_URLS (on by
+    default when DJANGO_DEBUG=true). Raises ValueError with a clear message."""
+    base = normalize_base_domain(value)
+    if settings.WEBHOOK_ALLOW_INSECURE_URLS:
+        return base
+    parts = urlsplit(base)
+    if parts.scheme != "https":
+        raise ValueError("base_domain deve usar https:// (http:// só com DJANGO_DEBUG=true).")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if is_ip or "." not in host or host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
+        raise ValueError("base_domain deve ser um nome de host público, por exemplo https://api.exemplo.com "
+                         "(endereços IP, localhost e nomes de rede local só com DJANGO_DEBUG=true).")
+    return base
 
 
 def webhook_address(base_domain: str) -> str:

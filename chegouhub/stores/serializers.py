@@ -3,6 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
+from chegouhub.common.validation import no_control_characters
+
 from .models import Loja, shop_domain_validator
 
 
@@ -19,6 +22,9 @@ class LojaSerializer(serializers.ModelSerializer):
             UniqueValidator(queryset=Loja.objects.all(), message="Já existe uma loja com este domínio."),
         ],
     )
+    nome = serializers.CharField(max_length=200, validators=[no_control_characters])
+    # A path segment of every Admin API URL of the loja: checked, never passed through.
+    api_version = serializers.CharField(max_length=20, required=False, allow_blank=True)
     access_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
     webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
@@ -27,3 +33,9 @@ class LojaSerializer(serializers.ModelSerializer):
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
                   "api_version", "slack_webhook_url", "discord_webhook_url"]
         read_only_fields = ["webhook_status"]
+
+    def validate_api_version(self, value: str) -> str:
+        value = value.strip()
+        if value and not is_valid_api_version(value):
+            raise serializers.ValidationError(API_VERSION_MESSAGE)
+        return value
