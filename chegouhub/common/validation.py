@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection
+from django.db.backends.base.operations import BaseDatabaseOperations
 from rest_framework import serializers
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -36,10 +36,22 @@ def no_control_characters_but_whitespace(value: str) -> None:
 
 
 def column_range(model, field_name: str) -> tuple[int, int]:
-    """The integers a model's column can hold on this database (64-bit where the backend says none)."""
-    field = model._meta.get_field(field_name)
-    low, high = connection.ops.integer_field_range(field.get_internal_type())
-    return (INT64_MIN if low is None else max(low, INT64_MIN)), (INT64_MAX if high is None else min(high, INT64_MAX))
+    """The integers a model's integer column holds, by its field type (IntegerField: 32 bits,
+    BigIntegerField: 64), the same on every database: SQLite would store more than PostgreSQL,
+    and the API must not answer differently on the two. Follows a migration of the column."""
+    internal_type = model._meta.get_field(field_name).get_internal_type()
+    low, high = BaseDatabaseOperations.integer_field_ranges.get(internal_type, (INT64_MIN, INT64_MAX))
+    return max(low, INT64_MIN), min(high, INT64_MAX)
+
+
+class ColumnIntegerField(serializers.IntegerField):
+    """An integer bounded by a model column's range (400 naming the field, never a database error)."""
+
+    def __init__(self, *, model, column: str, min_value: int | None = None, max_value: int | None = None, **kwargs):
+        low, high = column_range(model, column)
+        kwargs["min_value"] = low if min_value is None else max(min_value, low)
+        kwargs["max_value"] = high if max_value is None else min(max_value, high)
+        super().__init__(**kwargs)
 
 
 def range_message(low: int, high: int) -> str:

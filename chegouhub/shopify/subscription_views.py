@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chegouhub.common.validation import INT64_MAX
 from chegouhub.stores.selectors import lojas_for_user
 
 from . import subscriptions
@@ -52,7 +53,7 @@ class ConfigureAllInput(_PublicBaseDomainMixin, serializers.Serializer):
 
 
 class ConfigureSingleInput(ConfigureAllInput):
-    loja_id = serializers.IntegerField(min_value=1)
+    loja_id = serializers.IntegerField(min_value=1, max_value=INT64_MAX)
 
 
 class StatusInput(_BaseDomainMixin, serializers.Serializer):
@@ -60,7 +61,7 @@ class StatusInput(_BaseDomainMixin, serializers.Serializer):
 
 
 class ConnectivityInput(serializers.Serializer):
-    loja_id = serializers.IntegerField(min_value=1)
+    loja_id = serializers.IntegerField(min_value=1, max_value=INT64_MAX)
 
 
 class CleanupInput(_BaseDomainMixin, serializers.Serializer):
