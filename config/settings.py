@@ -268,6 +268,25 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 SESSION_COOKIE_HTTPONLY = True
 LOGIN_URL = "/"
 
+# HTTPS behind a proxy (docs/deploy.md). All off by default: `make run` is plain http on 127.0.0.1.
+# With them set as documented, `manage.py check --deploy` has nothing to say (a test keeps it so).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    # "HTTP_X_FORWARDED_PROTO,https": the header the proxy sets, and its value on an HTTPS request.
+    # Only behind a proxy that always sets (or strips) that header; otherwise a client could fake it.
+    _name, _, _value = _proxy_ssl_header.partition(",")
+    if not _name.strip().startswith("HTTP_") or not _value.strip():
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be like HTTP_X_FORWARDED_PROTO,https.")
+    SECURE_PROXY_SSL_HEADER = (_name.strip(), _value.strip())
+SECURE_SSL_REDIRECT = strict_bool("SECURE_SSL_REDIRECT", default=False)
+# The load balancer's health checks and the metrics scraper may speak plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = strict_bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = strict_bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = strict_bool("SECURE_HSTS_PRELOAD", default=False)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -306,8 +325,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# /metrics: open unless a token is set (then `Authorization: Bearer <METRICS_TOKEN>`).
+# /metrics: `Authorization: Bearer <METRICS_TOKEN>`. Without a token it is open only with
+# DJANGO_DEBUG=true; a production process without one answers 403 (CONTRACT section 8).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_OPEN_WITHOUT_TOKEN = DEBUG
 
 # Outbound alerts to the lojas' Slack/Discord incoming webhooks (chegouhub/notify).
 NOTIFY_ALLOWED_HOSTS = env.list(
