@@ -29,7 +29,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from chegouhub.common.logging import webhook_log
+from chegouhub.common.apiversion import is_valid_api_version
 from chegouhub.stores.models import Loja, WebhookStatus
+from chegouhub.stores.ownership import mark_verified
 
 from . import admin_api
 from .admin_api import AdminApiClient, ShopifyError, ShopifyUserErrors, WebhookSubscription
@@ -414,6 +416,7 @@ def configure_webhooks(*, lojas: Iterable[Loja], base_domain: str, force: bool =
             result.new_status, result.detalhes = WebhookStatus.ERROR, f"Falha ao configurar: {result.erro}"
     if record:
         record_states(summary)
+    mark_verified(r.loja_id for r in summary.results if r.ok)  # the loja's token opened its shop
     _log_summary("configure", summary)
     return summary
 
@@ -455,10 +458,21 @@ def test_connectivity(*, lojas: Iterable[Loja], base_domain: str | None = None, 
     for result in summary.results:
         if result.conectado is None:
             result.conectado = False
+    mark_verified(r.loja_id for r in summary.results if r.conectado)
     return summary
 
 
 test_connectivity.__test__ = False  # not a pytest test, despite its name
+
+
+def token_opens_shop(shop_domain: str, access_token: str, api_version: str = "") -> bool:
+    """Does this token open this shop (the `shop` query answers)? For a loja not saved yet: the
+    claim of a domain held by an unverified loja (chegouhub/stores/ownership.py)."""
+    if not is_valid_api_version(api_version or settings.SHOPIFY_API_VERSION):
+        return False
+    candidate = Loja(shop_domain=shop_domain, access_token=access_token, api_version=api_version)
+    (result,) = test_connectivity(lojas=[candidate]).results
+    return bool(result.conectado)
 
 
 def cleanup_webhooks(*, lojas: Iterable[Loja], base_domain: str, concurrency: int = DEFAULT_CONCURRENCY,
