@@ -68,6 +68,8 @@ SHOPIFY_ADMIN_URL_TEMPLATE = env.str(
 if "{shop}" not in SHOPIFY_ADMIN_URL_TEMPLATE or "{version}" not in SHOPIFY_ADMIN_URL_TEMPLATE:
     raise ImproperlyConfigured("SHOPIFY_ADMIN_URL_TEMPLATE must contain {shop} and {version}.")
 SHOPIFY_HTTP_TIMEOUT = env.float("SHOPIFY_HTTP_TIMEOUT", default=10.0)
+# Proves a token opens a shop, for claiming a domain held by an unverified loja (chegouhub/stores/ownership.py).
+SHOP_TOKEN_CHECKER = "chegouhub.shopify.subscriptions.token_opens_shop"
 
 # Webhook receiver limits (CONTRACT section 4).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
@@ -159,6 +161,8 @@ AXES_CLIENT_IP_CALLABLE = "chegouhub.accounts.limits.client_address"
 AXES_LOCKOUT_CALLABLE = "chegouhub.accounts.limits.locked_out_response"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; no row per successful login
 AXES_VERBOSE = False
+# Masked in what axes stores of a failed attempt's GET/POST (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken", "session_key", "token", "access_token", "webhook_secret"]
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

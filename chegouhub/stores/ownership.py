@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -27,15 +29,14 @@ DOMAIN_HELD_UNVERIFIED = (
     "Shopify para assumi-la."
 )
 
-# (shop_domain, access_token, api_version) -> does the token open the shop? Registered by the
-# Shopify app (its AppConfig.ready): stores knows no Admin API.
+# (shop_domain, access_token, api_version) -> does the token open the shop? Named by the
+# SHOP_TOKEN_CHECKER setting (the Shopify app's Admin API call): stores imports no Shopify code.
 TokenChecker = Callable[[str, str, str], bool]
-_token_checker: TokenChecker | None = None
 
 
-def register_token_checker(checker: TokenChecker) -> None:
-    global _token_checker
-    _token_checker = checker
+def token_opens_shop(shop_domain: str, access_token: str, api_version: str) -> bool:
+    checker: TokenChecker = import_string(settings.SHOP_TOKEN_CHECKER)
+    return bool(checker(shop_domain, access_token, api_version))
 
 
 def domain_holder(shop_domain: str, *, exclude_pk: int | None = None) -> Loja | None:
@@ -69,7 +70,7 @@ def create_loja(*, owner, data: dict) -> Loja:
             raise serializers.ValidationError({"shop_domain": [DOMAIN_TAKEN]})
         token = data.get("access_token") or ""
         version = data.get("api_version") or ""
-        if not token or _token_checker is None or not _token_checker(shop_domain, token, version):
+        if not token or not token_opens_shop(shop_domain, token, version):
             raise serializers.ValidationError({"shop_domain": [DOMAIN_HELD_UNVERIFIED]})
         verified_now = True
     with transaction.atomic():
