@@ -15,6 +15,7 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from websockets.asyncio.client import connect
@@ -46,6 +47,18 @@ def this_process_on_redis(settings, prefix):
         "BACKEND": "chegouhub.realtime.layers.FanoutPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_TEST_URL], "prefix": prefix},
     }}
+
+
+async def in_thread(fn):
+    """Run database code off the event loop, and give its connection back (the PostgreSQL pool
+    has a few per process: a thread that kept one would starve the next tests)."""
+    def run():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(run)
 
 
 def ws(srv, path: str, key: str):
@@ -157,7 +170,7 @@ def test_a_new_password_or_a_deactivation_closes_every_socket_of_the_user_everyw
                     fresh.is_active = False
                 fresh.save()
 
-            await asyncio.to_thread(change_it)
+            await in_thread(change_it)
             for sock in (s1, s2, s3):
                 code, took = await closed_within(sock, 5)
                 assert code == 4401 and took < 5, (code, took)
@@ -203,9 +216,8 @@ def test_the_periodic_check_closes_sockets_whose_access_ended_without_a_message(
         async with ws(srv, f"/ws/estoque/?loja_id={loja.pk}", key_a) as a, ws(srv, "/ws/notifications/", key_b) as b:
             await opened(a)
             await opened(b)
-            await asyncio.to_thread(
-                lambda: get_user_model().objects.filter(pk=deactivated.pk).update(is_active=False))
-            await asyncio.to_thread(lambda: Session.objects.filter(session_key=key_b).delete())
+            await in_thread(lambda: get_user_model().objects.filter(pk=deactivated.pk).update(is_active=False))
+            await in_thread(lambda: Session.objects.filter(session_key=key_b).delete())
             for sock in (a, b):
                 code, took = await closed_within(sock, 5)
                 assert code == 4401 and took < 5, (code, took)
