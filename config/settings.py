@@ -146,6 +146,9 @@ MIDDLEWARE = [
 # Failed logins (CONTRACT section 8): django-axes' database handler, so every process shares the
 # counts; per username and per client address. Past LOGIN_FAILURE_LIMIT failures within the
 # window, 429 with Retry-After.
+# Called after a logout, a new password, a deactivation (chegouhub/accounts/services.py): the
+# sockets of that session or user close on every process.
+ACCESS_REVOKED_HANDLERS = ["chegouhub.realtime.revocation.close_user_sockets"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)

@@ -1,21 +1,22 @@
 """What ends a user's access: logging out, a new password, deactivation (CONTRACT section 8).
 
-Each action revokes the user's API tokens and announces the revocation with `access_revoked`;
-the real-time app listens (its AppConfig.ready) and closes the user's open sockets on every
-process. Accounts knows nothing of sockets: layers point down only.
+Each action revokes the user's API tokens and, after commit, calls the ACCESS_REVOKED_HANDLERS
+(settings: the real-time app's, which closes the user's open sockets on every process). Accounts
+knows nothing of sockets: layers point down only.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+import logging
+
+from django.conf import settings
 from django.db import transaction
-from django.dispatch import Signal
+from django.utils.module_loading import import_string
 from rest_framework.authtoken.models import Token
 
-# Sent after commit. `user_id`: whose access ended; `session_hash`: only the sockets of that one
-# session (a logout), or None for all of the user's sockets; `reason`: for the logs.
-access_revoked = Signal()
+log = logging.getLogger(__name__)
 
 
 def session_hash(session_key: str) -> str:
@@ -36,11 +37,19 @@ def revoke_api_tokens(*, user_id: int) -> int:
 
 
 def _announce(*, user_id: int, session_key: str | None, reason: str) -> None:
+    """After commit, each handler gets `user_id` (whose access ended), `session_hash` (only the
+    sockets of that one session, a logout; None: all of the user's) and `reason` (for the logs)."""
     digest = session_hash(session_key) if session_key else None
-    transaction.on_commit(
-        lambda user_id=user_id, digest=digest, reason=reason: access_revoked.send(
-            sender=None, user_id=user_id, session_hash=digest, reason=reason)
-    )
+    transaction.on_commit(lambda user_id=user_id, digest=digest, reason=reason: _call_handlers(
+        user_id=user_id, session_hash=digest, reason=reason))
+
+
+def _call_handlers(**revocation) -> None:
+    for path in settings.ACCESS_REVOKED_HANDLERS:
+        try:
+            import_string(path)(**revocation)
+        except Exception as exc:  # a logout or a password change never fails for this
+            log.warning("access revocation handler failed", extra={"handler": path, "error_type": type(exc).__name__})
 
 
 def end_session(*, user_id: int, session_key: str | None) -> None:

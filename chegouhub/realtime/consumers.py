@@ -162,7 +162,7 @@ class _Sweeper:
                 type(self)._by_loop.pop(loop, None)
 
 
-class ScopedEventConsumer(SessionBoundSocket, AsyncWebsocketConsumer):
+class ScopedEventConsumer(AsyncWebsocketConsumer):
     """One scope of the event log (a loja's stock stream, or a user's notifications) over a socket."""
 
     stream: str = ""
@@ -526,13 +526,13 @@ class ScopedEventConsumer(SessionBoundSocket, AsyncWebsocketConsumer):
     async def _teardown(self, code) -> None:
         self._closing = True
         _Sweeper.forget(self)
-        self.unbind_session()
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None
         for task in (self._task, self._fill_task):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
+        self.unbind_session()
         if self._counted:
             self._counted = False
             metrics.OPEN_WEBSOCKETS.dec()
@@ -543,7 +543,7 @@ class ScopedEventConsumer(SessionBoundSocket, AsyncWebsocketConsumer):
             )
 
 
-class EstoqueConsumer(ScopedEventConsumer):
+class EstoqueConsumer(SessionBoundSocket, ScopedEventConsumer):
     """`/ws/estoque/?loja_id=<id>`: one loja's stock events, for its owner."""
 
     stream = Stream.ESTOQUE
@@ -562,7 +562,7 @@ class EstoqueConsumer(ScopedEventConsumer):
         return None
 
 
-class NotificationsConsumer(ScopedEventConsumer):
+class NotificationsConsumer(SessionBoundSocket, ScopedEventConsumer):
     """`/ws/notifications/`: the user's notifications."""
 
     stream = Stream.NOTIFICATIONS

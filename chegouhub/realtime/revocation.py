@@ -1,8 +1,8 @@
 """Sockets end with the access they were opened with (CONTRACT section 8).
 
 A socket is authenticated once, at its handshake. Logging out, a new password, a deactivation
-(chegouhub/accounts/services.py announces them with `access_revoked`) must close it anyway,
-within seconds, on every process:
+(chegouhub/accounts/services.py calls `close_user_sockets`, named in ACCESS_REVOKED_HANDLERS) must
+close it anyway, within seconds, on every process:
 
 - Every socket also joins its user's access group (`access.<user_id>`). A revocation is one
   group message (`access.revoked`, with the logged-out session's fingerprint, or none for all
@@ -36,7 +36,7 @@ def access_group(user_id: int) -> str:
     return f"access.{user_id}"
 
 
-def close_user_sockets(*, user_id: int, session_hash: str | None, reason: str, **_) -> bool:
+def close_user_sockets(*, user_id: int, session_hash: str | None, reason: str) -> bool:
     """Every process closes the user's sockets (only those of one session when `session_hash` is
     given) with 4401. Never raises: the periodic re-check is the net when the layer is down."""
     layer = get_channel_layer()
@@ -59,7 +59,8 @@ async def _send(layer, group: str, message: dict) -> None:
 
 
 class SessionBoundSocket:
-    """Mixed into the consumers: the socket remembers its session and closes when it is revoked."""
+    """Mixed into the consumers (ahead of ScopedEventConsumer, whose connect and teardown call
+    `bind_session` / `unbind_session`): the socket remembers its session and closes when it is revoked."""
 
     _session_key: str | None = None
 
