@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.retry import Retry as RedisRetry
+
+from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
 from redis.backoff import NoBackoff
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,13 +55,21 @@ CORS_ALLOW_CREDENTIALS = True
 CSRF_TRUSTED_ORIGINS = list(CORS_ALLOWED_ORIGINS)
 
 WEBHOOK_BASE_DOMAIN = env.str("WEBHOOK_BASE_DOMAIN", default="http://127.0.0.1:8000")
+# The addresses given to Shopify (base_domain, --webhook-url) must be https:// public host names;
+# plain http:// and loopback/private addresses only in development (the tests set it explicitly).
+WEBHOOK_ALLOW_INSECURE_URLS = strict_bool("WEBHOOK_ALLOW_INSECURE_URLS", default=DEBUG)
 SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
+if not is_valid_api_version(SHOPIFY_API_VERSION):
+    # It becomes part of every Admin API URL: refuse to start rather than call a wrong one.
+    raise ImproperlyConfigured(f"SHOPIFY_API_VERSION={SHOPIFY_API_VERSION!r}: {API_VERSION_MESSAGE}")
 SHOPIFY_ADMIN_URL_TEMPLATE = env.str(
     "SHOPIFY_ADMIN_URL_TEMPLATE", default="https://{shop}/admin/api/{version}/graphql.json"
 )
 if "{shop}" not in SHOPIFY_ADMIN_URL_TEMPLATE or "{version}" not in SHOPIFY_ADMIN_URL_TEMPLATE:
     raise ImproperlyConfigured("SHOPIFY_ADMIN_URL_TEMPLATE must contain {shop} and {version}.")
 SHOPIFY_HTTP_TIMEOUT = env.float("SHOPIFY_HTTP_TIMEOUT", default=10.0)
+# Proves a token opens a shop, for claiming a domain held by an unverified loja (chegouhub/stores/ownership.py).
+SHOP_TOKEN_CHECKER = "chegouhub.shopify.subscriptions.token_opens_shop"
 
 # Webhook receiver limits (CONTRACT section 4).
 WEBHOOK_PATH = "/api/estoque/webhook/shopify/"
@@ -93,6 +104,8 @@ WEBHOOK_LOCK_TIMEOUT_MS = env.int("WEBHOOK_LOCK_TIMEOUT_MS", default=2000)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
 WS_MAX_CLIENT_FRAME_BYTES = env.int("WS_MAX_CLIENT_FRAME_BYTES", default=4096)
 WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
+# How often each process re-checks its sockets' sessions (the net under the revocation message; 0: never).
+WS_SESSION_CHECK_SECONDS = env.float("WS_SESSION_CHECK_SECONDS", default=30.0)
 # How long a socket holds an event that arrived ahead of a missing one before reading the log.
 WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
 # The ASGI process's garbage collector (chegouhub/common/gc.py): three ints, or empty for Python's own.
@@ -115,6 +128,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "chegouhub.common",
     "chegouhub.accounts",
     "chegouhub.stores",
@@ -136,7 +150,34 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chegouhub.common.middleware.QueryParamsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the 429 (chegouhub/accounts/limits.py).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins (CONTRACT section 8): django-axes' database handler, so every process shares the
+# counts; per username and per client address. Past LOGIN_FAILURE_LIMIT failures within the
+# window, 429 with Retry-After.
+# Called after a logout, a new password, a deactivation (chegouhub/accounts/services.py): the
+# sockets of that session or user close on every process.
+ACCESS_REVOKED_HANDLERS = ["chegouhub.realtime.revocation.close_user_sockets"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKED_TEMPLATE = "dashboard/login.html"
+AXES_HANDLER = "chegouhub.accounts.limits.LoginFailureHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT + 1  # see LoginFailureHandler: the 10th failure is no lockout yet
+AXES_COOLOFF_TIME = lambda request: timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)  # noqa: E731
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+# A refused attempt does not restart the window: the lock ends LOGIN_FAILURE_WINDOW_SECONDS after the last failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "chegouhub.accounts.limits.client_address"
+AXES_LOCKOUT_CALLABLE = "chegouhub.accounts.limits.locked_out_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; no row per successful login
+AXES_VERBOSE = False
+# Masked in what axes stores of a failed attempt's GET/POST (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken", "session_key", "token", "access_token", "webhook_secret"]
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -246,6 +287,25 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 SESSION_COOKIE_HTTPONLY = True
 LOGIN_URL = "/"
 
+# HTTPS behind a proxy (docs/deploy.md). All off by default: `make run` is plain http on 127.0.0.1.
+# With them set as documented, `manage.py check --deploy` has nothing to say (a test keeps it so).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    # "HTTP_X_FORWARDED_PROTO,https": the header the proxy sets, and its value on an HTTPS request.
+    # Only behind a proxy that always sets (or strips) that header; otherwise a client could fake it.
+    _name, _, _value = _proxy_ssl_header.partition(",")
+    if not _name.strip().startswith("HTTP_") or not _value.strip():
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be like HTTP_X_FORWARDED_PROTO,https.")
+    SECURE_PROXY_SSL_HEADER = (_name.strip(), _value.strip())
+SECURE_SSL_REDIRECT = strict_bool("SECURE_SSL_REDIRECT", default=False)
+# The load balancer's health checks and the metrics scraper may speak plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = strict_bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = strict_bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = strict_bool("SECURE_HSTS_PRELOAD", default=False)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -284,8 +344,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# /metrics: open unless a token is set (then `Authorization: Bearer <METRICS_TOKEN>`).
+# /metrics: `Authorization: Bearer <METRICS_TOKEN>`. Without a token it is open only with
+# DJANGO_DEBUG=true; a production process without one answers 403 (CONTRACT section 8).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_OPEN_WITHOUT_TOKEN = DEBUG
 
 # Outbound alerts to the lojas' Slack/Discord incoming webhooks (chegouhub/notify).
 NOTIFY_ALLOWED_HOSTS = env.list(

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),
     path("api/auth/login/", accounts.LoginView.as_view()),
     path("api/auth/logout/", accounts.LogoutView.as_view()),
+    path("api/auth/token/revoke/", accounts.TokenRevokeView.as_view()),
     path("api/estoque/webhook/shopify/", shopify.shopify_webhook, name="shopify-webhook"),
     path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
     path("api/vendas/resumo/", sales.SalesSummaryView.as_view()),

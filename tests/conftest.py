@@ -38,6 +38,16 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _development_allowances(settings):
+    """The suite runs with DJANGO_DEBUG=false, yet its fake Shopify and servers live on
+    http://127.0.0.1: plain http and loopback webhook addresses are allowed explicitly here (tests
+    of the production rule turn it off)."""
+    settings.WEBHOOK_ALLOW_INSECURE_URLS = True
+    # Likewise the suite scrapes /metrics without a token (tests/ops/test_metrics_access.py checks the rule).
+    settings.METRICS_OPEN_WITHOUT_TOKEN = True
+
+
+@pytest.fixture(autouse=True)
 def _clear_caches():
     for alias in ("default", "local"):
         try:

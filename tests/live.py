@@ -53,6 +53,8 @@ class LiveServer:
             DJANGO_DEBUG="false",
             LOG_DIR=str(log_dir or Path(os.environ.get("LOG_DIR", ROOT / "artifacts" / "logs"))),
             PYTHONUNBUFFERED="1",
+            # Its fake Shopify and its own address are http://127.0.0.1 (see tests/conftest.py).
+            WEBHOOK_ALLOW_INSECURE_URLS="true",
         )
         self.env.pop("REDIS_URL", None)
         if redis_url:

@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import schema  # noqa: F401  (registers the OpenAPI view extensions)
+        from . import signals  # noqa: F401

@@ -18,7 +18,8 @@ def readyz(request):
 
 
 def metrics(request):
-    """Prometheus exposition. Protected by a bearer token when METRICS_TOKEN is set."""
+    """Prometheus exposition, behind `Authorization: Bearer <METRICS_TOKEN>`; without a token
+    configured, open only in debug (its numbers describe the business: no public scraping)."""
     import hmac
 
     from django.conf import settings
@@ -28,6 +29,9 @@ def metrics(request):
     from chegouhub.common.metrics import scrape_registry
 
     token = getattr(settings, "METRICS_TOKEN", "")
+    if not token and not settings.METRICS_OPEN_WITHOUT_TOKEN:
+        return JsonResponse({"erro": "Métricas desativadas: defina METRICS_TOKEN para expor /metrics "
+                                     "(sem token, só com DJANGO_DEBUG=true)."}, status=403)
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

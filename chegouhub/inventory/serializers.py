@@ -2,6 +2,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chegouhub.common.validation import (
+    ColumnIntegerField,
+    column_range,
+    no_control_characters,
+    no_control_characters_but_whitespace,
+)
 from chegouhub.stores.selectors import lojas_for_user
 
 from .models import Alerta, Mapeamento, Movimentacao, Produto
@@ -19,10 +25,18 @@ class UserProdutoField(serializers.PrimaryKeyRelatedField):
         return Produto.objects.filter(loja__owner_id=self.context["request"].user.pk)
 
 
+# A manual movement's size: far beyond any real stock, and far inside a 64-bit column, so a
+# single movement cannot overflow it (the resulting stock is checked too).
+MOVEMENT_MAX = 10**12
+
+
 class ProdutoSerializer(serializers.ModelSerializer):
     loja_id = UserLojaField(source="loja")
-    estoque_atual = serializers.IntegerField(required=False, default=0)
-    estoque_minimo = serializers.IntegerField(required=False, default=0, min_value=0)
+    sku = serializers.CharField(max_length=255, validators=[no_control_characters])
+    nome = serializers.CharField(max_length=255, validators=[no_control_characters])
+    estoque_atual = ColumnIntegerField(model=Produto, column="estoque_atual", required=False, default=0)
+    estoque_minimo = ColumnIntegerField(model=Produto, column="estoque_minimo", required=False, default=0,
+                                        min_value=0)
 
     class Meta:
         model = Produto
@@ -50,12 +64,21 @@ class ProdutoSerializer(serializers.ModelSerializer):
 
 
 class MovimentacaoCreateSerializer(serializers.Serializer):
-    quantidade = serializers.IntegerField()
-    motivo = serializers.CharField(max_length=255)
+    """`context["produto"]`: the produto moved (the resulting stock must fit its column)."""
+
+    quantidade = serializers.IntegerField(min_value=-MOVEMENT_MAX, max_value=MOVEMENT_MAX)
+    motivo = serializers.CharField(max_length=255, validators=[no_control_characters_but_whitespace])
 
     def validate_quantidade(self, value: int) -> int:
         if value == 0:
             raise serializers.ValidationError("A quantidade deve ser diferente de zero.")
+        produto = self.context.get("produto")
+        if produto is not None:
+            low, high = column_range(Produto, "estoque_atual")
+            if not low <= produto.estoque_atual + value <= high:
+                raise serializers.ValidationError(
+                    f"O estoque resultante ({produto.estoque_atual + value}) ficaria fora do intervalo "
+                    f"permitido ({low} a {high}).")
         return value
 
 
@@ -73,6 +96,7 @@ class MovimentacaoSerializer(serializers.ModelSerializer):
 class MapeamentoSerializer(serializers.ModelSerializer):
     loja_id = UserLojaField(source="loja")
     produto_id = UserProdutoField(source="produto")
+    shopify_sku = serializers.CharField(max_length=255, validators=[no_control_characters])
 
     class Meta:
         model = Mapeamento

@@ -5,6 +5,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from chegouhub.common.validation import INT64_MAX, INT64_MIN, range_message
+
 from .models import Alerta, Mapeamento, Movimentacao, Origem, Produto
 from .serializers import (
     AlertaSerializer,
@@ -21,9 +23,12 @@ def int_param(request, name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise serializers.ValidationError({name: "Deve ser um número inteiro."}) from None
+    if not INT64_MIN <= value <= INT64_MAX:  # no id is beyond 64 bits
+        raise serializers.ValidationError({name: range_message(INT64_MIN, INT64_MAX)})
+    return value
 
 
 def choice_param(request, name: str, choices) -> str | None:
@@ -67,7 +72,7 @@ class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], serializer_class=MovimentacaoCreateSerializer)
     def movimentacoes(self, request, pk=None):
         produto = self.get_object()
-        body = MovimentacaoCreateSerializer(data=request.data)
+        body = MovimentacaoCreateSerializer(data=request.data, context={"produto": produto})
         body.is_valid(raise_exception=True)
         movement = adjust_stock(produto=produto, **body.validated_data)
         return Response(MovimentacaoSerializer(movement).data, status=status.HTTP_201_CREATED)

@@ -34,6 +34,7 @@ from .auth import authenticate_session
 from .cursor import DeliveryCursor
 from .events import loja_group, serialize_event, user_group
 from .models import Stream
+from .revocation import SessionBoundSocket
 from .selectors import scope_events, scope_last_id
 from .sweeper import Sweeper
 
@@ -137,12 +138,14 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         # One database hop for the session, the user and the loja; the key leaves the scope with it.
         # The key is taken out of its one-slot holder, which every copy of the scope shares.
         holder = self.scope.get("session_key") or []
-        self.user_id, owns = await _socket_access(holder.pop() if holder else None, loja_id or None)
+        session_key = holder.pop() if holder else None
+        self.user_id, owns = await _socket_access(session_key, loja_id or None)
         if self.user_id is None:
             return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         code = self.authorize(loja_id, owns)
         if code is not None:
             return await self._refuse(code, "forbidden" if code == CLOSE_FORBIDDEN else "bad request")
+        self.bind_session(session_key)  # closed (4401) when this session or user loses access (revocation.py)
         resume_from = _query_int(self.scope, "last_event_id")
         try:
             for group in self._scope_groups:
@@ -443,6 +446,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         for task in (self._task, self._fill_task):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
+        self.unbind_session()
         if self._counted:
             self._counted = False
             metrics.OPEN_WEBSOCKETS.dec()
@@ -453,7 +457,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
             )
 
 
-class EstoqueConsumer(ScopedEventConsumer):
+class EstoqueConsumer(SessionBoundSocket, ScopedEventConsumer):
     """`/ws/estoque/?loja_id=<id>`: one loja's stock events, for its owner."""
 
     stream = Stream.ESTOQUE
@@ -472,7 +476,7 @@ class EstoqueConsumer(ScopedEventConsumer):
         return None
 
 
-class NotificationsConsumer(ScopedEventConsumer):
+class NotificationsConsumer(SessionBoundSocket, ScopedEventConsumer):
     """`/ws/notifications/`: the user's notifications."""
 
     stream = Stream.NOTIFICATIONS

@@ -5,14 +5,17 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chegouhub.common.validation import INT64_MAX, INT64_MIN
+
 from .events import serialize_event
 from .selectors import events_after
 from .status import channel_layer_available
 
 
 class EventsQuery(serializers.Serializer):
-    since = serializers.IntegerField(min_value=0, default=0)
-    loja_id = serializers.IntegerField(required=False)
+    # Ids are 64-bit: anything beyond is refused naming the parameter, never sent to the database.
+    since = serializers.IntegerField(min_value=0, max_value=INT64_MAX, default=0)
+    loja_id = serializers.IntegerField(required=False, min_value=INT64_MIN, max_value=INT64_MAX)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import httpx
 from django.conf import settings
 
+from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
+
 from chegouhub.common.logging import register_secret, webhook_log
 
 LIST_PAGE_SIZE = 50
@@ -173,6 +175,8 @@ class AdminApiClient:
         self._token = access_token
         register_secret(access_token)
         self.api_version = api_version or settings.SHOPIFY_API_VERSION
+        if not is_valid_api_version(self.api_version):  # it is a path segment of the URL below
+            raise ValueError(API_VERSION_MESSAGE)
         self.url = settings.SHOPIFY_ADMIN_URL_TEMPLATE.format(shop=shop_domain, version=self.api_version)
         self.timeout = httpx.Timeout(timeout if timeout is not None else settings.SHOPIFY_HTTP_TIMEOUT)
         self._http = http

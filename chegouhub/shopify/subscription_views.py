@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chegouhub.common.validation import INT64_MAX
 from chegouhub.stores.selectors import lojas_for_user
 
 from . import subscriptions
@@ -36,13 +37,23 @@ class _BaseDomainMixin:
             raise serializers.ValidationError(str(exc)) from None
 
 
-class ConfigureAllInput(_BaseDomainMixin, serializers.Serializer):
+class _PublicBaseDomainMixin:
+    """Where Shopify will be told to send webhooks: an https:// public host name (CONTRACT section 8)."""
+
+    def validate_base_domain(self, value: str) -> str:
+        try:
+            return subscriptions.public_base_domain(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class ConfigureAllInput(_PublicBaseDomainMixin, serializers.Serializer):
     base_domain = _base_domain_field(required=False)
     force = serializers.BooleanField(required=False, default=False)
 
 
 class ConfigureSingleInput(ConfigureAllInput):
-    loja_id = serializers.IntegerField(min_value=1)
+    loja_id = serializers.IntegerField(min_value=1, max_value=INT64_MAX)
 
 
 class StatusInput(_BaseDomainMixin, serializers.Serializer):
@@ -50,7 +61,7 @@ class StatusInput(_BaseDomainMixin, serializers.Serializer):
 
 
 class ConnectivityInput(serializers.Serializer):
-    loja_id = serializers.IntegerField(min_value=1)
+    loja_id = serializers.IntegerField(min_value=1, max_value=INT64_MAX)
 
 
 class CleanupInput(_BaseDomainMixin, serializers.Serializer):

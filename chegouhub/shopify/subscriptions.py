@@ -16,6 +16,7 @@ and after, in plain synchronous Django.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from chegouhub.common.logging import webhook_log
+from chegouhub.common.apiversion import is_valid_api_version
 from chegouhub.stores.models import Loja, WebhookStatus
+from chegouhub.stores.ownership import mark_verified
 
 from . import admin_api
 from .admin_api import AdminApiClient, ShopifyError, ShopifyUserErrors, WebhookSubscription
@@ -61,6 +64,32 @@ def normalize_base_domain(value: str) -> str:
     if (path + "/").endswith(WEBHOOK_PATH):
         path = (path + "/")[: -len(WEBHOOK_PATH)].rstrip("/")
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
+
+
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+def public_base_domain(value: str) -> str:
+    """`normalize_base_domain`, and the address must be one Shopify can reach and should be told:
+    an `https://` public host name (no IP literal, no localhost or local-network name). Plain
+    `http://` and loopback or private hosts pass only with WEBHOOK_ALLOW_INSECURE_URLS (on by
+    default when DJANGO_DEBUG=true). Raises ValueError with a clear message."""
+    base = normalize_base_domain(value)
+    if settings.WEBHOOK_ALLOW_INSECURE_URLS:
+        return base
+    parts = urlsplit(base)
+    if parts.scheme != "https":
+        raise ValueError("base_domain deve usar https:// (http:// só com DJANGO_DEBUG=true).")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if is_ip or "." not in host or host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
+        raise ValueError("base_domain deve ser um nome de host público, por exemplo https://api.exemplo.com "
+                         "(endereços IP, localhost e nomes de rede local só com DJANGO_DEBUG=true).")
+    return base
 
 
 def webhook_address(base_domain: str) -> str:
@@ -387,6 +416,7 @@ def configure_webhooks(*, lojas: Iterable[Loja], base_domain: str, force: bool =
             result.new_status, result.detalhes = WebhookStatus.ERROR, f"Falha ao configurar: {result.erro}"
     if record:
         record_states(summary)
+    mark_verified(r.loja_id for r in summary.results if r.ok)  # the loja's token opened its shop
     _log_summary("configure", summary)
     return summary
 
@@ -428,10 +458,21 @@ def test_connectivity(*, lojas: Iterable[Loja], base_domain: str | None = None, 
     for result in summary.results:
         if result.conectado is None:
             result.conectado = False
+    mark_verified(r.loja_id for r in summary.results if r.conectado)
     return summary
 
 
 test_connectivity.__test__ = False  # not a pytest test, despite its name
+
+
+def token_opens_shop(shop_domain: str, access_token: str, api_version: str = "") -> bool:
+    """Does this token open this shop (the `shop` query answers)? For a loja not saved yet: the
+    claim of a domain held by an unverified loja (chegouhub/stores/ownership.py)."""
+    if not is_valid_api_version(api_version or settings.SHOPIFY_API_VERSION):
+        return False
+    candidate = Loja(shop_domain=shop_domain, access_token=access_token, api_version=api_version)
+    (result,) = test_connectivity(lojas=[candidate]).results
+    return bool(result.conectado)
 
 
 def cleanup_webhooks(*, lojas: Iterable[Loja], base_domain: str, concurrency: int = DEFAULT_CONCURRENCY,

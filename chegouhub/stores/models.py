@@ -33,6 +33,9 @@ class Loja(models.Model):
         max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.NOT_CONFIGURED
     )
     webhook_checked_at = models.DateTimeField(null=True, blank=True)
+    # When the loja's own token last opened its shop (a connectivity test, a webhook configuration).
+    # Until then the domain is only claimed: another user whose token does open it may take it over.
+    verificado_em = models.DateTimeField(null=True, blank=True)
     slack_webhook_url = models.URLField(blank=True, default="")
     discord_webhook_url = models.URLField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.validators import UniqueValidator
 
+from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
+from chegouhub.common.validation import no_control_characters
+
+from . import ownership
 from .models import Loja, shop_domain_validator
 
 
@@ -12,18 +15,31 @@ class DomainField(serializers.CharField):
 
 
 class LojaSerializer(serializers.ModelSerializer):
-    shop_domain = DomainField(
-        max_length=255,
-        validators=[
-            shop_domain_validator,
-            UniqueValidator(queryset=Loja.objects.all(), message="Já existe uma loja com este domínio."),
-        ],
-    )
+    # Uniqueness is ownership.py's: a domain held by another user's never-verified loja can be claimed.
+    shop_domain = DomainField(max_length=255, validators=[shop_domain_validator])
+    nome = serializers.CharField(max_length=200, validators=[no_control_characters])
+    # A path segment of every Admin API URL of the loja: checked, never passed through.
+    api_version = serializers.CharField(max_length=20, required=False, allow_blank=True)
     access_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
     webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
-                  "api_version", "slack_webhook_url", "discord_webhook_url"]
-        read_only_fields = ["webhook_status"]
+                  "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em"]
+        read_only_fields = ["webhook_status", "verificado_em"]
+
+    def validate_shop_domain(self, value: str) -> str:
+        holder = ownership.domain_holder(value, exclude_pk=getattr(self.instance, "pk", None))
+        request = self.context.get("request")
+        # Only a new loja may claim a held domain (with a token that opens it: ownership.create_loja).
+        if holder is not None and (self.instance is not None or request is None
+                                   or not ownership.claimable_by(holder, request.user)):
+            raise serializers.ValidationError(ownership.DOMAIN_TAKEN)
+        return value
+
+    def validate_api_version(self, value: str) -> str:
+        value = value.strip()
+        if value and not is_valid_api_version(value):
+            raise serializers.ValidationError(API_VERSION_MESSAGE)
+        return value

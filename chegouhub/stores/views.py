@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import viewsets
 
+from .ownership import create_loja
 from .selectors import lojas_for_user
 from .serializers import LojaSerializer
 
@@ -13,4 +14,4 @@ class LojaViewSet(viewsets.ModelViewSet):
         return lojas_for_user(self.request.user)
 
     def perform_create(self, serializer):
-        serializer.save(owner=self.request.user)
+        serializer.instance = create_loja(owner=self.request.user, data=serializer.validated_data)

@@ -105,7 +105,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 40.0) -> httpx
 @pytest.mark.django_db(transaction=True)
 def test_entrypoint_runs_web_and_worker(tmp_path):
     env = dict(os.environ, DATABASE_URL=live_database_url(), DJANGO_SECRET_KEY="entrypoint-test",
-               DJANGO_DEBUG="false", WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
+               DJANGO_DEBUG="false", METRICS_TOKEN="entrypoint-metrics", WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
                LOG_DIR=str(tmp_path / "logs"),
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}")  # `python` is this venv's
     env.pop("REDIS_URL", None)
@@ -120,7 +120,8 @@ def test_entrypoint_runs_web_and_worker(tmp_path):
     try:
         assert _wait_http(f"http://127.0.0.1:{web_port}/healthz", web).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{web_port}/readyz", timeout=5).status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{web_port}/metrics", timeout=5)
+        metrics = httpx.get(f"http://127.0.0.1:{web_port}/metrics", timeout=5,
+                            headers={"Authorization": "Bearer entrypoint-metrics"})
         assert metrics.status_code == 200 and "chegouhub_webhook_retry_backlog" in metrics.text
         worker_metrics = _wait_http(f"http://127.0.0.1:{worker_port}/metrics", worker)
         assert worker_metrics.status_code == 200

@@ -102,8 +102,9 @@ def test_multiprocess_mode_adds_up_every_worker(live_server_factory, make_user, 
     """Two uvicorn workers with PROMETHEUS_MULTIPROC_DIR: any scrape reports the sum of both."""
     loja = make_loja(make_user())
     make_produto(loja, "MP-1", estoque=100, minimo=0)
-    server = live_server_factory(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    server = live_server_factory(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+                                                 "METRICS_TOKEN": "metrics-secret-2"})
+    with httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": "Bearer metrics-secret-2"}) as http:
         for n in range(20):
             body = encode(order_payload(500 + n, [(1, "MP-1", 1)]))
             # a fresh connection each time, so the requests spread over the workers

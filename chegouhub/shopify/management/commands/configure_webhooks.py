@@ -38,7 +38,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         console = Console(file=self.stdout, width=150, highlight=False, soft_wrap=False)
         try:
-            base = subscriptions.normalize_base_domain(options["webhook_url"] or settings.WEBHOOK_BASE_DOMAIN)
+            # The address Shopify will post to: an https:// public host name (CONTRACT section 8).
+            base = subscriptions.public_base_domain(options["webhook_url"] or settings.WEBHOOK_BASE_DOMAIN)
             cleanup_domains = [subscriptions.normalize_base_domain(d) for d in options["cleanup_domain"]]
         except ValueError as exc:
             raise CommandError(str(exc)) from None

@@ -1,0 +1,48 @@
+"""Hooks on Django's own auth events. A password can change and a user can be deactivated in
+places this project does not own (the admin, `changepassword`, a shell), so the model's signals
+are the one place every path goes through. They only detect the change and call an action."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_delete, post_init, post_save
+from django.dispatch import receiver
+
+from . import services
+
+User = get_user_model()
+_WATCHED = ("password", "is_active")
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is None:
+        return
+    # Sent before the session is flushed: its key still names the sockets to close.
+    session = getattr(request, "session", None)
+    services.end_session(user_id=user.pk, session_key=getattr(session, "session_key", None))
+
+
+@receiver(post_init, sender=User)
+def _remember(sender, instance, **kwargs) -> None:
+    instance._access_before = (instance.__dict__.get("password"), instance.__dict__.get("is_active"))
+
+
+@receiver(post_save, sender=User)
+def _saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    before = getattr(instance, "_access_before", (None, None))
+    instance._access_before = (instance.password, instance.is_active)
+    if created or (update_fields is not None and not set(_WATCHED) & set(update_fields)):
+        return  # a login's last_login update, say
+    if before[1] and not instance.is_active:
+        services.end_all_access(user_id=instance.pk, reason="deactivated")
+    elif before[0] is not None and before[0] != instance.password and instance._password is not None:
+        # `_password` (the raw one set_password keeps until save) tells a new password from the
+        # rehash Django does on login when its hasher's iterations grew (same password, new hash).
+        services.end_all_access(user_id=instance.pk, reason="password_changed")
+
+
+@receiver(post_delete, sender=User)
+def _deleted(sender, instance, **kwargs) -> None:
+    services.end_all_access(user_id=instance.pk, reason="deleted")

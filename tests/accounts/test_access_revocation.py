@@ -1,0 +1,61 @@
+"""What ends a user's access also revokes their API token (CONTRACT section 8); the sockets'
+side is tests/realtime/test_revocation.py."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+PASSWORD = "senha-forte-123"
+
+
+def _token_works(key: str) -> bool:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get("/api/lojas/").status_code == 200
+
+
+def test_dashboard_logout_revokes_the_users_token(user):
+    key = Token.objects.create(user=user).key
+    client = Client()
+    assert client.post("/entrar/", {"username": "ana", "password": PASSWORD}).status_code == 302
+    assert client.post("/sair/").status_code == 302
+    assert not _token_works(key)
+
+
+def test_a_password_changed_in_the_admin_revokes_the_token(user):
+    get_user_model().objects.create_superuser("chefe", password=PASSWORD)
+    key = Token.objects.create(user=user).key
+    admin = Client()
+    admin.force_login(get_user_model().objects.get(username="chefe"))
+    r = admin.post(f"/admin/auth/user/{user.pk}/password/",
+                   {"password1": "nova-senha-789", "password2": "nova-senha-789", "usable_password": "true"})
+    assert r.status_code == 302, r.content
+    assert not _token_works(key)
+
+
+def test_deactivation_revokes_the_token(user):
+    key = Token.objects.create(user=user).key
+    user.is_active = False
+    user.save()
+    assert not Token.objects.filter(key=key).exists()
+
+
+def test_a_login_that_only_rehashes_the_password_keeps_the_token(user, settings):
+    """Django re-hashes a stored password when its hasher's iterations grew: same password, no revocation."""
+    key = Token.objects.create(user=user).key
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    old_hash = get_user_model().objects.get(pk=user.pk).password
+    r = APIClient().post("/api/auth/token/", {"username": "ana", "password": PASSWORD}, format="json")
+    assert r.status_code == 200 and r.json()["token"] == key
+    assert get_user_model().objects.get(pk=user.pk).password != old_hash  # it was re-hashed
+    assert _token_works(key)
+
+
+def test_saving_a_user_for_other_reasons_keeps_the_token(user):
+    key = Token.objects.create(user=user).key
+    user.first_name = "Ana"
+    user.save()
+    assert _token_works(key)
