@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
+from chegouhub.catalog import views as catalog
 from chegouhub.inventory import views as inventory
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
@@ -16,6 +17,8 @@ router.register("estoque/movimentacoes", inventory.MovimentacaoViewSet, basename
 router.register("estoque/mapeamentos", inventory.MapeamentoViewSet, basename="mapeamento")
 router.register("estoque/alertas", inventory.AlertaViewSet, basename="alerta")
 router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="entrega")
+router.register("estoque/variantes", catalog.VarianteViewSet, basename="variante")
+router.register("importacoes", catalog.ImportacaoViewSet, basename="importacao")
 
 urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),
@@ -31,6 +34,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^static/drf_spectacular_sidecar/(?P<path>[\w./-]+)$", common.sidecar_static),
+    path("api/lojas/<int:loja_id>/importar-catalogo/", catalog.ImportarCatalogoView.as_view(),
+         name="importar-catalogo"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),

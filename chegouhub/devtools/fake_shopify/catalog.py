@@ -230,7 +230,8 @@ class Catalog:
             "products": len(self.products),
             "locations": [{"id": gid("Location", loc.id), "name": loc.name, "primary": loc.primary}
                           for loc in self.locations],
-            "variants": [v.as_json(primary) for v in self.variants.values()],
+            "variants": [{**v.as_json(primary), "display_name": f"{self.products[v.product_id].title} - {v.title}"}
+                         for v in self.variants.values()],
         }
 
 

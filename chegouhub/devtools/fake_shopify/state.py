@@ -39,7 +39,7 @@ from .schema import VERSION_RE, schema_for, uses_uri
 DEFAULT_BUCKET_SIZE = 1000.0
 DEFAULT_RESTORE_RATE = 50.0
 THROTTLE_MODES = ("graphql", "http429", "mixed")
-FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error")
+FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error", "throttled")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _ids = itertools.count(1_000_001)
 
@@ -356,7 +356,7 @@ class FakeShopify(OAuthMixin):
         shop.stats["requests"] += 1
         headers = {"X-Shopify-API-Version": version, "X-Request-Id": f"fake-{shop.stats['requests']}"}
 
-        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth", "internal_error"))
+        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth", "internal_error", "throttled"))
         if failure is not None:
             self.stats["failures"] += 1
             shop.stats["failures"] += 1
@@ -373,6 +373,10 @@ class FakeShopify(OAuthMixin):
                 return Reply(200, {"errors": [{"message": "Internal error. Looks like something went wrong on our "
                                                           "end.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
                              headers)
+            if failure.kind == "throttled":  # another client of this app took the bucket: drained, THROTTLED
+                shop.bucket.refill()
+                shop.bucket.available = 0.0
+                return self._throttled(shop, int(shop.bucket.maximum // 2), headers, mode="graphql")
             if failure.kind == "auth":
                 shop.stats["unauthorized"] += 1
                 return Reply(401, {"errors": INVALID_TOKEN}, headers)
@@ -446,8 +450,8 @@ class FakeShopify(OAuthMixin):
                                       "throttleStatus": bucket.status()}}
         return Reply(200, out, headers)
 
-    def _throttled(self, shop: Shop, requested: int, headers: dict) -> Reply:
-        mode = shop.throttle_mode
+    def _throttled(self, shop: Shop, requested: int, headers: dict, mode: str | None = None) -> Reply:
+        mode = mode or shop.throttle_mode
         if mode == "mixed":
             shop._mixed += 1
             mode = "http429" if shop._mixed % 2 else "graphql"

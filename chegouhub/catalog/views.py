@@ -1,0 +1,65 @@
+"""Catalog API (CONTRACT section 9): start an import, follow it, read the variant links.
+
+Views only translate; the import itself runs in the background (`import_catalog --worker`), so a
+request never waits on Shopify.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chegouhub.inventory.views import int_param
+from chegouhub.stores.selectors import lojas_for_user
+
+from .models import Importacao, VarianteShopify
+from .serializers import ImportacaoSerializer, VarianteSerializer
+from .services import queue_import
+
+
+class ImportarCatalogoView(APIView):
+    """POST /api/lojas/{id}/importar-catalogo/ -> 202 {"importacao_id"} (the loja's pending one, if any)."""
+
+    @extend_schema(request=None, responses={202: inline_serializer("ImportacaoCriada", {
+        "importacao_id": serializers.IntegerField(), "status": serializers.CharField()})},
+        summary="Queue an import of the loja's Shopify catalog")
+    def post(self, request, loja_id: int):
+        loja = lojas_for_user(request.user).filter(pk=loja_id).first()
+        if loja is None:
+            raise Http404("Loja não encontrada.")
+        if not loja.access_token:
+            return Response({"erro": "A loja não tem token de acesso da Shopify; conecte-a antes."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if not loja.ativo:
+            return Response({"erro": "A loja está inativa."}, status=status.HTTP_400_BAD_REQUEST)
+        importacao, _created = queue_import(loja=loja, user=request.user)
+        return Response({"importacao_id": importacao.pk, "status": importacao.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportacaoViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ImportacaoSerializer
+
+    def get_queryset(self):
+        qs = Importacao.objects.filter(loja__owner_id=self.request.user.pk)
+        loja_id = int_param(self.request, "loja_id")
+        if loja_id is not None:
+            qs = qs.filter(loja_id=loja_id)
+        return qs.order_by("-id")
+
+
+class VarianteViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VarianteSerializer
+
+    def get_queryset(self):
+        qs = VarianteShopify.objects.filter(loja__owner_id=self.request.user.pk)
+        for name in ("loja_id", "produto_id"):
+            value = int_param(self.request, name)
+            if value is not None:
+                qs = qs.filter(**{name: value})
+        search = self.request.query_params.get("search", "").strip()
+        if search:
+            qs = qs.filter(sku__icontains=search) | qs.filter(titulo__icontains=search)
+        return qs.order_by("id")
