@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
-from chegouhub.catalog import views as catalog
+from chegouhub.catalog import install_views, views as catalog
 from chegouhub.inventory import views as inventory
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
@@ -28,6 +28,8 @@ urlpatterns = [
     path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
     path("api/sync-realtime/", include("chegouhub.realtime.urls")),
     path("api/sync-realtime/", include("chegouhub.shopify.urls")),
+    path("shopify/instalar/", install_views.instalar, name="shopify-instalar"),
+    path("shopify/callback/", install_views.callback, name="shopify-callback"),
     path("healthz", common.healthz),
     path("readyz", common.readyz),
     path("metrics", common.metrics),

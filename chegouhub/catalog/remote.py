@@ -146,14 +146,22 @@ def page_size_for(client: AdminApiClient) -> int:
     return max(1, min(MAX_PAGE, int((maximum - 2) // NODE_COST)))
 
 
-async def variant_pages(client: AdminApiClient, *, location_id: str) -> AsyncIterator[list[ShopifyVariant]]:
+async def variant_pages(client: AdminApiClient, *, location_id: str,
+                        expected: int | None = None) -> AsyncIterator[list[ShopifyVariant]]:
+    """`expected` (the count read before) trims the last page: Shopify charges the requested cost up
+    front, so asking 250 for the last 3 would wait for points it then gives back."""
     after = None
+    fetched = 0
     while True:
         first = page_size_for(client)
+        if expected is not None and 0 < expected - fetched < first:
+            first = expected - fetched
         data = await client.execute(PAGE, {"first": first, "after": after, "loc": location_id},
                                     expected_cost=2 + first * NODE_COST)
         connection = data.get("productVariants") or {}
-        batch = [v for v in (parse_variant(n) for n in connection.get("nodes") or []) if v is not None]
+        nodes = connection.get("nodes") or []
+        fetched += len(nodes)
+        batch = [v for v in (parse_variant(n) for n in nodes) if v is not None]
         if batch:
             yield batch
         page = connection.get("pageInfo") or {}

@@ -187,9 +187,14 @@ async def _next(agen):
 
 
 def _connect(loja: Loja) -> list[str]:
-    """After an install: the loja's webhooks. Returns the problems to report (never raises)."""
+    """After an install: the loja's webhooks, and its name from Shopify while it still has the
+    placeholder the install gave it. Returns the problems to report (never raises)."""
     from chegouhub.shopify import subscriptions
 
+    if loja.nome == loja.shop_domain.split(".")[0]:
+        shop = subscriptions.test_connectivity(lojas=[loja]).results[0].shop or {}
+        if shop.get("nome"):
+            Loja.objects.filter(pk=loja.pk).update(nome=str(shop["nome"])[:200])
     try:
         summary = subscriptions.configure_webhooks(
             lojas=[loja], base_domain=subscriptions.normalize_base_domain(settings.WEBHOOK_BASE_DOMAIN))
@@ -235,7 +240,7 @@ def _import_with(runner, client, importacao, loja, threshold, on_progress) -> st
         if on_progress:
             on_progress(importacao)
         source = (remote.bulk_variants(client, location_id=loja.location_id) if mode == ImportMode.BULK
-                  else remote.variant_pages(client, location_id=loja.location_id))
+                  else remote.variant_pages(client, location_id=loja.location_id, expected=total))
         while (batch := runner.run(_next(source))) is not None:
             apply_variant_batch(importacao=importacao, loja=loja, variants=batch)
             if on_progress:
@@ -327,7 +332,7 @@ def dry_run_import(loja: Loja, *, on_progress: Callable[[DryRun], None] | None =
             result.total = runner.run(remote.count_variants(client))
             result.modo = ImportMode.BULK if result.total > threshold else ImportMode.PAGES
             source = (remote.bulk_variants(client, location_id=location_id) if result.modo == ImportMode.BULK
-                      else remote.variant_pages(client, location_id=location_id))
+                      else remote.variant_pages(client, location_id=location_id, expected=result.total))
             while (batch := runner.run(_next(source))) is not None:
                 plan = plan_variant_batch(loja=loja, variants=batch, planned=planned)
                 planned.update(plan["to_create"])

@@ -42,7 +42,7 @@ class Grant:
 
 
 def callback_hmac(params: dict[str, str], secret: str) -> str:
-    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in ("hmac", "signature"))
+    message = urlencode(sorted((k, v) for k, v in params.items() if k not in ("hmac", "signature")), safe="")
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
