@@ -149,6 +149,24 @@ function onStockChange(ev) {
   }
 }
 
+// A catalog import run by a worker of another process without a shared channel layer (the demo
+// without Redis) is not pushed here: bancada.js asks for the produtos when it sees one finish.
+async function addMissingRows() {
+  if (!tbody || config.loja_id == null) return;
+  let url = `/api/estoque/produtos/?loja_id=${config.loja_id}&page_size=500`;
+  while (url) {
+    const resp = await api("GET", url);
+    if (!resp.ok || !resp.data) return;
+    for (const p of resp.data.results || []) {
+      if (tbody.querySelector(`tr[data-produto-id="${p.id}"]`)) continue;
+      $(".sem-produtos", tbody)?.remove();
+      tbody.append(buildRow(p));
+    }
+    url = resp.data.next;
+  }
+  applySearch();
+}
+
 // ---- search ------------------------------------------------------------------------------------
 
 const busca = $("#busca");
@@ -251,7 +269,10 @@ function saleEntry(ev) {
     itens.append(el("li", { text: `${it.sku}: −${it.quantidade} (${it.estoque_anterior} → ${it.estoque_atual})` }));
   }
   for (const sku of d.nao_mapeados || []) {
-    itens.append(el("li", { class: "nao-mapeado", text: `SKU não mapeado: ${sku || "(sem SKU)"}` }));
+    const li = el("li", { class: "nao-mapeado", dataSku: sku || "", text: `SKU não mapeado: ${sku || "(sem SKU)"}` });
+    // bancada.js turns it into a mapeamento (a line without SKU has nothing to map)
+    if (sku) li.append(el("button", { type: "button", class: "botao discreto mapear-sku", dataSku: sku, "aria-label": `Mapear ${sku}`, text: "Mapear" }));
+    itens.append(li);
   }
   const nome = d.order_name || `#${d.order_id}`;
   return el("li", { class: "entrada venda", dataEventoId: String(ev.id), dataOrderId: String(d.order_id) },
@@ -402,10 +423,12 @@ rt.addEventListener("evento", (e) => {
     case "produto_estoque_zero": announce(`Crítico: ${ev.data.nome} (${ev.data.sku}) ficou sem estoque.`); break;
     case "webhook_status_change": onWebhookStatus(ev); break;
     case "system_notification": announce(ev.data.message); break;
+    case "catalogo_importado": announce(`Catálogo importado: ${ev.data.criados} produtos criados, ${ev.data.vinculados} vinculados.`); break;
     default: break;
   }
 });
 showMode("conectando");
 rt.start();
 window.chegouhubRealtime = rt; // for the console and the browser tests
+window.chegouhubPainel = { addMissingRows }; // for bancada.js
 document.documentElement.dataset.painel = "pronto";

@@ -1,0 +1,125 @@
+"""The workbench in a real browser: each action done in one dashboard, seen live in a second one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from chegouhub.devtools.payloads import encode, order_payload
+from chegouhub.shopify.models import DeliveryStatus, WebhookDelivery
+
+from .conftest import login, sell
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.postgres]
+
+
+def row(page, sku: str):
+    return page.locator(f'#linhas-estoque tr[data-sku="{sku}"]')
+
+
+def two_dashboards(demo, page_factory):
+    first, second = page_factory(), page_factory()
+    for page in (first, second):
+        login(page, demo.server)
+        expect(page.locator("html")).to_have_attribute("data-bancada", "pronta")
+    return first, second
+
+
+def test_a_receipt_and_an_adjustment_with_their_reasons_and_the_history_live(demo, page_factory):
+    a, b = two_dashboards(demo, page_factory)
+    camiseta = demo.produtos["CAM-AZUL-M"]
+    b.locator("#form-historico").get_by_label("Produto", exact=True).select_option(str(camiseta.pk))
+    b.get_by_role("button", name="Ver histórico").click()
+    expect(b.locator("#lista-historico li")).to_have_count(1)
+    expect(b.locator("#lista-historico li").first).to_contain_text("Estoque inicial: +20 (0 → 20)")
+
+    form = a.locator("#form-movimento")
+    form.get_by_label("Produto", exact=True).select_option(str(camiseta.pk))
+    form.get_by_label("Quantidade").fill("5")
+    form.get_by_label("Motivo").fill("Recebimento de fornecedor")
+    form.get_by_role("button", name="Registrar movimentação").click()
+    expect(a.locator("#mov-resultado")).to_have_text("Registrado: +5 (20 → 25).")
+    for page in (a, b):  # both dashboards, live
+        expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("25")
+        expect(page.get_by_role("log").locator("li").first).to_contain_text("Ajuste manual")
+    expect(b.locator("#lista-historico li").first).to_contain_text("Ajuste manual: +5 (20 → 25)")
+    expect(b.locator("#lista-historico li").first).to_contain_text("Recebimento de fornecedor")
+
+    # an adjustment by keyboard only, and the validation a person notices
+    form.get_by_label("Quantidade").fill("0")
+    form.get_by_label("Motivo").fill("Avaria")
+    form.get_by_label("Motivo").press("Enter")
+    expect(a.locator("#mov-resultado")).to_contain_text("diferente de zero")
+    form.get_by_label("Quantidade").fill("-3")
+    form.get_by_label("Motivo").press("Enter")
+    expect(a.locator("#mov-resultado")).to_have_text("Registrado: −3 (25 → 22).")
+    expect(row(b, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("22")
+    expect(b.locator("#lista-historico li").first).to_contain_text("Ajuste manual: −3 (25 → 22) · Avaria")
+
+    # a sale shows in the history with its order
+    sell(demo.server, demo.loja, 7101, [("CAM-AZUL-M", 2)])
+    expect(b.locator("#lista-historico li").first).to_contain_text("Venda: −2 (22 → 20) · pedido/referência 7101")
+
+
+def test_an_unmapped_sku_of_the_feed_becomes_a_mapping_in_two_clicks(demo, page_factory):
+    a, b = two_dashboards(demo, page_factory)
+    sell(demo.server, demo.loja, 7201, [("SKU-DA-SHOPIFY", 1)])
+    mapear = a.get_by_role("button", name="Mapear SKU-DA-SHOPIFY")
+    expect(mapear).to_be_visible()
+    mapear.click()  # 1
+    a.locator("#form-mapear").get_by_label("Produto", exact=True).select_option(str(demo.produtos["MEIA-KIT"].pk))
+    a.get_by_role("button", name="Salvar mapeamento").click()  # 2
+    expect(a.locator("#mapear-resultado")).to_contain_text("Mapeado")
+    expect(mapear).to_have_count(0)
+    sell(demo.server, demo.loja, 7202, [("SKU-DA-SHOPIFY", 4)])
+    for page in (a, b):
+        expect(row(page, "MEIA-KIT").locator(".estoque-atual")).to_have_text("46")
+
+
+def test_deliveries_failed_and_dead_first_and_a_replay(demo, page_factory):
+    a, b = two_dashboards(demo, page_factory)
+    sell(demo.server, demo.loja, 7301, [("BONE-PRETO", 1)])
+    # a delivery whose processing kept failing (an outage) until its retries ran out
+    body = encode(order_payload(7302, [(1, "BONE-PRETO", 2)]))
+    dead = WebhookDelivery.objects.create(loja=demo.loja, shop_domain=demo.loja.shop_domain, topic="orders/paid",
+                                          webhook_id=str(uuid.uuid4()), body=body, status=DeliveryStatus.DEAD,
+                                          attempts=8, order_id=7302, last_error="OperationalError")
+    a.get_by_role("button", name="Ver entregas").click()
+    items = a.locator("#lista-entregas li")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("morta")
+    a.get_by_role("button", name=f"Reprocessar entrega {dead.pk} (orders/paid)").click()
+    expect(a.locator(f'#lista-entregas li[data-entrega-id="{dead.pk}"]')).to_contain_text("processada")
+    for page in (a, b):
+        expect(row(page, "BONE-PRETO").locator(".estoque-atual")).to_have_text("3")
+
+
+def test_connect_form_validates_and_starts_the_install_flow(demo, page_factory):
+    page = page_factory()
+    login(page, demo.server)
+    form = page.locator("#form-conectar")
+    form.get_by_label("Domínio da loja").fill("minha-loja.com")
+    form.get_by_role("button", name="Conectar com a Shopify").click()
+    expect(page.locator("#conectar-resultado")).to_contain_text("minha-loja.myshopify.com")
+    form.get_by_label("Domínio da loja").fill("nova-loja.myshopify.com")
+    form.get_by_role("button", name="Conectar com a Shopify").click()
+    # this server has no app configured: the install flow's own page says so, clearly
+    expect(page.get_by_role("heading", name="Não foi possível conectar a loja")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text(re.compile("não está configurado"))
+
+
+def test_usable_on_a_phone(demo, page_factory):
+    page = page_factory(width=390, height=844)
+    login(page, demo.server)
+    form = page.locator("#form-movimento")
+    form.scroll_into_view_if_needed()
+    box = form.bounding_box()
+    assert box and box["width"] <= 390
+    form.get_by_label("Produto", exact=True).select_option(str(demo.produtos["MEIA-KIT"].pk))
+    form.get_by_label("Quantidade").fill("1")
+    form.get_by_label("Motivo").fill("Devolução de cliente")
+    form.get_by_role("button", name="Registrar movimentação").click()
+    expect(page.locator("#mov-resultado")).to_have_text("Registrado: +1 (50 → 51).")
