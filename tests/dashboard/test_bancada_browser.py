@@ -123,3 +123,37 @@ def test_usable_on_a_phone(demo, page_factory):
     form.get_by_label("Motivo").fill("Devolução de cliente")
     form.get_by_role("button", name="Registrar movimentação").click()
     expect(page.locator("#mov-resultado")).to_have_text("Registrado: +1 (50 → 51).")
+
+
+def test_create_and_edit_a_produto_seen_live(demo, page_factory):
+    a, b = two_dashboards(demo, page_factory)
+    form = a.locator("#form-produto")
+    form.get_by_label("SKU").fill("CALCA-JEANS-40")
+    form.get_by_label("Nome").fill("Calça jeans 40")
+    form.get_by_label("Estoque mínimo").fill("2")
+    form.get_by_label("Estoque inicial").fill("0")
+    form.get_by_role("button", name="Criar produto").click()
+    expect(a.locator("#prod-resultado")).to_have_text("Produto CALCA-JEANS-40 criado.")
+    for page in (a, b):  # created with no stock: still on every dashboard, as zero
+        expect(row(page, "CALCA-JEANS-40").locator(".nome-texto")).to_have_text("Calça jeans 40")
+        expect(row(page, "CALCA-JEANS-40").locator(".situacao")).to_have_text("Zerado")
+
+    # a duplicate SKU is refused with the reason
+    form.get_by_label("SKU").fill("MEIA-KIT")
+    form.get_by_label("Nome").fill("Outra meia")
+    form.get_by_role("button", name="Criar produto").click()
+    expect(a.locator("#prod-resultado")).to_contain_text("Já existe um produto com este SKU")
+
+    # edit: name and minimum; BONE-PRETO (6) with minimum 8 is now low, on both dashboards
+    bone = demo.produtos["BONE-PRETO"]
+    form.get_by_label("Produto", exact=True).select_option(str(bone.pk))
+    expect(form.get_by_label("SKU")).to_have_value("BONE-PRETO")
+    expect(form.get_by_label("Estoque inicial")).to_be_hidden()
+    form.get_by_label("Nome").fill("Boné preto aba reta")
+    form.get_by_label("Estoque mínimo").fill("8")
+    form.get_by_role("button", name="Salvar alterações").click()
+    expect(a.locator("#prod-resultado")).to_have_text("Produto BONE-PRETO atualizado.")
+    for page in (a, b):
+        expect(row(page, "BONE-PRETO").locator(".nome-texto")).to_have_text("Boné preto aba reta")
+        expect(row(page, "BONE-PRETO").locator(".estoque-minimo")).to_have_text("8")
+        expect(row(page, "BONE-PRETO").locator(".situacao")).to_have_text("Baixo")

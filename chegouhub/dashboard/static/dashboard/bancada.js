@@ -72,8 +72,25 @@ function produtos() {
   })).sort((a, b) => a.sku.localeCompare(b.sku));
 }
 
+function fillEditPicker(list) {
+  const select = $("#prod-escolha");
+  if (!select) return;
+  const keep = select.value;
+  const novo = document.createElement("option");
+  novo.value = "";
+  novo.textContent = "Novo produto";
+  select.replaceChildren(novo, ...list.map((p) => {
+    const o = document.createElement("option");
+    o.value = p.id;
+    o.textContent = `${p.sku} — ${p.nome}`;
+    return o;
+  }));
+  if (keep && list.some((p) => p.id === keep)) select.value = keep;
+}
+
 function fillPickers() {
   const list = produtos();
+  fillEditPicker(list);
   for (const select of $$("select.seletor-produto")) {
     const keep = select.value;
     select.replaceChildren(...list.map((p) => {
@@ -86,8 +103,45 @@ function fillPickers() {
   }
 }
 const tbody = $("#linhas-estoque");
-if (tbody) new MutationObserver(fillPickers).observe(tbody, { childList: true });
+if (tbody) new MutationObserver(fillPickers).observe(tbody, { childList: true, subtree: true, characterData: true });
 fillPickers();
+
+// ---- create and edit produtos ------------------------------------------------------------------
+
+const formProduto = $("#form-produto");
+function editing() { return $("#prod-escolha")?.value || ""; }
+$("#prod-escolha")?.addEventListener("change", () => {
+  const id = editing();
+  const row = id && $(`#linhas-estoque tr[data-produto-id="${id}"]`);
+  $("#prod-sku").value = row ? row.dataset.sku : "";
+  $("#prod-nome").value = row ? $(".nome-texto", row).textContent : "";
+  $("#prod-minimo").value = row ? row.dataset.minimo : "0";
+  $("#campo-inicial").hidden = Boolean(row);
+  $("#prod-salvar").textContent = row ? "Salvar alterações" : "Criar produto";
+  say($("#prod-resultado"), "");
+});
+formProduto?.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("#prod-resultado");
+  const body = { sku: $("#prod-sku").value.trim(), nome: $("#prod-nome").value.trim(),
+    estoque_minimo: Number($("#prod-minimo").value || 0) };
+  if (!body.sku || !body.nome) return say(out, "Informe o SKU e o nome.", false);
+  if (!Number.isInteger(body.estoque_minimo) || body.estoque_minimo < 0) return say(out, "O mínimo deve ser um inteiro de 0 para cima.", false);
+  const id = editing();
+  let resp;
+  if (id) resp = await api("PATCH", `/api/estoque/produtos/${id}/`, body);
+  else {
+    const inicial = Number($("#prod-inicial").value || 0);
+    if (!Number.isInteger(inicial)) return say(out, "O estoque inicial deve ser um número inteiro.", false);
+    resp = await api("POST", "/api/estoque/produtos/", { ...body, loja_id: config.loja_id, estoque_atual: inicial });
+  }
+  if (resp.ok) {
+    say(out, id ? `Produto ${resp.data.sku} atualizado.` : `Produto ${resp.data.sku} criado.`, true);
+    if (!id) { formProduto.reset(); $("#prod-minimo").value = "0"; $("#prod-inicial").value = "0"; }
+  } else {
+    say(out, `Não salvo: ${erro(resp)}`, false);
+  }
+});
 
 // ---- movements ---------------------------------------------------------------------------------
 

@@ -167,6 +167,30 @@ async function addMissingRows() {
   applySearch();
 }
 
+// A produto created or edited (here or on another dashboard): its row follows.
+function onProdutoChange(ev) {
+  const d = ev.data;
+  if (!tbody) return;
+  const row = tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
+  if (!row) {
+    $(".sem-produtos", tbody)?.remove();
+    const fresh = buildRow({ id: d.produto_id, sku: d.sku, nome: d.nome, estoque_atual: d.estoque_atual,
+      estoque_minimo: d.estoque_minimo });
+    tbody.append(fresh);
+    flash(fresh, 1);
+  } else {
+    row.dataset.sku = d.sku;
+    row.dataset.minimo = String(d.estoque_minimo);
+    $(".sku", row).textContent = d.sku;
+    $(".nome-texto", row).textContent = d.nome;
+    $(".sku-movel", row).textContent = d.sku;
+    $(".estoque-minimo", row).textContent = String(d.estoque_minimo);
+    paintRow(row, Number($(".estoque-atual", row).textContent));
+    flash(row, 1);
+  }
+  applySearch();
+}
+
 // ---- search ------------------------------------------------------------------------------------
 
 const busca = $("#busca");
@@ -418,6 +442,7 @@ rt.addEventListener("evento", (e) => {
       && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change") return;
   switch (ev.type) {
     case "estoque_atualizado": onStockChange(ev); break;
+    case "produto_atualizado": onProdutoChange(ev); break;
     case "venda_shopify_processada": addFeedEntry(saleEntry(ev)); break;
     case "alerta_estoque_gerado": onAlert(ev); break;
     case "produto_estoque_zero": announce(`Crítico: ${ev.data.nome} (${ev.data.sku}) ficou sem estoque.`); break;
