@@ -60,3 +60,33 @@ def complete_install(*, user, session, params) -> tuple[Loja, Importacao]:
     webhook_log.info("loja connected by the install flow", extra={"loja_id": loja.pk, "shop_domain": shop,
                                                                   "importacao_id": importacao.pk})
     return loja, importacao
+
+
+def connect_with_token(*, user, shop_domain: str, access_token: str, webhook_secret: str, nome: str = "",
+                       api_version: str = "") -> tuple[Loja, Importacao, dict]:
+    """A custom app's pasted token and secret: tested with the `shop` query first, saved only if
+    Shopify accepts the token; then the same background work as an install (webhooks, import)."""
+    from chegouhub.shopify.subscriptions import test_connectivity
+
+    shop = oauth.normalize_shop(shop_domain)
+    _not_someone_elses(user, shop)
+    if not access_token.strip() or not webhook_secret.strip():
+        raise InstallRefused("Informe o token de acesso e o segredo do app (API secret key).", status=400)
+    probe = Loja(owner=user, shop_domain=shop, access_token=access_token.strip(), api_version=api_version)
+    result = test_connectivity(lojas=[probe]).results[0]
+    if not result.conectado:
+        raise InstallRefused(f"A conexão com a Shopify falhou; nada foi salvo. {result.erro or ''}".strip(), status=422)
+    with transaction.atomic():
+        loja = Loja.objects.select_for_update().filter(shop_domain=shop).first()
+        if loja is not None and loja.owner_id != user.pk:
+            raise InstallRefused("Esta loja da Shopify já está conectada a outra conta do ChegouHub.", status=409)
+        if loja is None:
+            loja = Loja(owner=user, shop_domain=shop)
+        loja.nome = (nome.strip() or (result.shop or {}).get("nome") or loja.nome or shop.split(".")[0])[:200]
+        loja.access_token = access_token.strip()
+        loja.webhook_secret = webhook_secret.strip()
+        loja.api_version = api_version or loja.api_version
+        loja.ativo = True
+        loja.save()
+        importacao, _ = queue_import(loja=loja, user=user, conectar=True)
+    return loja, importacao, result.shop or {}

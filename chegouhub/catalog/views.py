@@ -63,3 +63,34 @@ class VarianteViewSet(viewsets.ReadOnlyModelViewSet):
         if search:
             qs = qs.filter(sku__icontains=search) | qs.filter(titulo__icontains=search)
         return qs.order_by("id")
+
+
+class ConectarTokenInput(serializers.Serializer):
+    shop_domain = serializers.CharField(max_length=255)
+    access_token = serializers.CharField(max_length=500, trim_whitespace=True)
+    webhook_secret = serializers.CharField(max_length=500, trim_whitespace=True)
+    nome = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ConectarLojaView(APIView):
+    """POST /api/lojas/conectar/ {"shop_domain","access_token","webhook_secret"[,"nome"]}: a custom app's
+    token, tested with the connectivity call before it is saved. 201 {"loja","importacao_id","shop"};
+    422 when Shopify refuses the token (nothing saved)."""
+
+    @extend_schema(request=ConectarTokenInput, responses={201: inline_serializer("LojaConectada", {
+        "loja": serializers.DictField(), "importacao_id": serializers.IntegerField(),
+        "shop": serializers.DictField()})}, summary="Connect a loja with a pasted custom-app token")
+    def post(self, request):
+        from chegouhub.stores.oauth import InstallRefused
+        from chegouhub.stores.serializers import LojaSerializer
+
+        from .install import connect_with_token
+
+        body = ConectarTokenInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            loja, importacao, shop = connect_with_token(user=request.user, **body.validated_data)
+        except InstallRefused as exc:
+            return Response({"erro": exc.message}, status=exc.status)
+        return Response({"loja": LojaSerializer(loja).data, "importacao_id": importacao.pk, "shop": shop},
+                        status=status.HTTP_201_CREATED)

@@ -157,3 +157,20 @@ def test_create_and_edit_a_produto_seen_live(demo, page_factory):
         expect(row(page, "BONE-PRETO").locator(".nome-texto")).to_have_text("Boné preto aba reta")
         expect(row(page, "BONE-PRETO").locator(".estoque-minimo")).to_have_text("8")
         expect(row(page, "BONE-PRETO").locator(".situacao")).to_have_text("Baixo")
+
+
+def test_connect_with_a_pasted_token_tested_before_saving(demo, page_factory, fake_shopify_server):
+    fake_shopify_server.add_shop("colada-painel.myshopify.com", "shpat_painel_ok", name="Loja Colada")
+    page = page_factory()
+    login(page, demo.server)
+    form = page.locator("#form-token")
+    form.get_by_label("Domínio da loja").fill("colada-painel.myshopify.com")
+    form.get_by_label("Token de acesso (Admin API)").fill("shpat_errado")
+    form.get_by_label("Segredo do app (API secret key)").fill("shpss_painel")
+    form.get_by_role("button", name="Testar e conectar").click()
+    expect(page.locator("#token-resultado")).to_contain_text("nada foi salvo")
+    form.get_by_label("Token de acesso (Admin API)").fill("shpat_painel_ok")
+    form.get_by_role("button", name="Testar e conectar").click()
+    page.wait_for_url(re.compile(r"/\?loja=\d+$"))
+    page.wait_for_selector("html[data-painel=pronto]")
+    expect(page.get_by_label("Loja").locator("option:checked")).to_have_text("Loja Colada — colada-painel.myshopify.com")

@@ -289,6 +289,27 @@ for (const form of $$("#form-conectar")) {
   });
 }
 
+$("#form-token")?.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("#token-resultado");
+  const body = { shop_domain: $("#token-shop").value.trim().toLowerCase(), access_token: $("#token-acesso").value.trim(),
+    webhook_secret: $("#token-segredo").value.trim() };
+  if (!body.shop_domain || !body.access_token || !body.webhook_secret) {
+    return say(out, "Preencha o domínio, o token e o segredo.", false);
+  }
+  const button = $("button[type=submit]", e.target);
+  button.disabled = true;
+  say(out, "Testando a conexão com a Shopify…");
+  const resp = await api("POST", "/api/lojas/conectar/", body);
+  button.disabled = false;
+  if (resp.ok) {
+    say(out, `Conectado a ${resp.data.shop.nome || body.shop_domain}. Abrindo a loja…`, true);
+    window.location.assign(`/?loja=${resp.data.loja.id}`);
+  } else {
+    say(out, erro(resp), false);
+  }
+});
+
 // ---- webhook deliveries: failed and dead first, replay -----------------------------------------
 
 async function loadDeliveries() {
