@@ -37,6 +37,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^static/drf_spectacular_sidecar/(?P<path>[\w./-]+)$", common.sidecar_static),
     path("api/lojas/conectar/", catalog.ConectarLojaView.as_view(), name="conectar-loja"),
+    path("api/lojas/<int:loja_id>/locais/", catalog.LocaisView.as_view(), name="locais-loja"),
     path("api/lojas/<int:loja_id>/importar-catalogo/", catalog.ImportarCatalogoView.as_view(),
          name="importar-catalogo"),
     path("api/", include(router.urls)),

@@ -94,3 +94,34 @@ class ConectarLojaView(APIView):
             return Response({"erro": exc.message}, status=exc.status)
         return Response({"loja": LojaSerializer(loja).data, "importacao_id": importacao.pk, "shop": shop},
                         status=status.HTTP_201_CREATED)
+
+
+class LocaisView(APIView):
+    """GET /api/lojas/{id}/locais/: the shop's active locations (asked of Shopify now) and the loja's
+    `location_id`. The choice is saved with PATCH /api/lojas/{id}/ {"location_id"}."""
+
+    @extend_schema(responses={200: inline_serializer("LocaisDaLoja", {
+        "location_id": serializers.CharField(), "locais": serializers.ListField(child=serializers.DictField())})},
+        summary="The Shopify locations a loja may take its stock from")
+    def get(self, request, loja_id: int):
+        import asyncio
+
+        from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError
+
+        from . import remote
+
+        loja = lojas_for_user(request.user).filter(pk=loja_id).first()
+        if loja is None:
+            raise Http404("Loja não encontrada.")
+
+        async def fetch():
+            async with AdminApiClient(shop_domain=loja.shop_domain, access_token=loja.access_token or "",
+                                      api_version=loja.api_version or None, max_attempts=2,
+                                      throttle_budget=5.0) as client:
+                return await remote.list_locations(client)
+
+        try:
+            locais = asyncio.run(fetch())
+        except ShopifyError as exc:
+            return Response({"erro": exc.message}, status=status.HTTP_502_BAD_GATEWAY)
+        return Response({"location_id": loja.location_id, "locais": locais})

@@ -248,3 +248,28 @@ def test_command_with_progress_bar_and_dry_run(loja, shop, make_produto):
     shop.revoke(loja.shop_domain, after_requests=0)
     with pytest.raises(CommandError, match="recusou o token"):
         call_command("import_catalog", "--loja-id", str(loja.pk), stdout=io.StringIO())
+
+
+def test_locations_listed_and_the_chosen_one_used_by_the_import(api, loja, shop):
+    shop.add_products(loja.shop_domain, [{"title": "Caneca", "variants": [
+        {"sku": "CAN-1", "available": {"primary": 4}}]}])
+    locations = shop.catalog(loja.shop_domain)["locations"]
+    second = next(l for l in locations if not l["primary"])
+    # stock at the second location too
+    shop.add_products(loja.shop_domain, [{"title": "Garrafa", "variants": [
+        {"sku": "GAR-1", "available": {"primary": 1, second["id"].rsplit("/", 1)[1]: 9}}]}])
+    r = api.get(f"/api/lojas/{loja.pk}/locais/")
+    assert r.status_code == 200
+    assert r.json() == {"location_id": "", "locais": [
+        {"id": locations[0]["id"], "nome": "Depósito principal", "principal": True},
+        {"id": second["id"], "nome": "Loja física", "principal": False}]}
+    assert api.patch(f"/api/lojas/{loja.pk}/", {"location_id": "loja física"}, format="json").status_code == 400
+    assert api.patch(f"/api/lojas/{loja.pk}/", {"location_id": second["id"]}, format="json").status_code == 200
+    start_import(api, loja)
+    run_worker()
+    stock = dict(Produto.objects.filter(loja=loja).values_list("sku", "estoque_atual"))
+    assert stock == {"GAR-1": 9, "CAN-1": 0}  # CAN-1 is not stocked at the second location
+    assert VarianteShopify.objects.get(sku="CAN-1").shopify_disponivel is None
+    shop.revoke(loja.shop_domain, after_requests=0)
+    r = api.get(f"/api/lojas/{loja.pk}/locais/")
+    assert r.status_code == 502 and "token" in r.json()["erro"]

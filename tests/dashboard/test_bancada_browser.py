@@ -174,3 +174,20 @@ def test_connect_with_a_pasted_token_tested_before_saving(demo, page_factory, fa
     page.wait_for_url(re.compile(r"/\?loja=\d+$"))
     page.wait_for_selector("html[data-painel=pronto]")
     expect(page.get_by_label("Loja").locator("option:checked")).to_have_text("Loja Colada — colada-painel.myshopify.com")
+
+
+def test_choose_the_lojas_location_among_the_shops(demo, page_factory, fake_shopify_server):
+    from tests.devtools.fake_fixtures import register
+
+    register(fake_shopify_server, [demo.loja])
+    page = page_factory()
+    login(page, demo.server)
+    page.get_by_role("button", name="Ver locais da Shopify").click()
+    select = page.get_by_label("Local de estoque na Shopify")
+    expect(select.locator("option")).to_have_count(2)
+    expect(select.locator("option:checked")).to_have_text("Depósito principal (principal)")
+    select.select_option(label="Loja física")
+    page.get_by_role("button", name="Usar este local").click()
+    expect(page.locator("#local-resultado")).to_contain_text("Local salvo")
+    demo.loja.refresh_from_db()
+    assert demo.loja.location_id == fake_shopify_server.catalog(demo.loja.shop_domain)["locations"][1]["id"]

@@ -274,6 +274,32 @@ $("#importar-catalogo")?.addEventListener("click", async () => {
 });
 latestImport();
 
+// ---- the loja's Shopify location ----------------------------------------------------------------
+
+$("#carregar-locais")?.addEventListener("click", async () => {
+  const out = $("#local-resultado");
+  say(out, "Consultando a Shopify…");
+  const resp = await api("GET", `/api/lojas/${config.loja_id}/locais/`);
+  if (!resp.ok) return say(out, `Não foi possível listar os locais: ${erro(resp)}`, false);
+  const select = $("#local-estoque");
+  select.replaceChildren(...resp.data.locais.map((l) => {
+    const o = document.createElement("option");
+    o.value = l.id;
+    o.textContent = l.principal ? `${l.nome} (principal)` : l.nome;
+    return o;
+  }));
+  const atual = resp.data.location_id || (resp.data.locais.find((l) => l.principal) || {}).id;
+  if (atual) select.value = atual;
+  say(out, `${resp.data.locais.length} local(is) na Shopify.`, true);
+});
+$("#salvar-local")?.addEventListener("click", async () => {
+  const out = $("#local-resultado");
+  const location = $("#local-estoque").value;
+  const resp = await api("PATCH", `/api/lojas/${config.loja_id}/`, { location_id: location });
+  if (resp.ok) say(out, location ? "Local salvo: as próximas importações usam este local." : "Usando o local principal.", true);
+  else say(out, `Não salvo: ${erro(resp)}`, false);
+});
+
 // ---- connecting a store (the install flow) -----------------------------------------------------
 
 for (const form of $$("#form-conectar")) {
