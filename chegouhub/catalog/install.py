@@ -38,6 +38,9 @@ def start_install(*, user, session, shop: str, redirect_uri: str) -> str:
 
 def complete_install(*, user, session, params) -> tuple[Loja, Importacao]:
     oauth.app_configured()
+    if hasattr(params, "lists") and any(len(values) > 1 for _key, values in params.lists()):
+        # which value was signed would be ambiguous
+        raise InstallRefused("A resposta da Shopify repete parâmetros; nada foi alterado.", status=400)
     shop = oauth.normalize_shop(params.get("shop"))
     if not oauth.callback_hmac_ok(params, settings.SHOPIFY_API_SECRET):
         raise InstallRefused("A assinatura (hmac) da resposta da Shopify não confere; nada foi alterado.",

@@ -123,6 +123,8 @@ def test_bad_hmac_is_refused_and_changes_nothing(app, browser_client):
     refused(callback(browser_client, "/shopify/callback/?" + urlencode(forged)), 403, "assinatura (hmac)")
     tampered = {**params, "shop": "outra-loja.myshopify.com"}  # signed for another shop
     refused(callback(browser_client, "/shopify/callback/?" + urlencode(tampered)), 403, "assinatura (hmac)")
+    repeated = callback(browser_client, url + "&shop=outra-loja.myshopify.com")
+    refused(repeated, 400, "repete parâmetros")
     assert snapshot() == before
     # the state was not spent by the forgeries: the genuine callback still works
     assert callback(browser_client, url).status_code == 302

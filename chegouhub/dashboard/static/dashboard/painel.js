@@ -138,7 +138,10 @@ function onStockChange(ev) {
   lastEventForProduto.set(d.produto_id, ev.id);
   const row = tbody && tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
   if (!row) {
-    fetchMissingRow(d.produto_id);
+    // A catalog import creates produtos by the thousand: one listing for all of them, not one
+    // request per produto.
+    if (d.origem === "importacao") scheduleMissingRows();
+    else fetchMissingRow(d.produto_id);
     return;
   }
   paintRow(row, d.estoque_atual);
@@ -151,6 +154,12 @@ function onStockChange(ev) {
 
 // A catalog import run by a worker of another process without a shared channel layer (the demo
 // without Redis) is not pushed here: bancada.js asks for the produtos when it sees one finish.
+let missingTimer = null;
+function scheduleMissingRows() {
+  clearTimeout(missingTimer);
+  missingTimer = setTimeout(addMissingRows, 500);
+}
+
 async function addMissingRows() {
   if (!tbody || config.loja_id == null) return;
   let url = `/api/estoque/produtos/?loja_id=${config.loja_id}&page_size=500`;
