@@ -191,3 +191,20 @@ def test_choose_the_lojas_location_among_the_shops(demo, page_factory, fake_shop
     expect(page.locator("#local-resultado")).to_contain_text("Local salvo")
     demo.loja.refresh_from_db()
     assert demo.loja.location_id == fake_shopify_server.catalog(demo.loja.shop_domain)["locations"][1]["id"]
+
+
+def test_an_unmapped_sku_of_the_stats_becomes_a_mapping_in_two_clicks(demo, page_factory):
+    sell(demo.server, demo.loja, 7401, [("SKU-ESTATISTICA", 2)])
+    sell(demo.server, demo.loja, 7402, [("SKU-ESTATISTICA", 1)])
+    page = page_factory()
+    login(page, demo.server)
+    item = page.locator('#lista-nao-mapeados li[data-sku="SKU-ESTATISTICA"]')
+    expect(item).to_contain_text("SKU-ESTATISTICA · 2 ocorrência(s)")
+    item.get_by_role("button", name="Mapear SKU-ESTATISTICA").click()
+    page.locator("#form-mapear").get_by_label("Produto", exact=True).select_option(str(demo.produtos["CANECA-01"].pk))
+    page.get_by_role("button", name="Salvar mapeamento").click()
+    expect(page.locator("#mapear-resultado")).to_contain_text("Mapeado")
+    page.get_by_role("button", name="Atualizar lista").click()
+    expect(item).to_have_count(0)
+    sell(demo.server, demo.loja, 7403, [("SKU-ESTATISTICA", 1)])
+    expect(row(page, "CANECA-01").locator(".estoque-atual")).to_have_text("2")

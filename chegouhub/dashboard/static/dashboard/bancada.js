@@ -225,6 +225,35 @@ formMapear?.addEventListener("submit", async (e) => {
   }
 });
 
+// The stats' unmapped SKUs: the same two clicks as the feed's.
+async function loadUnmapped() {
+  const list = $("#lista-nao-mapeados");
+  if (!list) return;
+  const resp = await api("GET", `/api/estoque/webhook/stats/?days=7&loja_id=${config.loja_id}`);
+  const mapped = new Set();
+  const maps = await api("GET", `/api/estoque/mapeamentos/?loja_id=${config.loja_id}&page_size=500`);
+  for (const m of (maps.ok && maps.data.results) || []) mapped.add(m.shopify_sku);
+  const items = ((resp.ok && resp.data.skus_nao_mapeados) || [])
+    .filter((x) => x.sku && !mapped.has(x.sku))
+    .map((x) => {
+      const li = document.createElement("li");
+      li.dataset.sku = x.sku;
+      li.textContent = `${x.sku} · ${x.ocorrencias} ocorrência(s) `;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "botao discreto mapear-sku";
+      b.dataset.sku = x.sku;
+      b.setAttribute("aria-label", `Mapear ${x.sku}`);
+      b.textContent = "Mapear";
+      li.append(b);
+      return li;
+    });
+  list.replaceChildren(...items);
+  $("#nao-mapeados-vazio").hidden = items.length > 0;
+}
+$("#carregar-nao-mapeados")?.addEventListener("click", loadUnmapped);
+if (config.loja_id != null) loadUnmapped();
+
 // ---- catalog import and its progress -----------------------------------------------------------
 
 const bar = $("#progresso-importacao");
