@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -235,14 +235,22 @@ def _import_with(runner, client, importacao, loja, threshold, on_progress) -> st
             Loja.objects.filter(pk=loja.pk, location_id="").update(location_id=location["id"])
         total = runner.run(remote.count_variants(client))
         mode = ImportMode.BULK if total > threshold else ImportMode.PAGES
-        Importacao.objects.filter(pk=importacao.pk).update(total=total, modo=mode)
+        # A bulk operation is polled without a batch to renew the lease: hold it for the whole wait.
+        lease = remote.BULK_TIMEOUT_SECONDS + LEASE_SECONDS if mode == ImportMode.BULK else LEASE_SECONDS
+        Importacao.objects.filter(pk=importacao.pk).update(
+            total=total, modo=mode, ativa_ate=timezone.now() + timedelta(seconds=lease))
         importacao.total, importacao.modo = total, mode
         if on_progress:
             on_progress(importacao)
         source = (remote.bulk_variants(client, location_id=loja.location_id) if mode == ImportMode.BULK
                   else remote.variant_pages(client, location_id=loja.location_id, expected=total))
         while (batch := runner.run(_next(source))) is not None:
-            apply_variant_batch(importacao=importacao, loja=loja, variants=batch)
+            try:
+                apply_variant_batch(importacao=importacao, loja=loja, variants=batch)
+            except IntegrityError:
+                # someone created one of these SKUs meanwhile (the dashboard, the API): plan again,
+                # and it is linked instead of created
+                apply_variant_batch(importacao=importacao, loja=loja, variants=batch)
             if on_progress:
                 importacao.refresh_from_db()
                 on_progress(importacao)

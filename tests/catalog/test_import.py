@@ -273,3 +273,40 @@ def test_locations_listed_and_the_chosen_one_used_by_the_import(api, loja, shop)
     shop.revoke(loja.shop_domain, after_requests=0)
     r = api.get(f"/api/lojas/{loja.pk}/locais/")
     assert r.status_code == 502 and "token" in r.json()["erro"]
+
+
+@pytest.mark.postgres  # another connection commits while the batch's transaction is open
+@pytest.mark.django_db(transaction=True)
+def test_a_sku_created_meanwhile_is_linked_not_duplicated(loja, shop, monkeypatch, make_produto):
+    """Between the plan and the insert of a batch, someone (the dashboard, another connection)
+    creates one of its SKUs: the batch is planned again and links to it."""
+    import threading
+
+    from django.db import connection as main_connection
+
+    shop.add_products(loja.shop_domain, [{"title": "Caneca", "variants": [{"sku": "CAN-1", "available": 4},
+                                                                          {"sku": "CAN-2", "available": 2}]}])
+    real_plan = services.plan_variant_batch
+    raced = []
+
+    def create_elsewhere():
+        from django.db import connection
+
+        make_produto(loja, "CAN-1", estoque=9, nome="Caneca criada no painel")
+        connection.close()
+
+    def plan_then_race(**kwargs):
+        plan = real_plan(**kwargs)
+        if not raced and main_connection.in_atomic_block:
+            raced.append(True)
+            thread = threading.Thread(target=create_elsewhere)
+            thread.start()
+            thread.join()
+        return plan
+
+    monkeypatch.setattr(services, "plan_variant_batch", plan_then_race)
+    importacao, _ = services.queue_import(loja=loja)
+    services.claim_import(importacao.pk)
+    done = services.run_import(Importacao.objects.get(pk=importacao.pk))
+    assert raced and (done.status, done.criados, done.vinculados) == ("concluida", 1, 1), done.erros
+    assert dict(Produto.objects.filter(loja=loja).values_list("sku", "estoque_atual")) == {"CAN-1": 9, "CAN-2": 2}
