@@ -8,7 +8,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chegouhub.inventory.models import Produto
-from chegouhub.inventory.services import create_produto
 from chegouhub.stores.models import Loja
 
 DEMO_USERNAME = "demo"
