@@ -122,9 +122,14 @@ def apply_variant_batch(*, importacao: Importacao, loja: Loja, variants: list[Sh
             resolved[produto.sku] = produto.pk
         deltas = {p.pk: to_create[p.sku].disponivel for p in created if to_create[p.sku].disponivel}
         if deltas:
-            apply_stock_changes(loja_id=loja.pk, deltas=deltas, origem=Origem.IMPORTACAO,
-                                referencia=f"importacao-{importacao.pk}",
-                                motivo="Estoque inicial importado da Shopify")
+            result = apply_stock_changes(loja_id=loja.pk, deltas=deltas, origem=Origem.IMPORTACAO,
+                                         referencia=f"importacao-{importacao.pk}",
+                                         motivo="Estoque inicial importado da Shopify")
+            # After the webhook path's refactor `apply_stock_changes` returns its events for the
+            # calling action to record; before it, it recorded them itself. Both hold here.
+            events = getattr(result, "events", None)
+            if events:
+                record_events(events)
         VarianteShopify.objects.bulk_create([
             VarianteShopify(loja=loja, produto_id=resolved[v.sku], shopify_variant_id=v.variant_id,
                             inventory_item_id=v.inventory_item_id, sku=v.sku, titulo=v.titulo,

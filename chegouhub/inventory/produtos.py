@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from chegouhub.realtime.events import NewEvent, record_events
+from chegouhub.realtime.events import EVENT_SCHEMAS, NewEvent, record_events
+from chegouhub.realtime.models import Stream
 
 from .models import Produto
 from .services import create_produto
 
 EDITABLE = ("sku", "nome", "estoque_minimo")
+
+# Registered by the module that records it, until chegouhub/realtime/events.py lists it.
+EVENT_SCHEMAS.setdefault("produto_atualizado", (Stream.ESTOQUE, frozenset(
+    {"loja_id", "produto_id", "sku", "nome", "estoque_atual", "estoque_minimo"})))
 
 
 def produto_event(produto: Produto) -> NewEvent:

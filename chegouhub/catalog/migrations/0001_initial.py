@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('inventory', '0004_alter_movimentacao_origem'),
+        ('inventory', '0003_drop_loja_indexes'),
         ('stores', '0002_loja_location_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
