@@ -71,6 +71,24 @@ SHOPIFY_HTTP_TIMEOUT = env.float("SHOPIFY_HTTP_TIMEOUT", default=10.0)
 # Proves a token opens a shop, for claiming a domain held by an unverified loja (chegouhub/stores/ownership.py).
 SHOP_TOKEN_CHECKER = "chegouhub.shopify.subscriptions.token_opens_shop"
 
+# The Shopify app's install flow (CONTRACT section 9): the app's client id and secret (the secret
+# also signs the webhooks of lojas connected this way), the scopes asked, and where Shopify's
+# authorize page and token endpoint are (tests and the demo point them at the fake Shopify).
+SHOPIFY_API_KEY = env.str("SHOPIFY_API_KEY", default="")
+SHOPIFY_API_SECRET = env.str("SHOPIFY_API_SECRET", default="")
+SHOPIFY_SCOPES = env.str(
+    "SHOPIFY_SCOPES", default="read_orders,read_products,read_inventory,write_inventory,read_locations"
+)
+SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE = env.str(
+    "SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", default="https://{shop}/admin/oauth/authorize"
+)
+SHOPIFY_OAUTH_TOKEN_TEMPLATE = env.str("SHOPIFY_OAUTH_TOKEN_TEMPLATE", default="https://{shop}/admin/oauth/access_token")
+for _name in ("SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", "SHOPIFY_OAUTH_TOKEN_TEMPLATE"):
+    if "{shop}" not in globals()[_name]:
+        raise ImproperlyConfigured(f"{_name} must contain {{shop}}.")
+# Catalog import: above this many variants (the shop's productVariantsCount) a bulk operation.
+CATALOG_BULK_THRESHOLD = env.int("CATALOG_BULK_THRESHOLD", default=5000)
+
 # Webhook receiver limits (CONTRACT section 4).
 WEBHOOK_PATH = "/api/estoque/webhook/shopify/"
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
@@ -137,6 +155,7 @@ INSTALLED_APPS = [
     "chegouhub.shopify",
     "chegouhub.realtime",
     "chegouhub.notify",
+    "chegouhub.catalog",
     "chegouhub.dashboard",
     "chegouhub.devtools",
 ]

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
+from chegouhub.catalog import install_views, views as catalog
 from chegouhub.inventory import views as inventory
 from chegouhub.sales import views as sales
 from chegouhub.common import views as common
@@ -18,6 +19,8 @@ router.register("estoque/mapeamentos", inventory.MapeamentoViewSet, basename="ma
 router.register("estoque/alertas", inventory.AlertaViewSet, basename="alerta")
 router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="entrega")
 router.register("cambio", sales.TaxaCambioViewSet, basename="cambio")
+router.register("estoque/variantes", catalog.VarianteViewSet, basename="variante")
+router.register("importacoes", catalog.ImportacaoViewSet, basename="importacao")
 
 urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),
@@ -29,12 +32,18 @@ urlpatterns = [
     path("api/vendas/resumo/", sales.SalesSummaryView.as_view()),
     path("api/sync-realtime/", include("chegouhub.realtime.urls")),
     path("api/sync-realtime/", include("chegouhub.shopify.urls")),
+    path("shopify/instalar/", install_views.instalar, name="shopify-instalar"),
+    path("shopify/callback/", install_views.callback, name="shopify-callback"),
     path("healthz", common.healthz),
     path("readyz", common.readyz),
     path("metrics", common.metrics),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^static/drf_spectacular_sidecar/(?P<path>[\w./-]+)$", common.sidecar_static),
+    path("api/lojas/conectar/", catalog.ConectarLojaView.as_view(), name="conectar-loja"),
+    path("api/lojas/<int:loja_id>/locais/", catalog.LocaisView.as_view(), name="locais-loja"),
+    path("api/lojas/<int:loja_id>/importar-catalogo/", catalog.ImportarCatalogoView.as_view(),
+         name="importar-catalogo"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),

@@ -8,7 +8,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chegouhub.inventory.models import Produto
-from chegouhub.inventory.services import create_produto
 from chegouhub.stores.models import Loja
 
 DEMO_USERNAME = "demo"
@@ -31,25 +30,38 @@ CATALOGUE = [
 ]
 
 
+# The demo shop's products in the fake Shopify: the catalogue above as one variant each (its stock
+# as Shopify's `available`), plus a gift card without SKU. The demo loja is connected through the
+# install flow and imports them, as a merchant's store would.
+DEMO_CLIENT_ID = "chegouhub-demo-app"
+
+
+def fake_shop_products() -> list[dict]:
+    products = [{"title": nome, "variants": [{"sku": sku, "available": estoque}]}
+                for sku, nome, estoque, _minimo in CATALOGUE]
+    products.append({"title": "Vale-presente", "variants": [{"sku": None, "title": "R$ 50", "available": 0}]})
+    return products
+
+
 @dataclass
 class DemoSetup:
-    loja: Loja
-    created: bool
+    user: object
+    loja: Loja | None  # None until the install flow has connected it
 
 
 def seed_demo() -> DemoSetup:
+    """The demo user (the loja comes from the install flow: see the `demo` command)."""
     User = get_user_model()
     with transaction.atomic():
         user, _ = User.objects.get_or_create(username=DEMO_USERNAME, defaults={"is_staff": True})
         user.set_password(DEMO_PASSWORD)
         user.save()
-        loja, created = Loja.objects.get_or_create(
-            shop_domain=DEMO_SHOP,
-            defaults={"owner": user, "nome": "Loja Demo ChegouHub", "webhook_secret": DEMO_SECRET,
-                      "access_token": DEMO_TOKEN},
-        )
-        existing = set(Produto.objects.filter(loja=loja).values_list("sku", flat=True))
-        for sku, nome, estoque, minimo in CATALOGUE:
-            if sku not in existing:
-                create_produto(loja=loja, sku=sku, nome=nome, estoque_minimo=minimo, estoque_inicial=estoque)
-    return DemoSetup(loja=loja, created=created)
+    return DemoSetup(user=user, loja=Loja.objects.filter(shop_domain=DEMO_SHOP).first())
+
+
+def apply_demo_minimums(loja: Loja) -> None:
+    """The minimums a merchant would set after the import (the import creates produtos with 0), so
+    the demo's alerts open and resolve. Only where none was set."""
+    for sku, _nome, _estoque, minimo in CATALOGUE:
+        Produto.objects.filter(loja=loja, sku=sku, estoque_minimo=0).update(estoque_minimo=minimo)
+

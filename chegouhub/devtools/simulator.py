@@ -132,10 +132,13 @@ class SendReport:
 
 class Simulator:
     def __init__(self, *, shop_domain: str, secret: str, sku_to_produto: dict[str, int],
-                 config: SimulationConfig | None = None):
+                 config: SimulationConfig | None = None, sellable_skus: list[str] | None = None):
         self.shop_domain = shop_domain
         self._secret = secret
         self.sku_to_produto = dict(sku_to_produto)
+        # What the store sells: its Shopify variants' SKUs when known (a demo store's orders and its
+        # catalog agree), else the loja's own SKUs. A sold SKU the loja does not map stays unmapped.
+        self.sellable_skus = sorted(set(sellable_skus)) if sellable_skus else None
         self.config = config or SimulationConfig()
         self.random = random.Random(self.config.seed)
         start = self.config.order_id_start
@@ -150,7 +153,7 @@ class Simulator:
 
     def plan(self, n: int | None = None) -> list[OrderPlan]:
         cfg, rnd = self.config, self.random
-        skus = sorted(self.sku_to_produto)
+        skus = self.sellable_skus or sorted(self.sku_to_produto)
         plans = []
         for _ in range(cfg.orders if n is None else n):
             order_id = self.next_order_id
@@ -326,6 +329,14 @@ def targets_from_fake(fake_url: str, shop_domain: str) -> dict[str, list[str]]:
     return targets
 
 
+def skus_from_fake(fake_url: str, shop_domain: str) -> list[str]:
+    """The SKUs of the shop's variants in the fake Shopify (empty when it has no catalog)."""
+    response = httpx.get(f"{fake_url.rstrip('/')}/_fake/shops/{shop_domain}/catalog", timeout=30)
+    if response.status_code != 200:
+        return []
+    return sorted({v["sku"] for v in response.json().get("variants", []) if v.get("sku")})
+
+
 def record_orders_in_fake(fake_url: str, shop_domain: str, plans: list[OrderPlan]) -> None:
     """Give the fake Shopify the same orders (for reconciliation through its `orders` query)."""
     base = f"{fake_url.rstrip('/')}/_fake/shops/{shop_domain}"
@@ -343,7 +354,7 @@ def simulate(*, loja, config: SimulationConfig, target: str | None = None, fake_
     """Plan, send and model one batch for a loja. `target`: a base URL or a full webhook address;
     `fake_url`: deliver to the addresses subscribed in the fake Shopify (and record the orders there)."""
     simulator = Simulator(shop_domain=loja.shop_domain, secret=loja.webhook_secret, sku_to_produto=sku_map_for(loja),
-                          config=config)
+                          config=config, sellable_skus=skus_from_fake(fake_url, loja.shop_domain) if fake_url else None)
     plans = simulator.plan()
     deliveries = simulator.deliveries(plans)
     if fake_url and not target:

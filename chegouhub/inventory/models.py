@@ -41,6 +41,7 @@ class Origem(models.TextChoices):
     PEDIDO_PAGO = "shopify_pedido_pago"
     PEDIDO_CANCELADO = "shopify_pedido_cancelado"
     REEMBOLSO = "shopify_reembolso"
+    IMPORTACAO = "importacao"  # a produto created by a catalog import, with Shopify's available quantity
 
 
 class Movimentacao(models.Model):

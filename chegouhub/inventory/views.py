@@ -15,7 +15,8 @@ from .serializers import (
     MovimentacaoSerializer,
     ProdutoSerializer,
 )
-from .services import adjust_stock, create_produto
+from .produtos import add_produto, edit_produto
+from .services import adjust_stock
 
 
 def int_param(request, name: str) -> int | None:
@@ -61,13 +62,16 @@ class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = create_produto(
+        serializer.instance = add_produto(
             loja=data["loja"],
             sku=data["sku"],
             nome=data["nome"],
             estoque_minimo=data.get("estoque_minimo", 0),
             estoque_inicial=data.get("estoque_atual", 0),
         )
+
+    def perform_update(self, serializer):
+        serializer.instance = edit_produto(produto=serializer.instance, **serializer.validated_data)
 
     @action(detail=True, methods=["post"], serializer_class=MovimentacaoCreateSerializer)
     def movimentacoes(self, request, pk=None):

@@ -38,6 +38,8 @@ class Loja(models.Model):
     verificado_em = models.DateTimeField(null=True, blank=True)
     slack_webhook_url = models.URLField(blank=True, default="")
     discord_webhook_url = models.URLField(blank=True, default="")
+    # The Shopify location whose stock the loja uses (gid); empty: the primary one, read at connection.
+    location_id = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,11 +22,15 @@ class LojaSerializer(serializers.ModelSerializer):
     api_version = serializers.CharField(max_length=20, required=False, allow_blank=True)
     access_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
     webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    location_id = serializers.RegexField(r"^(gid://shopify/Location/\d+)?$", max_length=100, required=False,
+                                         allow_blank=True,
+                                         error_messages={"invalid": "Use o id de uma location da Shopify "
+                                                                    "(gid://shopify/Location/123)."})
 
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
-                  "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em"]
+                  "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em", "location_id"]
         read_only_fields = ["webhook_status", "verificado_em"]
 
     def validate_shop_domain(self, value: str) -> str:

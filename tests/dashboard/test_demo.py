@@ -54,6 +54,17 @@ def ctrl_c(proc: subprocess.Popen, log: Path) -> None:
         raise
 
 
+def wait_for_banner(proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """The demo prints its banner once the loja is connected (install flow) and its catalog imported."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        if "ChegouHub is running" in log.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no banner:\n{log.read_text()[-3000:]}")
+
+
 def session(base: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=10)
     r = client.post("/api/auth/login/", json={"username": "demo", "password": "chegouhub-demo"})
@@ -68,11 +79,16 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
     try:
         wait_for(f"{base}/healthz", proc, log)
         assert httpx.get(f"http://127.0.0.1:{shopify_port}/_fake/health").status_code == 200
+        wait_for_banner(proc, log)
         client = session(base)
         assert "Estoque" in client.get("/").text
         (loja,) = client.get("/api/lojas/").json()["results"]
-        assert loja["shop_domain"] == "chegouhub-demo.myshopify.com"
+        assert loja["shop_domain"] == "chegouhub-demo.myshopify.com" and loja["nome"] == "Loja Demo ChegouHub"
+        # connected through the install flow, its catalog imported from the fake Shopify
+        (importacao,) = client.get("/api/importacoes/", params={"loja_id": loja["id"]}).json()["results"]
+        assert (importacao["status"], importacao["criados"], importacao["sem_sku"]) == ("concluida", 20, 1)
         assert client.get("/api/estoque/produtos/", params={"loja_id": loja["id"]}).json()["count"] == 20
+        assert client.get("/api/estoque/variantes/", params={"loja_id": loja["id"]}).json()["count"] == 20
         # the server speaks to the fake Shopify: connectivity works and the webhooks were configured
         conn = client.get("/api/sync-realtime/test-connectivity/", params={"loja_id": loja["id"]}).json()
         assert conn["conectado"] is True, conn
@@ -99,9 +115,13 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
     proc, log = start_demo(tmp_path, port, shopify_port, "--no-simulator")
     try:
         wait_for(f"{base}/healthz", proc, log)
+        wait_for_banner(proc, log)
         client = session(base)
         (again,) = client.get("/api/lojas/").json()["results"]
         assert again["id"] == loja["id"]
+        imports = client.get("/api/importacoes/", params={"loja_id": loja["id"]}).json()["results"]
+        assert len(imports) == 2 and (imports[0]["status"], imports[0]["criados"]) == ("concluida", 0)
+        assert client.get("/api/estoque/produtos/", params={"loja_id": loja["id"]}).json()["count"] == 20
         kept = client.get("/api/estoque/movimentacoes/",
                           params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
         assert kept >= sold

@@ -118,3 +118,26 @@ def test_model_by_hand():
 def test_webhook_url():
     assert webhook_url("http://h:1") == "http://h:1/api/estoque/webhook/shopify/"
     assert webhook_url("http://h:1/api/estoque/webhook/shopify/") == "http://h:1/api/estoque/webhook/shopify/"
+
+
+def test_the_simulated_store_sells_the_fake_shops_own_variants(fake_shopify, make_user, make_loja, make_produto):
+    """With the fake Shopify, orders are for the shop's variants (what its catalog import brought),
+    not for whatever the loja typed in: a variant the loja has no produto for is an unmapped SKU."""
+    from chegouhub.devtools.simulator import skus_from_fake, sku_map_for
+
+    loja = make_loja(make_user())
+    make_produto(loja, "SO-NO-CHEGOUHUB")
+    make_produto(loja, "VAR-1")
+    register(fake_shopify, [loja])
+    fake_shopify.add_products(loja.shop_domain, [{"title": "Camiseta", "variants": [
+        {"sku": "VAR-1", "title": "P"}, {"sku": "VAR-2", "title": "M"}, {"sku": None, "title": "G"}]}])
+    sellable = skus_from_fake(fake_shopify.url, loja.shop_domain)
+    assert sellable == ["VAR-1", "VAR-2"]
+    simulator = Simulator(shop_domain=loja.shop_domain, secret="s", sku_to_produto=sku_map_for(loja),
+                          config=SimulationConfig(orders=60, seed=5, unmapped_rate=0, no_sku_rate=0),
+                          sellable_skus=sellable)
+    plans = simulator.plan()
+    sold = {li.sku for p in plans for li in p.lines}
+    assert sold == {"VAR-1", "VAR-2"}
+    # VAR-2 has no produto: the model expects nothing of it, only of VAR-1
+    assert set(simulator.expected_deltas(plans)) <= {Produto.objects.get(sku="VAR-1").pk}

@@ -16,6 +16,14 @@ Control (tests, demo):
   POST /_fake/shops/{shop}/orders            a REST-shaped order (upsert)
   POST /_fake/shops/{shop}/refunds           a REST-shaped refund of a known order
   POST /_fake/shops/{shop}/orders/{id}/cancel
+  POST /_fake/shops/{shop}/catalog           {"products":[{"title","variants":[{"sku","title","available"}]}]}
+                                             or {"generate":{"variants","per_product","sem_sku_every","prefix"}}
+  GET  /_fake/shops/{shop}/catalog           locations and every variant (sku, ids, available at the primary)
+  POST /_fake/shops/{shop}/revoke            {"after_requests": N}: the token stops working after N more calls
+  POST /_fake/apps                           {"client_id","client_secret"}: an app for the OAuth install flow
+OAuth (oauth.py):   GET /{shop}/admin/oauth/authorize, POST /{shop}/admin/oauth/authorize/confirm,
+                    POST /{shop}/admin/oauth/access_token
+Bulk results:       GET /_fake/bulk/{shop}/{id}.jsonl (no token, like Shopify's signed storage URL)
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from .state import FakeShopify, Reply
 
 GRAPHQL_PATH = re.compile(r"^/(?P<shop>[^/]+)/admin/api/(?P<version>[^/]+)/graphql\.json$")
 SHOP_PATH = re.compile(r"^/_fake/shops/(?P<shop>[^/]+)(?P<rest>/.*)?$")
+OAUTH_PATH = re.compile(r"^/(?P<shop>[^/_][^/]*)/admin/oauth/(?P<action>authorize|authorize/confirm|access_token)$")
+BULK_PATH = re.compile(r"^/_fake/bulk/(?P<shop>[^/]+)/(?P<id>\d+)\.jsonl$")
 MAX_BODY = 1024 * 1024
 
 
@@ -56,23 +66,37 @@ class FakeShopifyApp:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
         try:
-            reply = self.route(scope["method"], scope["path"], headers, body)
+            reply = self.route(scope["method"], scope["path"], headers, body,
+                               query=scope.get("query_string", b"").decode("latin-1"), base_url=f"http://{host}")
         except Exception as exc:  # a bug in the fake should be visible, not a hang
             reply = Reply(500, {"errors": f"fake shopify error: {type(exc).__name__}: {exc}"})
         if reply.delay:
             await asyncio.sleep(reply.delay)
         await _send(send, reply)
 
-    def route(self, method: str, path: str, headers: dict, body: bytes) -> Reply:
+    def route(self, method: str, path: str, headers: dict, body: bytes, *, query: str = "",
+              base_url: str = "") -> Reply:
         m = GRAPHQL_PATH.match(path)
         if m:
             if method != "POST":
                 return Reply(405, {"errors": "Method Not Allowed"})
             return self.fake.handle_graphql(
                 shop_domain=m["shop"], version=m["version"], token=headers.get("x-shopify-access-token"),
-                body=body, content_type=headers.get("content-type", "application/json"),
+                body=body, content_type=headers.get("content-type", "application/json"), base_url=base_url,
             )
+        m = OAUTH_PATH.match(path)
+        if m:
+            return self.fake.handle_oauth(shop_domain=m["shop"], action=m["action"], method=method, query=query,
+                                          body=body, content_type=headers.get("content-type", ""))
+        m = BULK_PATH.match(path)
+        if m and method == "GET":
+            shop = self.fake.shops.get(m["shop"].lower())
+            op = shop.catalog.bulk_operations.get(int(m["id"])) if shop else None
+            if op is None:
+                return Reply(404, b"NoSuchKey", {"content-type": "application/xml"})
+            return Reply(200, op.lines, {"content-type": "application/jsonl"})
         if path.startswith("/_fake/"):
             try:
                 data = json.loads(body) if body else {}
@@ -89,6 +113,8 @@ class FakeShopifyApp:
             return Reply(200, {**fake.stats, "shops": len(fake.shops)})
         if path == "/_fake/reset" and method == "POST":
             fake.shops.clear()
+            fake.apps.clear()
+            fake.grants.clear()
             for key in fake.stats:
                 fake.stats[key] = 0
             return Reply(200, {"ok": True})
@@ -99,10 +125,16 @@ class FakeShopifyApp:
                     fake.add_shop(spec["shop"], spec["token"], name=spec.get("name", ""),
                                   bucket_size=spec.get("bucket_size"), restore_rate=spec.get("restore_rate"),
                                   throttle_mode=spec.get("throttle_mode"), subscriptions=spec.get("subscriptions"),
-                                  available=spec.get("available"))
+                                  available=spec.get("available"), bulk_rate=spec.get("bulk_rate"))
             except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"especificação de loja inválida: {exc}"})
             return Reply(201, {"ok": True, "shops": len(specs)})
+        if path == "/_fake/apps" and method == "POST":
+            try:
+                fake.add_app(str(data["client_id"]), str(data["client_secret"]))
+            except (KeyError, TypeError) as exc:
+                return Reply(400, {"erro": f"app inválido: {exc}"})
+            return Reply(201, {"ok": True})
         if path == "/_fake/bucket" and method == "POST":
             for shop in fake.shops.values():
                 shop.bucket.refill()
@@ -144,6 +176,23 @@ class FakeShopifyApp:
                 return Reply(200, {"orders": list(shop.orders.values())})
             if rest == "/refunds" and method == "POST":
                 return Reply(201, fake.add_refund(shop, data))
+            if rest == "/catalog" and method == "POST":
+                catalog = shop.catalog
+                made = 0
+                for product in data.get("products") or []:
+                    made += len(catalog.add_product(product["title"], product.get("variants") or []).variant_ids)
+                if data.get("generate"):
+                    g = data["generate"]
+                    made += catalog.generate(variants=int(g["variants"]), per_product=int(g.get("per_product", 4)),
+                                             sem_sku_every=int(g.get("sem_sku_every", 0)),
+                                             prefix=str(g.get("prefix", "SKU")), seed=int(g.get("seed", 1)),
+                                             start=int(g.get("start", 1)))
+                return Reply(201, {"variants_added": made, "variants": len(catalog.variants)})
+            if rest == "/catalog" and method == "GET":
+                return Reply(200, shop.catalog.as_json())
+            if rest == "/revoke" and method == "POST":
+                shop.revoke_after = int(data.get("after_requests", 0))
+                return Reply(200, {"revoke_after": shop.revoke_after})
             cancel = re.fullmatch(r"/orders/(\d+)/cancel", rest)
             if cancel and method == "POST":
                 return Reply(200, fake.cancel_order(shop, int(cancel.group(1))))
@@ -153,8 +202,13 @@ class FakeShopifyApp:
 
 
 async def _send(send, reply: Reply) -> None:
-    payload = json.dumps(reply.body, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(payload)).encode())]
-    headers += [(k.lower().encode(), str(v).encode()) for k, v in reply.headers.items()]
+    extra = {k.lower(): str(v) for k, v in reply.headers.items()}
+    if isinstance(reply.body, (bytes, str)):
+        payload = reply.body.encode() if isinstance(reply.body, str) else reply.body
+    else:
+        payload = json.dumps(reply.body, separators=(",", ":")).encode()
+    content_type = extra.pop("content-type", "application/json; charset=utf-8")
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -342,4 +342,6 @@ def schema_for(version: str) -> GraphQLSchema:
 
 @functools.cache
 def _build(current: bool) -> GraphQLSchema:
-    return build_schema(_COMMON + (_CURRENT if current else _LEGACY))
+    from .catalog import SDL as CATALOG_SDL  # products, variants, locations, inventory, bulk operations
+
+    return build_schema(_COMMON + (_CURRENT if current else _LEGACY) + CATALOG_SDL)

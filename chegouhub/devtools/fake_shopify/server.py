@@ -87,6 +87,8 @@ class FakeShopifyServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_url_template = f"{self.url}/{{shop}}/admin/api/{{version}}/graphql.json"
+        self.authorize_url_template = f"{self.url}/{{shop}}/admin/oauth/authorize"
+        self.token_url_template = f"{self.url}/{{shop}}/admin/oauth/access_token"
         self.args = ["--port", str(self.port), "--bucket-size", str(bucket_size), "--restore-rate",
                      str(restore_rate), "--throttle-mode", throttle_mode]
         self.log_path = log_path or ROOT / "artifacts" / f"fake-shopify-{self.port}.log"
@@ -169,6 +171,22 @@ class FakeShopifyServer:
 
     def stats(self) -> dict:
         return self._ok(self.http.get("/_fake/stats"))
+
+    def add_products(self, shop: str, products: list[dict]) -> dict:
+        return self._ok(self.http.post(f"/_fake/shops/{shop}/catalog", json={"products": products}))
+
+    def generate_catalog(self, shop: str, variants: int, **kwargs) -> dict:
+        return self._ok(self.http.post(f"/_fake/shops/{shop}/catalog",
+                                       json={"generate": {"variants": variants, **kwargs}}))
+
+    def catalog(self, shop: str) -> dict:
+        return self._ok(self.http.get(f"/_fake/shops/{shop}/catalog"))
+
+    def revoke(self, shop: str, after_requests: int = 0) -> dict:
+        return self._ok(self.http.post(f"/_fake/shops/{shop}/revoke", json={"after_requests": after_requests}))
+
+    def add_app(self, client_id: str, client_secret: str) -> dict:
+        return self._ok(self.http.post("/_fake/apps", json={"client_id": client_id, "client_secret": client_secret}))
 
     def reset(self) -> dict:
         return self._ok(self.http.post("/_fake/reset"))

@@ -31,13 +31,15 @@ from graphql import (
     validate,
 )
 
+from .catalog import Catalog, CatalogRoot
 from .cost import CostCalculator
+from .oauth import App, Grant, OAuthMixin
 from .schema import VERSION_RE, schema_for, uses_uri
 
 DEFAULT_BUCKET_SIZE = 1000.0
 DEFAULT_RESTORE_RATE = 50.0
 THROTTLE_MODES = ("graphql", "http429", "mixed")
-FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error")
+FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error", "throttled")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _ids = itertools.count(1_000_001)
 
@@ -133,6 +135,10 @@ class Shop:
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
     orders: dict[int, dict] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    catalog: Catalog = field(default_factory=Catalog)
+    # The token stops working after this many more Admin API requests (a merchant revoking the
+    # app mid-import); None: never.
+    revoke_after: int | None = None
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("requests", "throttled", "http429", "failures", "created", "deleted", "unauthorized"), 0))
     _mixed: int = 0
@@ -145,6 +151,7 @@ class Shop:
             "bucket": self.bucket.status(),
             "subscriptions": [s.as_json() for s in sorted(self.subscriptions.values(), key=lambda s: s.id)],
             "orders": len(self.orders),
+            "variants": len(self.catalog.variants),
             "pending_failures": [f.__dict__ for f in self.failures],
             "stats": dict(self.stats),
         }
@@ -153,7 +160,7 @@ class Shop:
 @dataclass
 class Reply:
     status: int
-    body: Any
+    body: Any  # JSON, or bytes/str sent as they are (HTML pages, JSONL files)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
@@ -253,7 +260,7 @@ def _norm_time(value: str) -> str:
     return dt.astimezone(UTC).isoformat()
 
 
-class FakeShopify:
+class FakeShopify(OAuthMixin):
     def __init__(self, *, bucket_size: float = DEFAULT_BUCKET_SIZE, restore_rate: float = DEFAULT_RESTORE_RATE,
                  throttle_mode: str = "graphql", allow_http: bool = True):
         self.shops: dict[str, Shop] = {}
@@ -261,12 +268,15 @@ class FakeShopify:
         self.default_throttle_mode = throttle_mode
         self.allow_http = allow_http
         self.stats = dict.fromkeys(("requests", "throttled", "http429", "failures", "graphql_errors"), 0)
+        self.apps: dict[str, App] = {}
+        self.grants: dict[str, Grant] = {}
 
     # --- control ------------------------------------------------------------------------------
 
     def add_shop(self, domain: str, token: str, *, name: str = "", bucket_size: float | None = None,
                  restore_rate: float | None = None, throttle_mode: str | None = None,
-                 subscriptions: list[dict] | None = None, available: float | None = None) -> Shop:
+                 subscriptions: list[dict] | None = None, available: float | None = None,
+                 bulk_rate: float | None = None) -> Shop:
         domain = domain.strip().lower()
         size = float(bucket_size if bucket_size is not None else self.default_bucket[0])
         rate = float(restore_rate if restore_rate is not None else self.default_bucket[1])
@@ -285,6 +295,8 @@ class FakeShopify:
             shop.throttle_mode = mode
         if available is not None:
             shop.bucket.available = min(float(available), size)
+        if bulk_rate is not None:
+            shop.catalog.bulk_rate = float(bulk_rate)
         for sub in subscriptions or []:
             self.add_subscription(shop, topic=sub["topic"], uri=sub["uri"])
         return shop
@@ -334,7 +346,7 @@ class FakeShopify:
     # --- the GraphQL endpoint -----------------------------------------------------------------
 
     def handle_graphql(self, *, shop_domain: str, version: str, token: str | None, body: bytes,
-                       content_type: str = "application/json") -> Reply:
+                       content_type: str = "application/json", base_url: str = "") -> Reply:
         self.stats["requests"] += 1
         if not VERSION_RE.match(version):
             return Reply(404, {"errors": "Not Found"})
@@ -344,7 +356,7 @@ class FakeShopify:
         shop.stats["requests"] += 1
         headers = {"X-Shopify-API-Version": version, "X-Request-Id": f"fake-{shop.stats['requests']}"}
 
-        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth", "internal_error"))
+        failure = self._next_failure(shop, kinds=("5xx", "timeout", "429", "auth", "internal_error", "throttled"))
         if failure is not None:
             self.stats["failures"] += 1
             shop.stats["failures"] += 1
@@ -361,10 +373,20 @@ class FakeShopify:
                 return Reply(200, {"errors": [{"message": "Internal error. Looks like something went wrong on our "
                                                           "end.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
                              headers)
+            if failure.kind == "throttled":  # another client of this app took the bucket: drained, THROTTLED
+                shop.bucket.refill()
+                shop.bucket.available = 0.0
+                return self._throttled(shop, int(shop.bucket.maximum // 2), headers, mode="graphql")
             if failure.kind == "auth":
                 shop.stats["unauthorized"] += 1
                 return Reply(401, {"errors": INVALID_TOKEN}, headers)
 
+        if shop.revoke_after is not None:
+            if shop.revoke_after <= 0:
+                shop.token = ""  # revoked: no token works until the app is installed again
+                shop.revoke_after = None
+            else:
+                shop.revoke_after -= 1
         if not token or token != shop.token:
             shop.stats["unauthorized"] += 1
             return Reply(401, {"errors": INVALID_TOKEN}, headers)
@@ -413,7 +435,7 @@ class FakeShopify:
         if not bucket.take(requested):
             return self._throttled(shop, requested, headers)
 
-        context = {"shop": shop, "version": version, "refund": 0, "fake": self}
+        context = {"shop": shop, "version": version, "refund": 0, "fake": self, "base_url": base_url}
         if operation.operation == OperationType.MUTATION:
             context["user_error"] = self._next_failure(shop, kinds=("user_errors",), peek_operation=operation)
         result = execute(schema, document, root_value=_Root(), context_value=context,
@@ -428,8 +450,8 @@ class FakeShopify:
                                       "throttleStatus": bucket.status()}}
         return Reply(200, out, headers)
 
-    def _throttled(self, shop: Shop, requested: int, headers: dict) -> Reply:
-        mode = shop.throttle_mode
+    def _throttled(self, shop: Shop, requested: int, headers: dict, mode: str | None = None) -> Reply:
+        mode = mode or shop.throttle_mode
         if mode == "mixed":
             shop._mixed += 1
             mode = "http429" if shop._mixed % 2 else "graphql"
@@ -670,7 +692,7 @@ def _order_node(order: dict) -> dict:
     }
 
 
-class _Root:
+class _Root(CatalogRoot):
     """Root resolvers; the shop, version and user-error switch come in the context."""
 
     # queries

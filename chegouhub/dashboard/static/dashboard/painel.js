@@ -138,7 +138,10 @@ function onStockChange(ev) {
   lastEventForProduto.set(d.produto_id, ev.id);
   const row = tbody && tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
   if (!row) {
-    fetchMissingRow(d.produto_id);
+    // A catalog import creates produtos by the thousand: one listing for all of them, not one
+    // request per produto.
+    if (d.origem === "importacao") scheduleMissingRows();
+    else fetchMissingRow(d.produto_id);
     return;
   }
   paintRow(row, d.estoque_atual);
@@ -147,6 +150,54 @@ function onStockChange(ev) {
   if (d.origem === "shopify_pedido_cancelado" || d.origem === "shopify_reembolso" || d.origem === "manual") {
     addFeedEntry(movementEntry(ev, row));
   }
+}
+
+// A catalog import run by a worker of another process without a shared channel layer (the demo
+// without Redis) is not pushed here: bancada.js asks for the produtos when it sees one finish.
+let missingTimer = null;
+function scheduleMissingRows() {
+  clearTimeout(missingTimer);
+  missingTimer = setTimeout(addMissingRows, 500);
+}
+
+async function addMissingRows() {
+  if (!tbody || config.loja_id == null) return;
+  let url = `/api/estoque/produtos/?loja_id=${config.loja_id}&page_size=500`;
+  while (url) {
+    const resp = await api("GET", url);
+    if (!resp.ok || !resp.data) return;
+    for (const p of resp.data.results || []) {
+      if (tbody.querySelector(`tr[data-produto-id="${p.id}"]`)) continue;
+      $(".sem-produtos", tbody)?.remove();
+      tbody.append(buildRow(p));
+    }
+    url = resp.data.next;
+  }
+  applySearch();
+}
+
+// A produto created or edited (here or on another dashboard): its row follows.
+function onProdutoChange(ev) {
+  const d = ev.data;
+  if (!tbody) return;
+  const row = tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
+  if (!row) {
+    $(".sem-produtos", tbody)?.remove();
+    const fresh = buildRow({ id: d.produto_id, sku: d.sku, nome: d.nome, estoque_atual: d.estoque_atual,
+      estoque_minimo: d.estoque_minimo });
+    tbody.append(fresh);
+    flash(fresh, 1);
+  } else {
+    row.dataset.sku = d.sku;
+    row.dataset.minimo = String(d.estoque_minimo);
+    $(".sku", row).textContent = d.sku;
+    $(".nome-texto", row).textContent = d.nome;
+    $(".sku-movel", row).textContent = d.sku;
+    $(".estoque-minimo", row).textContent = String(d.estoque_minimo);
+    paintRow(row, Number($(".estoque-atual", row).textContent));
+    flash(row, 1);
+  }
+  applySearch();
 }
 
 // ---- search ------------------------------------------------------------------------------------
@@ -251,7 +302,10 @@ function saleEntry(ev) {
     itens.append(el("li", { text: `${it.sku}: −${it.quantidade} (${it.estoque_anterior} → ${it.estoque_atual})` }));
   }
   for (const sku of d.nao_mapeados || []) {
-    itens.append(el("li", { class: "nao-mapeado", text: `SKU não mapeado: ${sku || "(sem SKU)"}` }));
+    const li = el("li", { class: "nao-mapeado", dataSku: sku || "", text: `SKU não mapeado: ${sku || "(sem SKU)"}` });
+    // bancada.js turns it into a mapeamento (a line without SKU has nothing to map)
+    if (sku) li.append(el("button", { type: "button", class: "botao discreto mapear-sku", dataSku: sku, "aria-label": `Mapear ${sku}`, text: "Mapear" }));
+    itens.append(li);
   }
   const nome = d.order_name || `#${d.order_id}`;
   return el("li", { class: "entrada venda", dataEventoId: String(ev.id), dataOrderId: String(d.order_id) },
@@ -397,15 +451,18 @@ rt.addEventListener("evento", (e) => {
       && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change") return;
   switch (ev.type) {
     case "estoque_atualizado": onStockChange(ev); break;
+    case "produto_atualizado": onProdutoChange(ev); break;
     case "venda_shopify_processada": addFeedEntry(saleEntry(ev)); break;
     case "alerta_estoque_gerado": onAlert(ev); break;
     case "produto_estoque_zero": announce(`Crítico: ${ev.data.nome} (${ev.data.sku}) ficou sem estoque.`); break;
     case "webhook_status_change": onWebhookStatus(ev); break;
     case "system_notification": announce(ev.data.message); break;
+    case "catalogo_importado": announce(`Catálogo importado: ${ev.data.criados} produtos criados, ${ev.data.vinculados} vinculados.`); break;
     default: break;
   }
 });
 showMode("conectando");
 rt.start();
 window.chegouhubRealtime = rt; // for the console and the browser tests
+window.chegouhubPainel = { addMissingRows }; // for bancada.js
 document.documentElement.dataset.painel = "pronto";

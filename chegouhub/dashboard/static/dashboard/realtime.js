@@ -12,7 +12,7 @@
 //   rt.addEventListener("fatal", (e) => console.log(e.detail));     // {codigo, motivo}: 4401 / 4403 / 4400
 //   rt.start();
 
-export const NOTIFICATION_TYPES = new Set(["system_notification", "webhook_status_change"]);
+export const NOTIFICATION_TYPES = new Set(["system_notification", "webhook_status_change", "catalogo_importado"]);
 export const STOCK_TYPES = new Set([
   "venda_shopify_processada", "estoque_atualizado", "produto_estoque_zero", "alerta_estoque_gerado",
 ]);

@@ -1,9 +1,14 @@
-"""`make run`: migrate, seed the demo loja, start the fake Shopify, the server and a simulated store.
+"""`make run`: migrate, seed the demo user, start the fake Shopify, the server, the catalog import
+worker, connect the demo loja through the Shopify app install flow, and run a simulated store.
 
 Everything runs on this machine with nothing installed beyond the virtualenv: SQLite (or
-DATABASE_URL), the in-memory channel layer (or REDIS_URL), the fake Shopify on its own port, and
-a simulated store sending signed orders at a gentle rate, with some cancellations, refunds,
-duplicate deliveries and unmapped SKUs. Ctrl-C stops all of it; running it again reuses the data.
+DATABASE_URL), the in-memory channel layer (or REDIS_URL), the fake Shopify on its own port (with
+the demo shop's products and the demo app), and a simulated store selling the shop's own variants
+at a gentle rate, with some cancellations, refunds, duplicate deliveries and unmapped SKUs. The
+loja is connected as a merchant would: log in, `/shopify/instalar/`, "Instalar app" on the fake's
+authorize page, the callback; the worker then configures its webhooks and imports its catalog.
+Ctrl-C stops all of it; running it again reuses the data (the install runs again and the import
+creates nothing new).
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ import httpx
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command, get_commands
 
-from chegouhub.devtools.demo_data import DEMO_PASSWORD, DEMO_SHOP, DEMO_TOKEN, DEMO_USERNAME, seed_demo
+from chegouhub.devtools.demo_data import (
+    DEMO_CLIENT_ID,
+    DEMO_PASSWORD,
+    DEMO_SECRET,
+    DEMO_SHOP,
+    DEMO_USERNAME,
+    apply_demo_minimums,
+    fake_shop_products,
+    seed_demo,
+)
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -179,8 +193,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, host: str, shopify_port: int, rate: float, no_simulator: bool, **options):
         call_command("migrate", verbosity=0)
-        setup = seed_demo()
-        loja = setup.loja
+        seed_demo()
         if not port_is_free(host, port):
             raise CommandError(f"Port {port} is in use. Stop what uses it or choose another: make run PORT=8001")
         if not port_is_free("127.0.0.1", shopify_port):
@@ -194,7 +207,7 @@ class Command(BaseCommand):
         previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
         try:
-            self._run(sup, loja=loja, host=host, port=port, site=site, shopify_port=shopify_port,
+            self._run(sup, host=host, port=port, site=site, shopify_port=shopify_port,
                       shopify_url=shopify_url, rate=rate, simulate=not no_simulator)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping the demo…")
@@ -205,22 +218,26 @@ class Command(BaseCommand):
             signal.signal(signal.SIGINT, previous_int)
         self.stdout.write("Demo stopped. Run `make run` again to continue with the same data.")
 
-    def _run(self, sup: Supervisor, *, loja, host, port, site, shopify_port, shopify_url, rate, simulate) -> None:
+    def _run(self, sup: Supervisor, *, host, port, site, shopify_port, shopify_url, rate, simulate) -> None:
         py = sys.executable
         commands = get_commands()
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-        # 1. The fake Shopify (GraphQL Admin API) with the demo shop registered.
+        # 1. The fake Shopify (GraphQL Admin API, OAuth) with the demo app and the demo shop's products.
         fake_cmd = ([py, "manage.py", "fake_shopify"] if "fake_shopify" in commands
                     else [py, "-m", "chegouhub.devtools.fake_shopify"])
-        fake = sup.start("fake Shopify", fake_cmd + ["--host", "127.0.0.1", "--port", str(shopify_port),
-                                                     "--shop", f"{DEMO_SHOP}={DEMO_TOKEN}"], env=base_env)
+        fake = sup.start("fake Shopify", fake_cmd + ["--host", "127.0.0.1", "--port", str(shopify_port)], env=base_env)
         wait_until_up(f"{shopify_url}/_fake/health", fake, "the fake Shopify")
+        _prepare_fake_shop(shopify_url)
 
-        # 2. The server, speaking to the fake instead of the real Shopify.
+        # 2. The server and the catalog import worker, speaking to the fake instead of the real Shopify.
         server_env = {
             **base_env,
             "SHOPIFY_ADMIN_URL_TEMPLATE": f"{shopify_url}/{{shop}}/admin/api/{{version}}/graphql.json",
+            "SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE": f"{shopify_url}/{{shop}}/admin/oauth/authorize",
+            "SHOPIFY_OAUTH_TOKEN_TEMPLATE": f"{shopify_url}/{{shop}}/admin/oauth/access_token",
+            "SHOPIFY_API_KEY": DEMO_CLIENT_ID,
+            "SHOPIFY_API_SECRET": DEMO_SECRET,
             "WEBHOOK_BASE_DOMAIN": os.environ.get("WEBHOOK_BASE_DOMAIN") or site,
         }
         server = sup.start("server", [py, "-m", "uvicorn", "config.asgi:application", "--host", host,
@@ -228,11 +245,18 @@ class Command(BaseCommand):
                                       "--lifespan", "off", "--log-level", "warning"],
                            env=server_env)
         wait_until_up(f"{site}/healthz", server, "the server")
+        sup.start("import worker", [py, "manage.py", "import_catalog", "--worker", "--interval", "1"], env=server_env)
 
+        # 3. The demo loja connected through the install flow; its catalog imported by the worker.
+        loja = self._connect_demo_loja(site, shopify_url, sup)
+        apply_demo_minimums(loja)
+        loja.refresh_from_db()
+        configured = loja.webhook_status == "configurado"
+        if not configured:
+            self.stdout.write(self.style.WARNING(f"Webhooks not configured on the fake Shopify ({loja.webhook_status})."))
         token = _demo_token()
-        configured = self._configure_webhooks(site, token, loja.pk, server_env["WEBHOOK_BASE_DOMAIN"])
 
-        # 3. The simulated store: deliveries go where the fake Shopify's subscriptions point.
+        # 4. The simulated store: deliveries go where the fake Shopify's subscriptions point.
         if simulate:
             store = SimulatedStore(loja=loja, rate=rate, stop=sup.stopping, target=site,
                                    fake_url=shopify_url if configured else None)
@@ -247,19 +271,42 @@ class Command(BaseCommand):
                 raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
             time.sleep(0.5)
 
-    def _configure_webhooks(self, site: str, token: str, loja_id: int, base_domain: str) -> bool:
-        try:
-            r = httpx.post(f"{site}/api/sync-realtime/configure-webhook-single/",
-                           json={"loja_id": loja_id, "base_domain": base_domain},
-                           headers={"Authorization": f"Token {token}"}, timeout=30)
-        except httpx.HTTPError as exc:
-            self.stdout.write(self.style.WARNING(f"Webhooks not configured on the fake Shopify: {exc}"))
-            return False
-        if r.status_code >= 400:
-            self.stdout.write(self.style.WARNING(
-                f"Webhooks not configured on the fake Shopify ({r.status_code}): {r.text[:300]}"))
-            return False
-        return True
+    def _connect_demo_loja(self, site: str, shopify_url: str, sup: Supervisor):
+        """What a merchant does in a browser, over HTTP: log in, connect the shop, approve the app;
+        then wait for the worker to import the catalog."""
+        from chegouhub.stores.models import Loja
+
+        with httpx.Client(base_url=site, timeout=30) as browser:
+            r = browser.post("/api/auth/login/", json={"username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+            r.raise_for_status()
+            r = browser.get("/shopify/instalar/", params={"shop": DEMO_SHOP})
+            if r.status_code != 302:
+                raise CommandError(f"The install flow did not start ({r.status_code}): {r.text[:300]}")
+            authorize = httpx.URL(r.headers["location"])
+            if httpx.get(str(authorize), timeout=10).status_code != 200:
+                raise CommandError("The fake Shopify's authorize page did not answer.")
+            form = {k: authorize.params[k] for k in ("client_id", "scope", "redirect_uri", "state")}
+            confirm = httpx.post(f"{shopify_url}/{DEMO_SHOP}/admin/oauth/authorize/confirm", data=form, timeout=10)
+            r = browser.get(confirm.headers["location"])
+            if r.status_code != 302:
+                raise CommandError(f"The install callback refused ({r.status_code}): {r.text[:500]}")
+            loja = Loja.objects.get(shop_domain=DEMO_SHOP)
+            self.stdout.write(f"Demo loja connected through the install flow; importing its catalog…")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                dead = sup.died()
+                if dead is not None:
+                    raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
+                latest = browser.get("/api/importacoes/", params={"loja_id": loja.pk}).json()["results"][0]
+                if latest["status"] in ("concluida", "falhou"):
+                    self.stdout.write(f"Catalog import {latest['status']}: {latest['criados']} created, "
+                                      f"{latest['vinculados']} linked, {latest['sem_sku']} without SKU.")
+                    break
+                time.sleep(0.5)
+            else:
+                self.stdout.write(self.style.WARNING("The catalog import is still running; it goes on in the background."))
+        loja.refresh_from_db()
+        return loja
 
     def _banner(self, site: str, shopify_url: str, simulate: bool, rate: float) -> None:
         line = "─" * 64
@@ -286,3 +333,11 @@ def _demo_token() -> str:
     user = get_user_model().objects.get(username=DEMO_USERNAME)
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+def _prepare_fake_shop(shopify_url: str) -> None:
+    """The demo app and the demo shop (without a token: the install flow gets one) with its products."""
+    with httpx.Client(base_url=shopify_url, timeout=10) as fake:
+        fake.post("/_fake/apps", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_SECRET}).raise_for_status()
+        fake.post("/_fake/shops", json={"shop": DEMO_SHOP, "token": "", "name": "Loja Demo ChegouHub"}).raise_for_status()
+        fake.post(f"/_fake/shops/{DEMO_SHOP}/catalog", json={"products": fake_shop_products()}).raise_for_status()

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "chegouhub.catalog"
+    label = "catalog"
+
+    def ready(self) -> None:
+        # The catalog registers its own event type (the realtime app knows no catalog).
+        from chegouhub.realtime.events import EVENT_SCHEMAS
+        from chegouhub.realtime.models import Stream
+
+        EVENT_SCHEMAS.setdefault(
+            "catalogo_importado",
+            (Stream.NOTIFICATIONS, frozenset({"loja_id", "importacao_id", "criados", "vinculados", "sem_sku"})),
+        )
