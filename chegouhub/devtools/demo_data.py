@@ -59,6 +59,34 @@ def seed_demo() -> DemoSetup:
     return DemoSetup(user=user, loja=Loja.objects.filter(shop_domain=DEMO_SHOP).first())
 
 
+# A second demo loja selling in dollars (a custom app's secret, its produtos typed in), so the
+# dashboard's sales show two currencies and their total converted at the demo user's own rate.
+DEMO_SHOP_USD = "chegouhub-demo-usa.myshopify.com"
+DEMO_SECRET_USD = "demo-usa-webhook-secret-not-for-production"
+CATALOGUE_USD = [("US-TEE-M", "T-shirt M", 80, 10), ("US-CAP", "Cap", 60, 8), ("US-MUG", "Mug", 40, 6)]
+DEMO_USD_RATE = "5.40"  # BRL for 1 USD, entered by the demo user (nothing is fetched from the internet)
+
+
+def seed_demo_usd_loja(user) -> Loja:
+    """The dollar loja, its produtos and the demo user's USD rate. Idempotent."""
+    from datetime import date
+
+    from chegouhub.inventory.services import create_produto
+    from chegouhub.sales.models import TaxaCambio
+
+    with transaction.atomic():
+        loja, created = Loja.objects.get_or_create(
+            shop_domain=DEMO_SHOP_USD,
+            defaults={"owner": user, "nome": "Loja Demo EUA (USD)", "webhook_secret": DEMO_SECRET_USD},
+        )
+        if created:
+            for sku, nome, estoque, minimo in CATALOGUE_USD:
+                create_produto(loja=loja, sku=sku, nome=nome, estoque_minimo=minimo, estoque_inicial=estoque)
+        TaxaCambio.objects.get_or_create(owner=user, moeda="USD", moeda_relatorio="BRL",
+                                         vigente_desde=date(2020, 1, 1), defaults={"taxa": DEMO_USD_RATE})
+    return loja
+
+
 def apply_demo_minimums(loja: Loja) -> None:
     """The minimums a merchant would set after the import (the import creates produtos with 0), so
     the demo's alerts open and resolve. Only where none was set."""

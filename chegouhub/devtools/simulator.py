@@ -53,6 +53,8 @@ class SimulationConfig:
     seed: int | None = None
     order_id_start: int | None = None
     api_version: str = "2025-10"
+    currency: str = "BRL"  # the shop's currency: every order's value and every refund's amount
+    unit_price: str = "49.90"  # each unit sold, in `currency`
 
 
 @dataclass
@@ -67,9 +69,10 @@ class LinePlan:
 class RefundPlan:
     refund_id: int
     lines: list[tuple[int, int, str]]  # (line_id, quantity, restock_type)
+    amount: tuple[str, str] | None = None  # what its refund transaction gives back (amount, currency)
 
     def payload(self, order_id: int) -> dict:
-        return refund_payload(self.refund_id, order_id, self.lines)
+        return refund_payload(self.refund_id, order_id, self.lines, amount=self.amount)
 
 
 @dataclass
@@ -78,6 +81,7 @@ class OrderPlan:
     lines: list[LinePlan]
     cancelled: bool = False
     refunds: list[RefundPlan] = field(default_factory=list)
+    total: tuple[str, str] | None = None  # the order's value (amount, currency)
 
     @property
     def name(self) -> str:
@@ -89,6 +93,7 @@ class OrderPlan:
             [(li.line_id, li.sku, li.quantity) for li in self.lines],
             name=self.name,
             current_quantities={li.line_id: li.current_quantity for li in self.lines if li.current_quantity is not None},
+            total=self.total,
         )
 
     def cancelled_payload(self) -> dict:
@@ -98,6 +103,7 @@ class OrderPlan:
             name=self.name,
             cancelled=True,
             current_quantities={li.line_id: li.current_quantity for li in self.lines if li.current_quantity is not None},
+            total=self.total,
         )
         order["financial_status"] = "refunded" if self.refunds else "voided"
         order["refunds"] = [r.payload(self.order_id) for r in self.refunds if r.lines and r.lines[0][2] == "cancel"]
@@ -149,6 +155,12 @@ class Simulator:
     def __repr__(self) -> str:
         return f"Simulator(shop_domain={self.shop_domain!r})"
 
+    def _money(self, units: int) -> tuple[str, str]:
+        """`units` at the configured unit price, as Shopify writes an amount."""
+        from decimal import Decimal
+
+        return str(Decimal(self.config.unit_price) * units), self.config.currency
+
     # --- the facts ----------------------------------------------------------------------------
 
     def plan(self, n: int | None = None) -> list[OrderPlan]:
@@ -170,21 +182,24 @@ class Simulator:
                 qty = rnd.randint(1, max(1, cfg.max_quantity))
                 current = rnd.randint(0, qty - 1) if qty > 1 and rnd.random() < cfg.edited_rate else None
                 lines.append(LinePlan(line_id=order_id * 10 + i, sku=sku, quantity=qty, current_quantity=current))
-            plan = OrderPlan(order_id=order_id, lines=lines)
+            plan = OrderPlan(order_id=order_id, lines=lines,
+                             total=self._money(sum(li.quantity for li in lines)))
             refund_seq = 0
             if rnd.random() < cfg.cancel_rate:
                 plan.cancelled = True
                 if rnd.random() < 0.5:  # cancelled with restock: Shopify also creates a refund
                     refund_seq += 1
                     plan.refunds.append(RefundPlan(order_id * 100 + refund_seq,
-                                                   [(li.line_id, li.quantity, "cancel") for li in lines]))
+                                                   [(li.line_id, li.quantity, "cancel") for li in lines],
+                                                   amount=plan.total))
             elif rnd.random() < cfg.refund_rate:
                 for _ in range(rnd.randint(1, 2)):
                     refund_seq += 1
                     picked = rnd.sample(lines, k=rnd.randint(1, len(lines)))
-                    plan.refunds.append(RefundPlan(order_id * 100 + refund_seq, [
-                        (li.line_id, rnd.randint(1, li.quantity), rnd.choice(RESTOCK_TYPES)) for li in picked
-                    ]))
+                    refund_lines = [(li.line_id, rnd.randint(1, li.quantity), rnd.choice(RESTOCK_TYPES))
+                                    for li in picked]
+                    plan.refunds.append(RefundPlan(order_id * 100 + refund_seq, refund_lines,
+                                                   amount=self._money(sum(q for _, q, _ in refund_lines))))
             plans.append(plan)
         return plans
 

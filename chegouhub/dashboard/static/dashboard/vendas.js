@@ -1,10 +1,10 @@
 // Sales on the dashboard (CONTRACT section 12): totals per currency and converted, formatted for
 // pt-BR by the server (Babel), and a chart of sales by hour or day (uPlot, served with the project).
-// Refreshed live: each venda_shopify_processada (and each refund's stock event) reloads the summary.
+// Refreshed live: each venda_shopify_processada (and each refund's stock event) of the open loja
+// reloads the summary; every 30 s it reloads anyway, for the other lojas' sales.
 
 import uPlot from "./uPlot.esm.js";
 
-const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
 const painel = $("#painel-vendas");
 const CORES = ["#1d6f42", "#1f5fa8", "#a8551f", "#7a3aa8", "#a81f4a"];
@@ -20,7 +20,8 @@ function periodo() {
 async function carregar() {
   const { days, agrupar } = periodo();
   const params = new URLSearchParams({ days, agrupar });
-  if (config.loja_id != null) params.set("loja_id", config.loja_id);
+  const loja = $("#vendas-loja").value; // every loja by default: sales in every currency they sell in
+  if (loja) params.set("loja_id", loja);
   const resp = await fetch(`/api/vendas/resumo/?${params}`, { credentials: "same-origin",
                                                               headers: { Accept: "application/json" } });
   if (!resp.ok) {
@@ -86,12 +87,15 @@ function agendar() {
 
 if (painel) {
   $("#vendas-periodo").addEventListener("change", carregar);
+  $("#vendas-loja").addEventListener("change", carregar);
   window.chegouhubRealtime?.addEventListener("evento", (e) => {
     const tipo = e.detail.type;
     if (tipo === "venda_shopify_processada" || (tipo === "estoque_atualizado" && e.detail.data.origem === "shopify_reembolso")) {
       agendar();
     }
   });
+  // The page's socket carries the open loja's events; the other lojas' sales show within 30 s.
+  setInterval(() => { if (!document.hidden) carregar(); }, 30000);
   window.chegouhubVendas = { carregar, ultimo: () => ultimo };
   carregar();
 }

@@ -126,12 +126,14 @@ class SimulatedStore:
 
     BATCH_ORDERS = 5
 
-    def __init__(self, *, loja, rate: float, stop: threading.Event, fake_url: str | None, target: str):
+    def __init__(self, *, loja, rate: float, stop: threading.Event, fake_url: str | None, target: str,
+                 currency: str = "BRL", unit_price: str = "49.90"):
         self.loja = loja
         self.rate = rate
         self.stop = stop
         self.fake_url = fake_url
         self.target = target
+        self.currency, self.unit_price = currency, unit_price
 
     def run(self) -> None:
         from chegouhub.devtools.simulator import SimulationConfig, simulate
@@ -140,7 +142,8 @@ class SimulatedStore:
         next_order = 7_000_000_000_000 + int(time.time() * 10) * 1000
         while not self.stop.is_set():
             config = SimulationConfig(orders=self.BATCH_ORDERS, rate=self.rate, duplicates=0.1, reorder=0.05,
-                                      reorder_window=3, concurrency=2, order_id_start=next_order)
+                                      reorder_window=3, concurrency=2, order_id_start=next_order,
+                                      currency=self.currency, unit_price=self.unit_price)
             next_order += self.BATCH_ORDERS
             try:
                 if self.fake_url:
@@ -263,6 +266,7 @@ class Command(BaseCommand):
             threading.Thread(target=store.run, name="demo-store", daemon=True).start()
         restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
+        self._start_dollar_store(site, rate, sup, simulate, token)
 
         self._banner(site, shopify_url, simulate, rate)
         while True:
@@ -270,6 +274,18 @@ class Command(BaseCommand):
             if dead is not None:
                 raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
             time.sleep(0.5)
+
+    def _start_dollar_store(self, site: str, rate: float, sup: Supervisor, simulate: bool, token: str) -> None:
+        """A second loja selling in USD (webhooks straight to the server), so sales show two currencies."""
+        from chegouhub.devtools.demo_data import seed_demo_usd_loja, seed_demo
+
+        usd = seed_demo_usd_loja(seed_demo().user)
+        if simulate:
+            store = SimulatedStore(loja=usd, rate=max(rate / 4, 0.5), stop=sup.stopping, target=site, fake_url=None,
+                                   currency="USD", unit_price="12.50")
+            threading.Thread(target=store.run, name="demo-store-usd", daemon=True).start()
+        restocker = Restocker(server_url=site, token=token, loja_id=usd.pk, stop=sup.stopping)
+        threading.Thread(target=restocker.run, name="demo-restocker-usd", daemon=True).start()
 
     def _connect_demo_loja(self, site: str, shopify_url: str, sup: Supervisor):
         """What a merchant does in a browser, over HTTP: log in, connect the shop, approve the app;
