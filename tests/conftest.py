@@ -178,3 +178,29 @@ def live_server_factory(transactional_db):
     yield start
     for server in started:
         server.stop()
+
+
+# The server paths a webhook can take: the lean route exists on PostgreSQL only, so the SQLite pass
+# runs the Django path alone.
+WEBHOOK_PATHS = ["lean", "django"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["django"]
+
+
+@pytest.fixture(params=WEBHOOK_PATHS)
+async def webhook_asgi(request):
+    """An httpx client on the real ASGI application (`config.asgi:application`), with the lean route
+    on ("lean") or off ("django"): a test using it runs once per server path."""
+    import httpx
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from chegouhub.shopify import lean
+    from config.asgi import application
+
+    route = application.application_mapping["http"].app  # BodyLimitMiddleware -> LeanWebhookRoute
+    saved, route.lean = route.lean, request.param == "lean"
+    transport = httpx.ASGITransport(app=application, client=("10.7.7.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+    route.lean = saved
+    await lean.close_pools()
+    await sync_to_async(connections.close_all)()

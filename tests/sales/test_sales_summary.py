@@ -3,37 +3,21 @@ summed exactly per currency; converted at the user's own rates in force on each 
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
 from rest_framework.test import APIClient
 
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from chegouhub.realtime.models import Event
 from chegouhub.sales.models import TaxaCambio, ValorVenda
-from chegouhub.shopify import lean
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 URL = "/api/estoque/webhook/shopify/"
-_PATHS = ["lean", "django"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["django"]
-
-
-@pytest.fixture(params=_PATHS)
-async def asgi(request):
-    from config.asgi import application
-
-    route = application.application_mapping["http"].app
-    saved, route.lean = route.lean, request.param == "lean"
-    transport = httpx.ASGITransport(app=application, client=("10.8.8.8", 5555))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield client
-    route.lean = saved
-    await lean.close_pools()
-    await sync_to_async(connections.close_all)()
+@pytest.fixture
+def asgi(webhook_asgi):
+    return webhook_asgi  # tests/conftest.py: once per server path
 
 
 async def send(asgi, loja, topic, payload, webhook_id=None):

@@ -6,17 +6,14 @@ route and through the Django path (`lean` off), on the SQLite pass through the D
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
 
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
 from chegouhub.inventory.models import Movimentacao, Produto
-from chegouhub.shopify import lean
 from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import WebhookDelivery
 from chegouhub.stores.models import Loja
@@ -26,23 +23,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 URL = "/api/estoque/webhook/shopify/"
 
 
-# The lean route exists on PostgreSQL only: the SQLite pass runs the Django path alone.
-_PATHS = ["lean", "django"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["django"]
-
-
-@pytest.fixture(params=_PATHS)
-async def asgi(request):
-    from config.asgi import application
-
-    route = application.application_mapping["http"].app  # BodyLimitMiddleware -> LeanWebhookRoute
-    saved = route.lean
-    route.lean = request.param == "lean"
-    transport = httpx.ASGITransport(app=application, client=("10.7.7.7", 5555))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield client
-    route.lean = saved
-    await lean.close_pools()
-    await sync_to_async(connections.close_all)()
+@pytest.fixture
+def asgi(webhook_asgi):
+    return webhook_asgi  # tests/conftest.py: once per server path
 
 
 async def post(asgi, loja, topic, payload, *, extra=(), **kw):
