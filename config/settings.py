@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "chegouhub.shopify",
     "chegouhub.realtime",
     "chegouhub.notify",
+    "chegouhub.push",
     "chegouhub.dashboard",
     "chegouhub.devtools",
 ]
@@ -294,6 +295,21 @@ NOTIFY_ALLOWED_HOSTS = env.list(
 NOTIFY_REQUIRE_HTTPS = strict_bool("NOTIFY_REQUIRE_HTTPS", default=True)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=10.0)
+
+# Web Push (chegouhub/push, docs/push.md): VAPID keys as `generate_vapid_keys` prints them.
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:suporte@chegouhub.com.br")
+if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured("VAPID_SUBJECT must start with mailto: or https: (RFC 8292).")
+# Push endpoints are https://; plain http to loopback only in debug or when this is set (tests).
+PUSH_ALLOW_HTTP_LOOPBACK = strict_bool("PUSH_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+PUSH_CONCURRENCY = env.int("PUSH_CONCURRENCY", default=4)
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
+PUSH_MAX_PER_PASS = env.int("PUSH_MAX_PER_PASS", default=3)
+PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=12 * 3600)
+PUSH_SETTLE_SECONDS = env.float("PUSH_SETTLE_SECONDS", default=5.0)
 
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {

@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^static/drf_spectacular_sidecar/(?P<path>[\w./-]+)$", common.sidecar_static),
+    path("api/push/", include("chegouhub.push.urls")),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),
