@@ -342,6 +342,8 @@ LOGGING = {
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        # Its debug lines carry request paths: Web Push endpoints are capability URLs (chegouhub/push).
+        "urllib3": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env.str("ROOT_LOG_LEVEL", default="WARNING")},
 }

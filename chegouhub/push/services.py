@@ -193,8 +193,8 @@ def _starting_point() -> int:
     return Event.objects.aggregate(m=Max("id"))["m"] or 0
 
 
-def match_events(*, batch: int = 2000) -> list[int]:
-    """One matching pass; returns the new outbox rows' ids (sent after commit by `deliver`)."""
+def match_events(*, batch: int = 2000) -> tuple[list[int], int]:
+    """One matching step: (the new outbox rows' ids, how many events it handled)."""
     with transaction.atomic():
         cursor = PushCursor.objects.select_for_update().filter(name=CURSOR_NAME).first()
         if cursor is None:
@@ -206,12 +206,12 @@ def match_events(*, batch: int = 2000) -> list[int]:
                       .only("id", "type", "stream", "loja_id", "user_id", "priority", "data", "created_at")[:batch])
         events = _readable(window, after, timezone.now())
         if not events:
-            return []
+            return [], 0
         rows = _messages_for(events)
         created = PushMessage.objects.bulk_create(rows) if rows else []
         cursor.last_event_id = events[-1].id
         cursor.save(update_fields=["last_event_id", "updated_at"])
-    return [row.pk for row in created if row.pk]
+    return [row.pk for row in created if row.pk], len(events)
 
 
 def _messages_for(events: list[Event]) -> list[PushMessage]:
@@ -248,10 +248,12 @@ def _messages_for(events: list[Event]) -> list[PushMessage]:
 
 def _produto_names(events: list[Event]) -> dict[int, str]:
     """Alerts carry the sku only: the produtos' names, in one query."""
-    missing = {e.data.get("produto_id") for e in events if e.type == "alerta_estoque_gerado"}
-    missing -= {e.data.get("produto_id") for e in events if e.type == "produto_estoque_zero"}
+    known = {e.data.get("produto_id"): e.data.get("nome") for e in events if e.type == "produto_estoque_zero"}
+    missing = {e.data.get("produto_id") for e in events if e.type == "alerta_estoque_gerado"} - set(known)
     missing.discard(None)
-    return dict(Produto.objects.filter(pk__in=missing).values_list("id", "nome")) if missing else {}
+    if missing:
+        known.update(Produto.objects.filter(pk__in=missing).values_list("id", "nome"))
+    return known
 
 
 def _fold(groups: dict, event: Event, nomes: dict[int, str]) -> None:
@@ -469,10 +471,19 @@ def _finish(row: PushMessage, status: str, error: str) -> str:
     return outcome
 
 
-def run_pass() -> dict[str, int]:
-    """One worker pass: match new events, then send what is due (new rows included)."""
-    created = match_events()
-    counts = deliver()
+def run_pass(*, batch: int = 2000) -> dict[str, int]:
+    """One worker pass: match every new event (in steps of `batch`; one collapse per step), then
+    send what is due, new rows included."""
+    created = []
+    while True:
+        ids, handled = match_events(batch=batch)
+        created += ids
+        if handled < batch:
+            break
+    counts = {}
+    while due := deliver():
+        for outcome, n in due.items():
+            counts[outcome] = counts.get(outcome, 0) + n  # retries wait: they are not due yet
     if created:
         counts["matched"] = len(created)
     return counts
