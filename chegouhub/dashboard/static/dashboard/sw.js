@@ -37,9 +37,13 @@ async function abrirNotificacao(notification) {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   const open = windows.find((c) => new URL(c.url).origin === self.location.origin);
   if (open) {
-    const client = open.url === target ? open : (await open.navigate(target)) || open;
-    try { await client.focus(); } catch (_) { /* focus needs the click's user activation */ }
-    return client;
+    try {
+      const client = open.url === target ? open : (await open.navigate(target)) || open;
+      try { await client.focus(); } catch (_) { /* focus needs the click's user activation */ }
+      return client;
+    } catch (_) {
+      // A tab this worker does not control yet cannot be navigated: open a new one.
+    }
   }
   return self.clients.openWindow(target);
 }
