@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,14 +25,16 @@ class ChavePublicaView(APIView):
         try:
             chave = vapid.public_key()
         except ImproperlyConfigured:
-            return Response({"erro": "Notificações push não configuradas neste servidor (VAPID)."},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            # No key, no resource: 5xx would say the server failed, and it did not.
+            return Response({"erro": "Notificações push não estão configuradas neste servidor (VAPID)."},
+                            status=status.HTTP_404_NOT_FOUND)
         return Response({"chave": chave})
 
 
 class InscricaoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                        viewsets.GenericViewSet):
     serializer_class = InscricaoSerializer
+    lookup_value_regex = r"[0-9]{1,18}"  # a bigint: anything else is no inscrição (404)
 
     def get_queryset(self):
         return Inscricao.objects.filter(user=self.request.user).prefetch_related("lojas").order_by("id")

@@ -20,10 +20,10 @@ def test_public_key_is_the_configured_raw_key(client):
     assert r.json() == {"chave": VAPID_PUBLIC}
 
 
-def test_public_key_unconfigured_answers_503_in_portuguese(client, settings):
+def test_public_key_unconfigured_answers_404_in_portuguese(client, settings):
     settings.VAPID_PRIVATE_KEY = ""
     r = client.get("/api/push/chave-publica/")
-    assert r.status_code == 503
+    assert r.status_code == 404
     assert "VAPID" in r.json()["erro"]
 
 
@@ -69,6 +69,8 @@ def test_another_users_inscricao_is_404_and_not_listed(api, other_user, push_ser
     assert api.get("/api/push/inscricoes/").json()["count"] == 0
     assert api.delete(f"/api/push/inscricoes/{r.json()['id']}/").status_code == 404
     assert api.get(f"/api/push/inscricoes/{r.json()['id']}/").status_code == 404
+    assert api.get("/api/push/inscricoes/abc/").status_code == 404
+    assert api.delete(f"/api/push/inscricoes/{2**70}/").status_code == 404
     assert theirs.get("/api/push/inscricoes/").json()["count"] == 1
 
 
