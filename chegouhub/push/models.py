@@ -11,14 +11,17 @@ from chegouhub.stores.fields import EncryptedTextField
 class Inscricao(models.Model):
     """One browser (PushSubscription) of one user, with what they want to hear about."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inscricoes_push")
+    # The unique (user, endpoint) index below leads with the user: its own index would be a copy.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inscricoes_push",
+                             db_index=False)
     # The endpoint is a capability URL (whoever has it can push to the device): never logged nor shown.
     endpoint = models.TextField()
     # Unique per user without an index on a TEXT column (PostgreSQL B-tree limit): a digest.
     endpoint_sha256 = models.CharField(max_length=64)
     p256dh = models.CharField(max_length=200)
     auth = EncryptedTextField()  # the subscription's auth secret: encrypted at rest, never answered
-    lojas = models.ManyToManyField("stores.Loja", blank=True, related_name="+")  # empty: every loja of the user
+    lojas = models.ManyToManyField("stores.Loja", blank=True, related_name="+",
+                                   through="InscricaoLoja")  # empty: every loja of the user
     tipos = models.JSONField(default=list)
     desde_evento_id = models.BigIntegerField(default=0)  # the log's last id when it was created
     created_at = models.DateTimeField(auto_now_add=True)
@@ -28,6 +31,15 @@ class Inscricao(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "endpoint_sha256"], name="push_inscricao_unique_endpoint")
         ]
+
+
+class InscricaoLoja(models.Model):
+    # The unique (inscricao, loja) index leads with the inscrição: its own index would be a copy.
+    inscricao = models.ForeignKey(Inscricao, on_delete=models.CASCADE, db_index=False)
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inscricao", "loja"], name="push_inscricao_loja_unique")]
 
 
 class PushCursor(models.Model):
