@@ -27,6 +27,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -61,9 +62,9 @@ KIND_ZERO, KIND_WEBHOOK, KIND_BAIXO, KIND_SISTEMA, KIND_RESUMO = "estoque_zero",
 KIND_ORDER = {KIND_ZERO: 0, KIND_WEBHOOK: 1, KIND_BAIXO: 2, KIND_SISTEMA: 3}
 URGENCY = {KIND_ZERO: "high", KIND_WEBHOOK: "high", KIND_RESUMO: "high", KIND_BAIXO: "normal",
            KIND_SISTEMA: "normal"}
-WEBHOOK_STATUS_TEXT = {"nao_configurado": "não configurados", "configurado": "configurados",
-                       "incompleto": "incompletos", "removido": "removidos", "desinstalado": "app desinstalado",
-                       "erro": "com erro"}
+WEBHOOK_STATUS_TEXT = {"nao_configurado": "Webhooks não configurados", "configurado": "Webhooks configurados",
+                       "incompleto": "Webhooks incompletos", "removido": "Webhooks removidos",
+                       "desinstalado": "App desinstalado", "erro": "Erro nos webhooks"}
 NAMES_SHOWN = 3
 BODY_MAX = 240
 LOOPBACK_HOSTS = {"localhost"}
@@ -202,16 +203,18 @@ def match_events(*, batch: int = 2000) -> tuple[list[int], int]:
                                                          defaults={"last_event_id": _starting_point()})
             cursor = PushCursor.objects.select_for_update().get(name=CURSOR_NAME)
         after = cursor.last_event_id
-        window = list(Event.objects.filter(id__gt=after).order_by("id")
-                      .only("id", "type", "stream", "loja_id", "user_id", "priority", "data", "created_at")[:batch])
-        events = _readable(window, after, timezone.now())
-        if not events:
+        # The window's ids first (cheap); the data only of the events that can become a push.
+        window = [SimpleNamespace(id=i, type=t, created_at=c) for i, t, c in
+                  Event.objects.filter(id__gt=after).order_by("id").values_list("id", "type", "created_at")[:batch]]
+        readable = _readable(window, after, timezone.now())
+        if not readable:
             return [], 0
+        events = list(Event.objects.filter(id__gt=after, id__lte=readable[-1].id, type__in=EVENT_TYPES).order_by("id"))
         rows = _messages_for(events)
         created = PushMessage.objects.bulk_create(rows) if rows else []
-        cursor.last_event_id = events[-1].id
+        cursor.last_event_id = readable[-1].id
         cursor.save(update_fields=["last_event_id", "updated_at"])
-    return [row.pk for row in created if row.pk], len(events)
+    return [row.pk for row in created if row.pk], len(readable)
 
 
 def _messages_for(events: list[Event]) -> list[PushMessage]:
@@ -318,9 +321,9 @@ def render(note: Notification, loja_nome: str) -> tuple[str, str, str]:
         return (f"{n} produtos {plural} na {loja_nome}", _names(note.produtos) + ".",
                 dashboard_url(loja_id=note.loja_id))
     if note.kind == KIND_WEBHOOK:
-        estado = WEBHOOK_STATUS_TEXT.get(note.status, note.status)
+        estado = WEBHOOK_STATUS_TEXT.get(note.status, f"Webhooks: {note.status}")
         detalhes = next((m for m in reversed(note.messages) if m), "")
-        return (f"Webhooks da Shopify {estado}: {loja_nome}", detalhes or "Verifique os webhooks da loja.",
+        return (f"{estado} na {loja_nome}", detalhes or "Verifique os webhooks da Shopify da loja.",
                 dashboard_url(loja_id=note.loja_id))
     if note.kind == KIND_SISTEMA:
         return "ChegouHub", note.messages[0] if note.messages else "", dashboard_url()

@@ -89,7 +89,7 @@ def test_only_what_the_inscricao_asked_for(api, user, other_user, make_loja, mak
 
     titles = {name: sorted(p["title"] for p in push_service.payloads(b))
               for name, b in (("so_a", so_a), ("so_webhooks", so_webhooks), ("tudo", tudo))}
-    webhook_title = f"Webhooks da Shopify app desinstalado: {loja_a.nome}"
+    webhook_title = f"App desinstalado na {loja_a.nome}"
     assert titles["so_a"] == [webhook_title]
     assert titles["so_webhooks"] == [webhook_title]
     assert titles["tudo"] == ["Estoque baixo: Produto BAIXO", "Estoque zerado: Produto ZERO-B"]
