@@ -156,6 +156,7 @@ INSTALLED_APPS = [
     "chegouhub.realtime",
     "chegouhub.notify",
     "chegouhub.catalog",
+    "chegouhub.push",
     "chegouhub.dashboard",
     "chegouhub.devtools",
 ]
@@ -377,6 +378,21 @@ NOTIFY_REQUIRE_HTTPS = strict_bool("NOTIFY_REQUIRE_HTTPS", default=True)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=10.0)
 
+# Web Push (chegouhub/push, docs/push.md): VAPID keys as `generate_vapid_keys` prints them.
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:suporte@chegouhub.com.br")
+if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured("VAPID_SUBJECT must start with mailto: or https: (RFC 8292).")
+# Push endpoints are https://; plain http to loopback only in debug or when this is set (tests).
+PUSH_ALLOW_HTTP_LOOPBACK = strict_bool("PUSH_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+PUSH_CONCURRENCY = env.int("PUSH_CONCURRENCY", default=4)
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
+PUSH_MAX_PER_PASS = env.int("PUSH_MAX_PER_PASS", default=3)
+PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=12 * 3600)
+PUSH_SETTLE_SECONDS = env.float("PUSH_SETTLE_SECONDS", default=5.0)
+
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
@@ -408,6 +424,8 @@ LOGGING = {
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        # Its debug lines carry request paths: Web Push endpoints are capability URLs (chegouhub/push).
+        "urllib3": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env.str("ROOT_LOG_LEVEL", default="WARNING")},
 }

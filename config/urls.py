@@ -44,6 +44,7 @@ urlpatterns = [
     path("api/lojas/<int:loja_id>/locais/", catalog.LocaisView.as_view(), name="locais-loja"),
     path("api/lojas/<int:loja_id>/importar-catalogo/", catalog.ImportarCatalogoView.as_view(),
          name="importar-catalogo"),
+    path("api/push/", include("chegouhub.push.urls")),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("chegouhub.dashboard.urls")),

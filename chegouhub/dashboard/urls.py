@@ -10,5 +10,7 @@ urlpatterns = [
     path("", views.painel, name="painel"),
     path("entrar/", views.entrar, name="entrar"),
     path("sair/", views.sair, name="sair"),
+    path("sw.js", views.service_worker, name="service-worker"),
+    path("manifest.webmanifest", views.manifest, name="manifest"),
     re_path(r"^painel/static/(?P<path>[\w.-]+)$", views.static_file, name="static"),
 ]

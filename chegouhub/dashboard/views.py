@@ -129,3 +129,27 @@ def static_file(request, path: str):
     response["Cache-Control"] = "no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _root_file(request, name: str, content_type: str) -> HttpResponse:
+    file = STATIC_DIR / name
+    stat = file.stat()
+    body, etag = _load_static(name, stat.st_mtime_ns, stat.st_size)
+    response = HttpResponseNotModified() if etag in request.headers.get("If-None-Match", "") else \
+        HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"  # browsers re-check the worker on every load
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def service_worker(request):
+    """The service worker at the root, so its scope is the whole dashboard (no Service-Worker-Allowed)."""
+    return _root_file(request, "sw.js", "text/javascript; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+def manifest(request):
+    """The web app manifest: the dashboard installs as an app (icons, standalone window)."""
+    return _root_file(request, "manifest.webmanifest", "application/manifest+json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-PROJECT_APPS = ("inventory", "shopify", "realtime", "stores", "notify", "common")
+PROJECT_APPS = ("inventory", "shopify", "realtime", "stores", "notify", "common", "push")
 
 # The project's indexes (no partial or expression index): table, name, unique, and per column its
 # number, operator class, collation and sort options.

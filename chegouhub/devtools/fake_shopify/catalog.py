@@ -306,7 +306,7 @@ def variant_node(catalog: Catalog, variant: Variant, *, with_product: bool = Tru
 
 def product_node(catalog: Catalog, product: Product) -> dict:
     def variants(info, first=None, after=None, last=None, before=None):
-        from .state import _charge_connection, paginate
+        from .state import _charge_connection
 
         items = [catalog.variants[v] for v in product.variant_ids]
         conn = _bulk_or_paginate(info, items, first=first, after=after, last=last, before=before)

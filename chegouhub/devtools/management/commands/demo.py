@@ -13,6 +13,7 @@ creates nothing new).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -37,8 +38,28 @@ from chegouhub.devtools.demo_data import (
     fake_shop_products,
     seed_demo,
 )
+from chegouhub.push.vapid import generate_keys
 
 ROOT = Path(settings.BASE_DIR)
+# The demo's own VAPID keys (when none are set), kept so browsers subscribed in one run still
+# receive notifications in the next: new keys would void every subscription.
+DEMO_VAPID_FILE = Path(os.environ.get("DEMO_VAPID_FILE") or ROOT / ".demo-vapid.json")
+
+
+def demo_vapid_keys() -> dict[str, str]:
+    """VAPID settings for the demo's processes: the environment's, else the demo's own file's."""
+    if os.environ.get("VAPID_PRIVATE_KEY"):
+        return {}
+    try:
+        keys = json.loads(DEMO_VAPID_FILE.read_text())
+        if not (keys.get("VAPID_PRIVATE_KEY") and keys.get("VAPID_PUBLIC_KEY")):
+            raise ValueError("incomplete")
+    except (OSError, ValueError):
+        private, public = generate_keys()
+        keys = {"VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public}
+        DEMO_VAPID_FILE.touch(mode=0o600)
+        DEMO_VAPID_FILE.write_text(json.dumps(keys))
+    return keys
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -224,7 +245,7 @@ class Command(BaseCommand):
     def _run(self, sup: Supervisor, *, host, port, site, shopify_port, shopify_url, rate, simulate) -> None:
         py = sys.executable
         commands = get_commands()
-        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **demo_vapid_keys()}
 
         # 1. The fake Shopify (GraphQL Admin API, OAuth) with the demo app and the demo shop's products.
         fake_cmd = ([py, "manage.py", "fake_shopify"] if "fake_shopify" in commands
@@ -249,6 +270,9 @@ class Command(BaseCommand):
                            env=server_env)
         wait_until_up(f"{site}/healthz", server, "the server")
         sup.start("import worker", [py, "manage.py", "import_catalog", "--worker", "--interval", "1"], env=server_env)
+
+        # 2b. The Web Push worker: new events -> notifications of the browsers that turned them on.
+        sup.start("push worker", [py, "manage.py", "send_push"], env=server_env, essential=False)
 
         # 3. The demo loja connected through the install flow; its catalog imported by the worker.
         loja = self._connect_demo_loja(site, shopify_url, sup)
@@ -307,7 +331,7 @@ class Command(BaseCommand):
             if r.status_code != 302:
                 raise CommandError(f"The install callback refused ({r.status_code}): {r.text[:500]}")
             loja = Loja.objects.get(shop_domain=DEMO_SHOP)
-            self.stdout.write(f"Demo loja connected through the install flow; importing its catalog…")
+            self.stdout.write("Demo loja connected through the install flow; importing its catalog…")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 dead = sup.died()
@@ -333,6 +357,7 @@ class Command(BaseCommand):
         if simulate:
             self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
+        self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
         self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")
         self.stdout.write(line)

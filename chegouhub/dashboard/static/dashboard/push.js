@@ -1,0 +1,181 @@
+// "Ativar notificações": Web Push for this browser (CONTRACT section 11). Permission is asked only
+// when the button is clicked; the state shown is the browser's and the server's (ativas, bloqueadas
+// pelo navegador, não suportadas, desativadas). Also registers the service worker (/sw.js), which
+// makes the dashboard installable, and highlights the produto a notification opened (?produto=).
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const TEXTO = {
+  verificando: "Verificando…",
+  ativas: "Notificações ativas neste navegador.",
+  desativadas: "Notificações desativadas neste navegador.",
+  bloqueadas: "Bloqueadas pelo navegador: permita as notificações deste site nas configurações do navegador.",
+  nao_suportadas: "Não suportadas neste navegador (ou a página não está em HTTPS).",
+  ativando: "Ativando…",
+};
+
+const secao = $("#notificacoes");
+let inscricaoId = null;
+
+function csrfToken() {
+  const input = $("input[name=csrfmiddlewaretoken]");
+  if (input) return input.value;
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+async function api(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  const resp = await fetch(url, { method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await resp.json(); } catch (_) { /* empty body */ }
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+function suportado() {
+  return window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+}
+
+function mostrar(estado, detalhe) {
+  if (!secao) return;
+  const texto = $("#push-estado");
+  texto.dataset.estado = estado;
+  texto.textContent = detalhe || TEXTO[estado] || estado;
+  const ativar = $("#push-ativar");
+  const desativar = $("#push-desativar");
+  ativar.hidden = estado === "ativas";
+  ativar.disabled = estado === "bloqueadas" || estado === "nao_suportadas" || estado === "ativando";
+  desativar.hidden = estado !== "ativas";
+  document.documentElement.dataset.push = estado;
+}
+
+function escolhas() {
+  const lojas = $$("input[name=push-loja]");
+  const marcadas = lojas.filter((i) => i.checked).map((i) => Number(i.value));
+  return {
+    lojas: marcadas.length === lojas.length ? [] : marcadas, // todas: also the lojas added later
+    tipos: $$("input[name=push-tipo]").filter((i) => i.checked).map((i) => i.value),
+  };
+}
+
+function aplicarEscolhas(inscricao) {
+  const lojas = new Set(inscricao.lojas);
+  for (const i of $$("input[name=push-loja]")) i.checked = lojas.size === 0 || lojas.has(Number(i.value));
+  const tipos = new Set(inscricao.tipos);
+  for (const i of $$("input[name=push-tipo]")) i.checked = tipos.has(i.value);
+}
+
+function chaveBytes(base64url) {
+  const b64 = base64url.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (base64url.length % 4)) % 4);
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+async function registro() {
+  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  return navigator.serviceWorker.ready;
+}
+
+async function inscricaoDe(endpoint) {
+  const resp = await api("GET", "/api/push/inscricoes/?page_size=100");
+  if (!resp.ok) return null;
+  return (resp.data.results || []).find((i) => i.endpoint === endpoint) || null;
+}
+
+async function enviar(sub) {
+  const json = sub.toJSON();
+  const { lojas, tipos } = escolhas();
+  const resp = await api("POST", "/api/push/inscricoes/", { endpoint: json.endpoint, keys: json.keys, lojas, tipos });
+  if (!resp.ok) {
+    const erro = resp.data && (resp.data.erro || resp.data.detail);
+    throw new Error(erro ? `O servidor recusou a inscrição: ${erro}` : `O servidor respondeu ${resp.status}.`);
+  }
+  inscricaoId = resp.data.id;
+}
+
+async function ativar() {
+  mostrar("ativando");
+  try {
+    const permissao = await Notification.requestPermission();
+    if (permissao === "denied") return mostrar("bloqueadas");
+    if (permissao !== "granted") return mostrar("desativadas", "Permissão não concedida. Clique de novo para tentar.");
+    const reg = await registro();
+    let sub = await reg.pushManager.getSubscription();
+    if (!sub) {
+      const chave = await api("GET", "/api/push/chave-publica/");
+      if (!chave.ok) throw new Error((chave.data && chave.data.erro) || "Chave do servidor indisponível.");
+      sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: chaveBytes(chave.data.chave) });
+    }
+    await enviar(sub);
+    mostrar("ativas");
+  } catch (err) {
+    mostrar("desativadas", `Não foi possível ativar: ${err.message || err}`);
+  }
+}
+
+async function desativar() {
+  try {
+    const reg = await registro();
+    const sub = await reg.pushManager.getSubscription();
+    if (inscricaoId) await api("DELETE", `/api/push/inscricoes/${inscricaoId}/`);
+    if (sub) await sub.unsubscribe();
+    inscricaoId = null;
+    mostrar("desativadas");
+  } catch (err) {
+    mostrar("ativas", `Não foi possível desativar: ${err.message || err}`);
+  }
+}
+
+async function verificar() {
+  if (!suportado()) return mostrar("nao_suportadas");
+  try {
+    const reg = await registro();
+    if (Notification.permission === "denied") return mostrar("bloqueadas");
+    const sub = await reg.pushManager.getSubscription();
+    if (sub && Notification.permission === "granted") {
+      const inscricao = await inscricaoDe(sub.endpoint);
+      if (inscricao) {
+        inscricaoId = inscricao.id;
+        aplicarEscolhas(inscricao);
+        return mostrar("ativas");
+      }
+    }
+    mostrar("desativadas");
+  } catch (err) {
+    mostrar("desativadas", `Não foi possível verificar: ${err.message || err}`);
+  }
+}
+
+function destacarProduto() {
+  const id = new URLSearchParams(location.search).get("produto");
+  if (!id || !/^\d+$/.test(id)) return;
+  const linha = $(`tr[data-produto-id="${id}"]`);
+  if (!linha) return;
+  linha.classList.add("destacado");
+  linha.setAttribute("tabindex", "-1");
+  linha.scrollIntoView({ block: "center" });
+  linha.focus({ preventScroll: true });
+}
+
+destacarProduto();
+if (secao) {
+  $("#push-ativar").addEventListener("click", ativar);
+  $("#push-desativar").addEventListener("click", desativar);
+  // Changing lojas or tipos while active updates the same inscrição (the endpoint is its key).
+  secao.addEventListener("change", async () => {
+    if ($("#push-estado").dataset.estado !== "ativas") return;
+    try {
+      const sub = await (await registro()).pushManager.getSubscription();
+      if (sub) await enviar(sub);
+      mostrar("ativas", "Preferências salvas.");
+    } catch (err) {
+      mostrar("ativas", `Não foi possível salvar: ${err.message || err}`);
+    }
+  });
+  verificar();
+} else if (suportado()) {
+  registro().catch(() => {});
+}
