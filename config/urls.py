@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from chegouhub.accounts import views as accounts
 from chegouhub.inventory import views as inventory
+from chegouhub.privacy import views as privacy
 from chegouhub.sales import views as sales
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
@@ -18,6 +19,7 @@ router.register("estoque/mapeamentos", inventory.MapeamentoViewSet, basename="ma
 router.register("estoque/alertas", inventory.AlertaViewSet, basename="alerta")
 router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="entrega")
 router.register("cambio", sales.TaxaCambioViewSet, basename="cambio")
+router.register("privacidade/pedidos", privacy.PedidoPrivacidadeViewSet, basename="pedido-privacidade")
 
 urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),

@@ -35,6 +35,8 @@ class Loja(models.Model):
     webhook_checked_at = models.DateTimeField(null=True, blank=True)
     slack_webhook_url = models.URLField(blank=True, default="")
     discord_webhook_url = models.URLField(blank=True, default="")
+    # shop/redact (CONTRACT 13): keep the stock history (produtos, movements, alerts, ledger) or delete it.
+    manter_historico = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,5 +25,5 @@ class LojaSerializer(serializers.ModelSerializer):
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
-                  "api_version", "slack_webhook_url", "discord_webhook_url"]
+                  "api_version", "slack_webhook_url", "discord_webhook_url", "manter_historico"]
         read_only_fields = ["webhook_status"]
