@@ -239,6 +239,7 @@ class Command(BaseCommand):
             threading.Thread(target=store.run, name="demo-store", daemon=True).start()
         restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
+        self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
         while True:
@@ -246,6 +247,21 @@ class Command(BaseCommand):
             if dead is not None:
                 raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
             time.sleep(0.5)
+
+    def _start_privacy_demo(self, sup: Supervisor, *, loja, site: str, env: dict, simulate: bool) -> None:
+        """The webhook worker (retries, privacy requests, body retention) and, with the simulated
+        store, a customers/data_request then a customers/redact for the sample customer after
+        30 s (DEMO_PRIVACY_AFTER_SECONDS): the dashboard's privacy section shows them done
+        (docs/privacy.md)."""
+        from chegouhub.devtools.compliance import demo_redaction
+
+        after = float(os.environ.get("DEMO_PRIVACY_AFTER_SECONDS") or 30)
+
+        sup.start("webhook worker", [sys.executable, "manage.py", "process_webhooks", "--interval", "1"], env=env)
+        if simulate:
+            threading.Thread(target=demo_redaction, kwargs={"loja": loja, "target": site, "stop": sup.stopping,
+                                                                 "after_seconds": after},
+                             name="demo-privacy", daemon=True).start()
 
     def _configure_webhooks(self, site: str, token: str, loja_id: int, base_domain: str) -> bool:
         try:
