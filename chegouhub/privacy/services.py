@@ -148,22 +148,21 @@ def run_request(pk: int) -> str:
 
 def _customer_deliveries(loja: Loja, customer: Customer, orders: list[int]):
     """The loja's stored deliveries about this customer: the listed orders', and any other naming
-    them, locked (a retry of one waits). Yields (delivery, parsed payload or None)."""
+    them. Each is locked before it is read for good (a retry of it waits), and only those: the rest
+    of the inbox stays free. Yields (delivery, parsed payload or None when not JSON)."""
     needles = [n.encode() for n in (customer.email, str(customer.id or "")) if n]
-    qs = (WebhookDelivery.objects.select_for_update().filter(loja=loja).exclude(body=b"")
-          .only("id", "topic", "order_id", "body", "status", "created_at").order_by("id"))
-    for delivery in qs.iterator(chunk_size=200):
-        body = bytes(delivery.body)
-        listed = delivery.order_id is not None and delivery.order_id in orders
-        if not listed and not any(n in body.lower() for n in needles):
-            continue  # cheap test before parsing: cannot name them
-        payload = parse_payload(body)
-        if payload is None:
-            if listed or any(n in body.lower() for n in needles):
-                yield delivery, None
-            continue
-        if listed or _payload_order(delivery.topic, payload) in orders or names_customer(payload, customer):
-            yield delivery, payload
+    candidates = (WebhookDelivery.objects.filter(loja=loja).exclude(body=b"")
+                  .values_list("id", "order_id", "body").order_by("id"))
+    for pk, order_id, body in candidates.iterator(chunk_size=200):
+        listed = order_id is not None and order_id in orders
+        if listed or any(n in bytes(body).lower() for n in needles):  # cheap test before parsing
+            delivery = WebhookDelivery.objects.select_for_update().filter(pk=pk).exclude(body=b"").first()
+            if delivery is None:
+                continue
+            payload = parse_payload(bytes(delivery.body))
+            if payload is None or listed or _payload_order(delivery.topic, payload) in orders \
+                    or names_customer(payload, customer):
+                yield delivery, payload
 
 
 def _payload_order(topic: str, payload: dict):
