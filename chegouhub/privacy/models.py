@@ -24,9 +24,11 @@ class PedidoPrivacidade(models.Model):
     until it is done: a finished request keeps no customer data, only its `relatorio`.
     """
 
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="pedidos_privacidade")
+    # Led by privacy_request_once's index; the key's own would be a second copy.
+    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="pedidos_privacidade",
+                             db_index=False)
     tipo = models.CharField(max_length=20, choices=TipoPedido.choices)
-    # Same request redelivered under another webhook id: same key, nothing new (see services.request_key).
+    # Same request redelivered under another webhook id: same key, nothing new (services.record_request).
     chave = models.CharField(max_length=255)
     webhook_id = models.CharField(max_length=255)
     parametros = models.JSONField(default=dict, blank=True)

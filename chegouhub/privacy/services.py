@@ -68,10 +68,13 @@ def request_key(topic: str, params: dict) -> str:
 def record_request(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
     """A compliance topic's handler: the request is recorded for the worker, nothing else now."""
     params = request_parameters(delivery.topic, payload)
+    key = request_key(delivery.topic, params)
+    if delivery.topic == "shop/redact":
+        key = _shop_redact_key(delivery.loja_id, delivery.webhook_id)
     try:
         with transaction.atomic():
             PedidoPrivacidade.objects.create(
-                loja_id=delivery.loja_id, tipo=TIPO_BY_TOPIC[delivery.topic], chave=request_key(delivery.topic, params),
+                loja_id=delivery.loja_id, tipo=TIPO_BY_TOPIC[delivery.topic], chave=key,
                 webhook_id=delivery.webhook_id, parametros=params, proxima_tentativa_em=timezone.now(),
             )
     except IntegrityError:  # the same request under a new webhook id: already recorded (or done)
@@ -81,6 +84,21 @@ def record_request(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult
     delivery.body = b""
     delivery.save(update_fields=["body"])
     return ProcessResult(status=DeliveryStatus.PROCESSED)
+
+
+def _shop_redact_key(loja_id: int, webhook_id: str) -> str:
+    """shop/redact again: the same request while it is not done, or once done while the loja has no
+    credentials (a redelivery: nothing new); a new one if the loja was connected again since
+    (shop/redact empties both credentials), so a second uninstall's data go too."""
+    previous = (PedidoPrivacidade.objects.filter(loja_id=loja_id, tipo=TipoPedido.SHOP_REDACT)
+                .order_by("-id").only("chave", "status").first())
+    if previous is None:
+        return "loja"
+    if previous.status == StatusPedido.DONE:
+        loja = Loja.objects.only("access_token", "webhook_secret").get(pk=loja_id)  # encrypted: compared here
+        if loja.access_token or loja.webhook_secret:
+            return f"loja:{webhook_id}"[:255]
+    return previous.chave
 
 
 TOPIC_HANDLERS = {topic: record_request for topic in TIPO_BY_TOPIC}

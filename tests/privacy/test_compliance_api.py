@@ -131,3 +131,33 @@ def test_a_failing_request_is_retried_and_claims_are_exclusive(loja, post_webhoo
     assert services.claim_due_requests() == [request.pk]
     assert services.claim_due_requests() == []  # claimed: another worker gets nothing
     assert services.run_request(request.pk) == "concluido"
+
+
+def test_shop_redact_again_changes_nothing_unless_the_loja_was_connected_again(loja, make_produto, api,
+                                                                                 post_webhook, settings):
+    settings.SHOPIFY_API_SECRET = "shpss_app_client_secret"  # verifies once the loja's own is deleted
+    shop = TOPICS["shop/redact"](loja.shop_domain)
+    post_webhook(loja, "shop/redact", shop)
+    run_worker()
+    assert api.get("/api/privacidade/pedidos/").json()["count"] == 1
+    loja.refresh_from_db()
+    assert loja.webhook_secret == ""
+    # A redelivery under a new webhook id, signed with the app's secret: heard, nothing new.
+    assert post_webhook(loja, "shop/redact", shop, secret=settings.SHOPIFY_API_SECRET).json() == {
+        "status": "processed"}
+    assert post_webhook(loja, "shop/redact", shop, secret="wrong").status_code == 401
+    run_worker()
+    assert api.get("/api/privacidade/pedidos/").json()["count"] == 1
+
+    # Installed again, sold, uninstalled again: the next shop/redact deletes the new data too.
+    Loja.objects.filter(pk=loja.pk).update(ativo=True)
+    loja.refresh_from_db()
+    loja.webhook_secret, loja.access_token = "shpss_new_secret", "shpat_new_token"
+    loja.save()
+    make_produto(loja, "CAMISA")
+    post_webhook(loja, "orders/paid", customer_order(2001, [(11, "CAMISA", 1)]))
+    post_webhook(loja, "app/uninstalled", {"id": 1, "domain": loja.shop_domain})
+    post_webhook(loja, "shop/redact", shop)
+    run_worker()
+    assert api.get("/api/privacidade/pedidos/").json()["count"] == 2
+    assert _history(loja) == (0, 0, 0)
