@@ -16,3 +16,4 @@ class PrivacyConfig(AppConfig):
         TOPIC_HANDLERS.update(services.TOPIC_HANDLERS)
         hooks.register_background_pass("privacy_requests", services.run_pending_requests)
         hooks.register_background_pass("bodies_purged", services.purge_expired_bodies, every_seconds=3600)
+        hooks.register_background_pass("late_copies_redacted", services.redact_late_copies, every_seconds=600)

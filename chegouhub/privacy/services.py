@@ -198,7 +198,7 @@ def redact_customer(*, loja: Loja, params: dict) -> dict:
             clean = redact_payload(delivery.topic, payload, customer)
             if clean == payload:
                 continue
-            delivery.body = json.dumps(clean, separators=(",", ":"), ensure_ascii=False).encode()
+            delivery.body = _encode(clean)
         delivery.save(update_fields=["body"])
         redacted.append(delivery.pk)
     return {"pedidos": orders, "entregas_redigidas": redacted, "total_redigidas": len(redacted),
@@ -229,6 +229,34 @@ def report_customer_data(*, loja: Loja, params: dict) -> dict:
         "retencao_dias": settings.WEBHOOK_BODY_RETENTION_DAYS,
         "outros_registros": OTHER_RECORDS,
     }
+
+
+def redact_late_copies(*, now=None) -> dict[str, int]:
+    """Deliveries of a redacted customer's orders that arrived after the redaction (a late Shopify
+    retry, a cancellation or a refund of that order): redacted too, for as long as bodies are kept."""
+    since = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_BODY_RETENTION_DAYS)
+    done = (PedidoPrivacidade.objects.filter(tipo=TipoPedido.CUSTOMER_REDACT, status=StatusPedido.DONE,
+                                             concluido_em__gte=since).only("loja_id", "relatorio", "concluido_em"))
+    redacted = 0
+    for request in done.iterator():
+        orders = request.relatorio.get("pedidos") or []
+        if not orders:
+            continue
+        with transaction.atomic():
+            late = (WebhookDelivery.objects.select_for_update().filter(
+                loja_id=request.loja_id, order_id__in=orders, created_at__gt=request.concluido_em).exclude(body=b""))
+            for delivery in late:
+                payload = parse_payload(bytes(delivery.body))
+                clean = b"" if payload is None else _encode(redact_payload(delivery.topic, payload))
+                if clean != bytes(delivery.body):
+                    delivery.body = clean
+                    delivery.save(update_fields=["body"])
+                    redacted += 1
+    return {"late_copies_redacted": redacted} if redacted else {}
+
+
+def _encode(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # --- shop/redact ----------------------------------------------------------------------------------

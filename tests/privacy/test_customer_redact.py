@@ -165,3 +165,21 @@ def test_no_personal_data_reaches_the_ledger_events_sales_alerts_or_logs(shop, s
     for log in settings.LOG_DIR.glob("*.log"):
         text = log.read_text(errors="replace")
         assert CANARY_EMAIL not in text and CANARY_PHONE not in text and "Canário Secreto" not in text
+
+
+def test_a_copy_arriving_after_the_redaction_is_redacted_too(shop, post_webhook):
+    loja = shop
+    _redact(post_webhook, loja, [1001])
+    run_worker()
+    stock = _stock(loja)
+    # Shopify's late retry of the order's paid, under a new webhook id, and its cancellation.
+    post_webhook(loja, "orders/paid", customer_order(1001, [(11, "CAMISA", 3), (12, "BONE", 1)]))
+    post_webhook(loja, "orders/cancelled", customer_order(1001, [(11, "CAMISA", 3), (12, "BONE", 1)], cancelled=True))
+    assert any(CANARY_EMAIL.encode() in b for b in _bodies(loja).values())
+    cancelled_stock = _stock(loja)
+    assert cancelled_stock != stock  # the cancellation put the order's stock back
+    run_worker()
+    for body in _bodies(loja).values():
+        if b'"id":1003' not in body:
+            assert all(canary.encode() not in body for canary in CANARIES)
+    assert _stock(loja) == cancelled_stock
