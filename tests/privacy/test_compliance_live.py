@@ -3,8 +3,11 @@ the compliance webhooks are verified, answered at once, done by the worker and r
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from chegouhub.devtools.compliance import compliance_payload
@@ -39,6 +42,9 @@ def test_compliance_webhooks_over_http(live_server_factory, make_user, make_loja
     assert answer.status_code == 200 and answer.json() == {"status": "processed"}
     assert _post(server, loja, "app/uninstalled", {"id": 1, "domain": loja.shop_domain}).status_code == 200
     assert _post(server, loja, "orders/paid", customer_order(1002, [(12, "CAMISA", 1)])).status_code == 404
+    # The simulator sends one too, signed as Shopify does (the sample customer's data request).
+    call_command("simulate_shopify", "--loja-id", str(loja.pk), "--compliance", "customers/data_request",
+                 "--compliance-orders", "1001", "--target", server.url, stdout=io.StringIO())
     shop = compliance_payload("shop/redact", shop_domain=loja.shop_domain)
     assert _post(server, loja, "shop/redact", shop, secret="wrong").status_code == 401
     assert _post(server, loja, "shop/redact", shop).json() == {"status": "processed"}
@@ -49,7 +55,9 @@ def test_compliance_webhooks_over_http(live_server_factory, make_user, make_loja
     listing = api.get("/api/privacidade/pedidos/")
     assert all(canary not in listing.text for canary in CANARIES)
     done = {p["tipo"]: p for p in listing.json()["results"]}
-    assert {t: p["status"] for t, p in done.items()} == {"apagar_cliente": "concluido", "apagar_loja": "concluido"}
+    assert {t: p["status"] for t, p in done.items()} == {"apagar_cliente": "concluido", "apagar_loja": "concluido",
+                                                         "dados_cliente": "concluido"}
+    assert done["dados_cliente"]["relatorio"]["pedidos_solicitados"] == [1001]
     assert done["apagar_cliente"]["relatorio"]["total_redigidas"] == 1
     assert done["apagar_loja"]["relatorio"]["historico_mantido"] is False
     assert not WebhookDelivery.objects.filter(loja=loja).exists()  # history deleted with it
