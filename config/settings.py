@@ -100,6 +100,11 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0
 # Rejection counters (repeats, bad signatures: one row per loja, reason and minute) older than
 # this are purged by `process_webhooks`; the stats cover at most this many days of them.
 WEBHOOK_REJECTION_RETENTION_DAYS = env.int("WEBHOOK_REJECTION_RETENTION_DAYS", default=365)
+# Raw webhook bodies hold customers' personal data: emptied after this many days by `process_webhooks`
+# (bodies of deliveries still failed, processing or dead are kept until resolved). docs/privacy.md
+WEBHOOK_BODY_RETENTION_DAYS = env.int("WEBHOOK_BODY_RETENTION_DAYS", default=30)
+if WEBHOOK_BODY_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOK_BODY_RETENTION_DAYS must be at least 1.")
 # How long each process trusts its copy of a loja's secret and state: a deactivated loja or a new
 # secret is refused by every process within this (CONTRACT section 4: at most 1 s).
 LOJA_CACHE_SECONDS = env.float("LOJA_CACHE_SECONDS", default=0.5)
@@ -157,6 +162,7 @@ INSTALLED_APPS = [
     "chegouhub.notify",
     "chegouhub.catalog",
     "chegouhub.push",
+    "chegouhub.privacy",
     "chegouhub.dashboard",
     "chegouhub.devtools",
 ]

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from chegouhub.accounts import views as accounts
 from chegouhub.catalog import install_views, views as catalog
 from chegouhub.inventory import views as inventory
+from chegouhub.privacy import views as privacy
 from chegouhub.sales import views as sales
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
@@ -21,6 +22,7 @@ router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="e
 router.register("cambio", sales.TaxaCambioViewSet, basename="cambio")
 router.register("estoque/variantes", catalog.VarianteViewSet, basename="variante")
 router.register("importacoes", catalog.ImportacaoViewSet, basename="importacao")
+router.register("privacidade/pedidos", privacy.PedidoPrivacidadeViewSet, basename="pedido-privacidade")
 
 urlpatterns = [
     path("api/auth/token/", accounts.TokenView.as_view()),

@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from chegouhub.privacy.selectors import dashboard_requests
+
 from .selectors import dashboard_snapshot
 
 STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
@@ -73,6 +75,7 @@ def painel(request):
         "config": config,
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
+        "privacidade": dashboard_requests(request.user),  # the privacy section (_privacidade.html)
     }
     return _secure(render(request, "dashboard/painel.html", context))
 

@@ -22,7 +22,7 @@ from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.sales.money import event_value
 from chegouhub.sales.services import record_sale_values
 from chegouhub.stores.models import Loja, WebhookStatus
-from chegouhub.stores.selectors import active_loja_for_shop
+from chegouhub.stores.selectors import active_loja_for_shop, loja_for_compliance
 
 from . import ledger
 from . import metrics
@@ -39,6 +39,8 @@ from .verification import (  # noqa: F401 (re-exported: the project's one signin
 
 STOCK_TOPICS = ("orders/paid", "orders/cancelled", "refunds/create")
 REQUIRED_TOPICS = ("orders/paid", "orders/cancelled", "refunds/create", "app/uninstalled")
+# Shopify's mandatory compliance topics (declared in shopify.app.toml; handled by chegouhub/privacy).
+COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 ORIGEM_BY_TOPIC = {
     "orders/paid": Origem.PEDIDO_PAGO,
     "orders/cancelled": Origem.PEDIDO_CANCELADO,
@@ -63,7 +65,11 @@ class ProcessResult:
 def verify_webhook(*, headers: Iterable[tuple[str, str]], body: bytes) -> VerifiedWebhook:
     """Headers, shop domain, loja and HMAC over the raw bytes (verification.py). Raises WebhookRejected."""
     parsed = read_headers(headers)
-    return verify(parsed, body, active_loja_for_shop(parsed.shop_domain))
+    loja = active_loja_for_shop(parsed.shop_domain)
+    if loja is None and parsed.topic in COMPLIANCE_TOPICS:
+        # shop/redact comes 48 h after the uninstall that deactivated the loja: still heard (signed).
+        loja = loja_for_compliance(parsed.shop_domain)
+    return verify(parsed, body, loja)
 
 
 def receive_webhook(*, headers: Iterable[tuple[str, str]], body: bytes, remote_ip: str) -> WebhookOutcome:
@@ -311,8 +317,13 @@ def apply_stock_topic(*, delivery: WebhookDelivery, payload: dict) -> ProcessRes
 
 
 def mark_app_uninstalled(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:
+    """The loja stops at once: deactivated, and its access token forgotten (nothing may call Shopify
+    with a dead token). Its webhook secret stays so that the compliance webhooks still verify."""
     loja = Loja.objects.select_for_update().get(pk=delivery.loja_id)
     set_webhook_status(loja, WebhookStatus.UNINSTALLED, "O app foi desinstalado da loja; webhooks removidos.")
+    loja.ativo = False
+    loja.access_token = ""
+    loja.save(update_fields=["ativo", "access_token"])
     return ProcessResult()
 
 

@@ -40,6 +40,8 @@ class Loja(models.Model):
     discord_webhook_url = models.URLField(blank=True, default="")
     # The Shopify location whose stock the loja uses (gid); empty: the primary one, read at connection.
     location_id = models.CharField(max_length=100, blank=True, default="")
+    # shop/redact (CONTRACT 13): keep the stock history (produtos, movements, alerts, ledger) or delete it.
+    manter_historico = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -57,3 +57,14 @@ def active_loja_for_shop(shop_domain: str) -> dict | None:
 
 def forget_loja_cache(shop_domain: str) -> None:
     loja_cache().delete(loja_cache_key(shop_domain))
+
+
+def loja_for_compliance(shop_domain: str) -> dict | None:
+    """The compliance webhooks' lookup: a loja active or not (Shopify sends shop/redact after the
+    uninstall), with its secret, or the app's client secret (SHOPIFY_API_SECRET) once shop/redact
+    has deleted the loja's own."""
+    loja = Loja.objects.filter(shop_domain=shop_domain).only("id", "owner_id", "webhook_secret").first()
+    if loja is None:
+        return None
+    return {"id": loja.id, "owner_id": loja.owner_id,
+            "secret": loja.webhook_secret or getattr(settings, "SHOPIFY_API_SECRET", "")}

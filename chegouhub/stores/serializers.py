@@ -30,7 +30,8 @@ class LojaSerializer(serializers.ModelSerializer):
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
-                  "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em", "location_id"]
+                  "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em", "location_id",
+                  "manter_historico"]
         read_only_fields = ["webhook_status", "verificado_em"]
 
     def validate_shop_domain(self, value: str) -> str:

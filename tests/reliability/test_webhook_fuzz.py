@@ -107,6 +107,18 @@ def fuzz_world(make_user, make_loja, make_produto, settings):
     books_balance()  # and once more, in full, after the last case
 
 
+def reinstalled() -> None:
+    """app/uninstalled deactivates its loja (CONTRACT 13 work): the merchant reinstalls before the
+    next case, so the fuzzed lojas stay reachable."""
+    from chegouhub.stores.models import Loja
+    from chegouhub.stores.selectors import forget_loja_cache
+
+    active = [s.shop_domain for s in SHOPS if s.ativo]
+    for domain in Loja.objects.filter(shop_domain__in=active, ativo=False).values_list("shop_domain", flat=True):
+        Loja.objects.filter(shop_domain=domain).update(ativo=True)
+        forget_loja_cache(domain)
+
+
 def books_balance(*, ledgers: bool = True) -> None:
     """No partial write: stock, movements, ledgers and deliveries agree."""
     moved = dict(Movimentacao.objects.order_by().values("produto_id").annotate(s=Sum("quantidade"))
@@ -235,6 +247,7 @@ def test_fuzz_headers_never_500_never_partial(client, fuzz_world):
         assert r.status_code in OK_STATUSES, (r.status_code, r.content[:300])
         assert "erro" in r.json() or r.status_code == 200
         counter.saw(r.status_code)
+        reinstalled()
         if r.status_code == 200 or counter.n % 16 == 0:  # only a 200 can have moved stock
             books_balance(ledgers=r.status_code == 200)
 
@@ -315,6 +328,7 @@ def test_fuzz_signed_payloads_never_500_never_partial(client, fuzz_world):
         outcome = r.json().get("status", "erro")
         assert r.status_code == 400 or outcome in {"processed", "accepted", "duplicate", "ignored"}
         counter.saw(r.status_code, outcome)
+        reinstalled()
         # stock vs movements and the delivery after every case; the ledgers' cross-check every 8th and at the end
         books_balance(ledgers=counter.n % 8 == 0)
 
@@ -341,6 +355,7 @@ def test_fuzz_signed_raw_bodies_never_500_never_partial(client, fuzz_world):
         r = post(client, body, headers)
         assert r.status_code in {200, 400}, (r.status_code, r.content[:300])
         counter.saw(r.status_code)
+        reinstalled()
         books_balance(ledgers=counter.n % 8 == 0)
 
     run()

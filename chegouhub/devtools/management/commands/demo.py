@@ -291,6 +291,7 @@ class Command(BaseCommand):
         restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
         self._start_dollar_store(site, rate, sup, simulate, token)
+        self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
         while True:
@@ -347,6 +348,21 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.WARNING("The catalog import is still running; it goes on in the background."))
         loja.refresh_from_db()
         return loja
+    def _start_privacy_demo(self, sup: Supervisor, *, loja, site: str, env: dict, simulate: bool) -> None:
+        """The webhook worker (retries, privacy requests, body retention) and, with the simulated
+        store, a customers/data_request then a customers/redact for the sample customer after
+        30 s (DEMO_PRIVACY_AFTER_SECONDS): the dashboard's privacy section shows them done
+        (docs/privacy.md)."""
+        from chegouhub.devtools.compliance import demo_redaction
+
+        after = float(os.environ.get("DEMO_PRIVACY_AFTER_SECONDS") or 30)
+
+        sup.start("webhook worker", [sys.executable, "manage.py", "process_webhooks", "--interval", "1"], env=env)
+        if simulate:
+            threading.Thread(target=demo_redaction, kwargs={"loja": loja, "target": site, "stop": sup.stopping,
+                                                                 "after_seconds": after},
+                             name="demo-privacy", daemon=True).start()
+
 
     def _banner(self, site: str, shopify_url: str, simulate: bool, rate: float) -> None:
         line = "─" * 64

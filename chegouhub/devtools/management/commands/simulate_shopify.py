@@ -32,6 +32,9 @@ class Command(BaseCommand):
                                              "(default http://127.0.0.1:8000)")
         parser.add_argument("--fake-url", help="fake Shopify URL: deliver to the addresses subscribed there and "
                                                "record the orders there too")
+        parser.add_argument("--compliance", choices=["customers/data_request", "customers/redact", "shop/redact"],
+                            help="send one signed compliance webhook instead of orders (--compliance-orders ids)")
+        parser.add_argument("--compliance-orders", default="", help="comma-separated order ids for --compliance")
         parser.add_argument("--check", action="store_true",
                             help="afterwards, compare each produto's stock with the ledger's model")
 
@@ -42,6 +45,8 @@ class Command(BaseCommand):
             raise CommandError(f"Loja {o['loja_id']} não encontrada.")
         if not loja.webhook_secret:
             raise CommandError("A loja não tem webhook_secret: o receptor recusaria as entregas.")
+        if o["compliance"]:
+            return self._compliance(loja, o)
         before = dict(Produto.objects.filter(loja=loja).values_list("pk", "estoque_atual"))
         config = SimulationConfig(
             orders=o["orders"], rate=o["rate"], duplicates=o["duplicates"], reorder=o["reorder"], delay=o["delay"],
@@ -72,3 +77,13 @@ class Command(BaseCommand):
             console.print("Estoque confere com o modelo do ledger.")
         if report.gave_up:
             raise CommandError(f"{report.gave_up} entrega(s) não foram aceitas após as tentativas.")
+
+    def _compliance(self, loja, o) -> None:
+        from chegouhub.devtools.compliance import send_compliance_webhook
+
+        orders = [int(x) for x in o["compliance_orders"].split(",") if x.strip()]
+        r = send_compliance_webhook(loja=loja, topic=o["compliance"], target=o["target"] or "http://127.0.0.1:8000",
+                                    orders=orders)
+        self.stdout.write(f"{o['compliance']}: HTTP {r.status_code} {r.text[:200]}")
+        if r.status_code != 200:
+            raise CommandError(f"{o['compliance']} não foi aceito ({r.status_code}).")

@@ -10,7 +10,9 @@ mid-attempt leaves a lease that expires and lets another worker take it over. A 
 does not kill the loop: it waits and tries again.
 
 Expired rejection counters (WEBHOOK_REJECTION_RETENTION_DAYS) are purged at the first pass and
-hourly. Each pass also sends the pending outbound alerts (Slack/Discord outbox, chegouhub/notify) unless
+hourly. Passes registered by other apps (chegouhub/shopify/hooks.py) run too: the privacy
+requests of Shopify's compliance webhooks and the purge of expired raw bodies
+(WEBHOOK_BODY_RETENTION_DAYS, chegouhub/privacy). Each pass also sends the pending outbound alerts (Slack/Discord outbox, chegouhub/notify) unless
 --no-alerts is given, so one worker process type runs everything in the background.
 """
 
@@ -24,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections, connection
 
 from chegouhub.common.logging import webhook_log
-from chegouhub.shopify import metrics
+from chegouhub.shopify import hooks, metrics
 from chegouhub.shopify.services import claim_due_deliveries, purge_rejections, replay_delivery, retry_delivery
 
 PURGE_EVERY_SECONDS = 3600  # expired rejection counters are purged at the first pass and hourly
@@ -68,6 +70,24 @@ def serve_metrics(port: int) -> None:
     start_http_server(port, registry=_ClosingRegistry())
 
 
+def run_background_passes(last_run: dict[str, float]) -> dict[str, int]:
+    """The passes other apps registered (chegouhub/shopify/hooks.py: privacy requests, body
+    retention), each when due; one failing pass never stops the others (a database error does)."""
+    counts: dict[str, int] = {}
+    for bg in hooks.BACKGROUND_PASSES:
+        ran = last_run.get(bg.name)
+        if ran is not None and time.monotonic() - ran < bg.every_seconds:
+            continue
+        last_run[bg.name] = time.monotonic()
+        try:
+            counts.update(bg.run())
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            webhook_log.error("background pass failed", extra={"pass": bg.name, "error_type": type(exc).__name__})
+    return counts
+
+
 def send_alerts() -> dict[str, int]:
     from chegouhub.notify.services import deliver
 
@@ -105,6 +125,7 @@ class Command(BaseCommand):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
         purged_at: float | None = None
+        passes_run: dict[str, float] = {}
         while not stop.is_set():
             _refresh_connections()
             try:
@@ -113,6 +134,7 @@ class Command(BaseCommand):
                     purged_at = time.monotonic()
                     if purged := purge_rejections():
                         counts["rejection_counters_purged"] = purged
+                counts.update(run_background_passes(passes_run))
                 if not opts["no_alerts"]:
                     counts.update({f"alert_{k}": v for k, v in send_alerts().items()})
             except DatabaseError as exc:
