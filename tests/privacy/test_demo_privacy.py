@@ -24,7 +24,9 @@ def test_the_demo_shows_a_redaction_done(tmp_path, monkeypatch):
         client = session(base)
         deadline, done = time.monotonic() + 60, []
         while time.monotonic() < deadline and len(done) < 2:
-            results = client.get("/api/privacidade/pedidos/").json()["results"]
+            answer = client.get("/api/privacidade/pedidos/")
+            assert answer.status_code == 200, (answer.status_code, answer.text[:500])
+            results = answer.json()["results"]
             done = [p for p in results if p["status"] == "concluido"]
             time.sleep(0.5)
         assert sorted(p["tipo"] for p in done) == ["apagar_cliente", "dados_cliente"], log.read_text()[-3000:]

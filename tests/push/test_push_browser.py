@@ -74,7 +74,7 @@ def dashboard_with_worker(page_factory, server, init_scripts=()):  # noqa: F811
     page = page_factory(init_scripts=(FAST_CLIENT, *init_scripts))
     page.context.grant_permissions(["notifications"], origin=server.url)
     login(page, server)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")  # the worker controls the page
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")  # the worker controls the page
     return page
 
 

@@ -302,9 +302,13 @@ class Command(BaseCommand):
 
     def _start_dollar_store(self, site: str, rate: float, sup: Supervisor, simulate: bool, token: str) -> None:
         """A second loja selling in USD (webhooks straight to the server), so sales show two currencies."""
-        from chegouhub.devtools.demo_data import seed_demo_usd_loja, seed_demo
+        from django.contrib.auth import get_user_model
 
-        usd = seed_demo_usd_loja(seed_demo().user)
+        from chegouhub.devtools.demo_data import seed_demo_usd_loja
+
+        # The demo user as it is (seed_demo would set its password again: a password change closes
+        # its sessions and revokes its tokens).
+        usd = seed_demo_usd_loja(get_user_model().objects.get(username=DEMO_USERNAME))
         if simulate:
             store = SimulatedStore(loja=usd, rate=max(rate / 4, 0.5), stop=sup.stopping, target=site, fake_url=None,
                                    currency="USD", unit_price="12.50")
