@@ -76,6 +76,6 @@ def test_connect_a_store_through_shopify_and_see_its_catalog(install_server, tra
     expect(page.locator('#linhas-estoque tr[data-sku="CANECA-ESM"] .estoque-atual')).to_have_text("12")
     expect(page.locator('#linhas-estoque tr[data-sku="CAM-AZ-P"] .estoque-atual')).to_have_text("3")
     expect(page.locator("#linhas-estoque tr")).to_have_count(2)
-    expect(page.get_by_label("Loja").locator("option:checked")).to_have_text(f"Loja do Navegador — {SHOP}")
+    expect(page.get_by_label("Loja", exact=True).locator("option:checked")).to_have_text(f"Loja do Navegador — {SHOP}")
     topics = sorted(s["topic"] for s in fake.subscriptions(SHOP))
     assert topics == ["APP_UNINSTALLED", "ORDERS_CANCELLED", "ORDERS_PAID", "REFUNDS_CREATE"]

@@ -173,7 +173,7 @@ def test_connect_with_a_pasted_token_tested_before_saving(demo, page_factory, fa
     form.get_by_role("button", name="Testar e conectar").click()
     page.wait_for_url(re.compile(r"/\?loja=\d+$"))
     page.wait_for_selector("html[data-painel=pronto]")
-    expect(page.get_by_label("Loja").locator("option:checked")).to_have_text("Loja Colada — colada-painel.myshopify.com")
+    expect(page.get_by_label("Loja", exact=True).locator("option:checked")).to_have_text("Loja Colada — colada-painel.myshopify.com")
 
 
 def test_choose_the_lojas_location_among_the_shops(demo, page_factory, fake_shopify_server):

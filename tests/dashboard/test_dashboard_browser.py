@@ -32,7 +32,7 @@ def test_login_then_the_stock_table_with_low_and_zero_highlighted(demo, page_fac
     expect(page.get_by_role("alert")).to_contain_text("Usuário ou senha inválidos")
 
     login(page, demo.server)
-    expect(page.get_by_label("Loja")).to_have_value(str(demo.loja.pk))
+    expect(page.get_by_label("Loja", exact=True)).to_have_value(str(demo.loja.pk))
     expect(page.locator("#linhas-estoque tr")).to_have_count(4)
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("20")
     expect(row(page, "CANECA-01")).to_have_class(re.compile(r"\bbaixo\b"))
@@ -192,7 +192,7 @@ def test_the_loja_picker_opens_another_loja_and_events_stay_in_their_loja(demo, 
     make_produto(second, "SEG-001", estoque=9, minimo=1, nome="Produto da segunda loja")
     page = page_factory()
     login(page, demo.server)
-    page.get_by_label("Loja").select_option(str(second.pk))
+    page.get_by_label("Loja", exact=True).select_option(str(second.pk))
     page.wait_for_timeout(300)
     assert "loja=" not in page.url  # choosing does not navigate by itself
     expect(page.locator("#linhas-estoque tr")).to_have_count(4)
