@@ -100,7 +100,7 @@ def plan_variant_batch(*, loja: Loja, variants: list[ShopifyVariant], planned: s
     links = {link.shopify_variant_id: link for link in VarianteShopify.objects.filter(
         loja=loja, shopify_variant_id__in=[v.variant_id for v in with_sku])}
     new = [v for v in with_sku if v.variant_id not in links]
-    resolved = resolve_skus(loja_id=loja.pk, skus={v.sku for v in new})
+    resolved = resolve_skus(loja_id=loja.pk, deposito_id=loja.deposito_id, skus={v.sku for v in new})
     to_create: dict[str, ShopifyVariant] = {}
     for v in new:  # two variants with one SKU: the first creates the produto, the second links to it
         if v.sku not in resolved and v.sku not in to_create and v.sku not in (planned or ()):
@@ -116,20 +116,17 @@ def apply_variant_batch(*, importacao: Importacao, loja: Loja, variants: list[Sh
         plan = plan_variant_batch(loja=loja, variants=variants)
         to_create, resolved = plan["to_create"], plan["resolved"]
         created = Produto.objects.bulk_create(
-            [Produto(loja=loja, sku=sku, nome=v.titulo, estoque_minimo=0) for sku, v in to_create.items()]
+            [Produto(loja=loja, deposito_id=loja.deposito_id, sku=sku, nome=v.titulo, estoque_minimo=0)
+             for sku, v in to_create.items()]
         )
         for produto in created:
             resolved[produto.sku] = produto.pk
         deltas = {p.pk: to_create[p.sku].disponivel for p in created if to_create[p.sku].disponivel}
         if deltas:
-            result = apply_stock_changes(loja_id=loja.pk, deltas=deltas, origem=Origem.IMPORTACAO,
-                                         referencia=f"importacao-{importacao.pk}",
+            result = apply_stock_changes(deposito_id=loja.deposito_id, loja_id=loja.pk, deltas=deltas,
+                                         origem=Origem.IMPORTACAO, referencia=f"importacao-{importacao.pk}",
                                          motivo="Estoque inicial importado da Shopify")
-            # After the webhook path's refactor `apply_stock_changes` returns its events for the
-            # calling action to record; before it, it recorded them itself. Both hold here.
-            events = getattr(result, "events", None)
-            if events:
-                record_events(events)
+            record_events(result.events)
         VarianteShopify.objects.bulk_create([
             VarianteShopify(loja=loja, produto_id=resolved[v.sku], shopify_variant_id=v.variant_id,
                             inventory_item_id=v.inventory_item_id, sku=v.sku, titulo=v.titulo,

@@ -40,8 +40,8 @@ def dashboard_snapshot(*, user, loja_id: int | None) -> Snapshot:
         return snap
     last = visible_events(user_id=user.pk, loja_id=loja.pk).order_by("-id").values_list("id", flat=True).first()
     snap.cursor = last or 0
-    snap.produtos = list(Produto.objects.filter(loja=loja).order_by("nome", "id"))
-    alertas = Alerta.objects.filter(loja=loja, status=AlertaStatus.ATIVO).select_related("produto").order_by("-id")
+    snap.produtos = list(Produto.objects.filter(deposito_id=loja.deposito_id).order_by("nome", "id"))
+    alertas = Alerta.objects.filter(produto__deposito_id=loja.deposito_id, status=AlertaStatus.ATIVO).select_related("produto").order_by("-id")
     snap.alertas = sorted(alertas, key=lambda a: (PRIORITY_RANK.get(a.prioridade, 9), -a.pk))
     sales = (
         visible_events(user_id=user.pk, loja_id=loja.pk, stream=Stream.ESTOQUE)

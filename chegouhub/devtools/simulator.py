@@ -327,7 +327,7 @@ def sku_map_for(loja) -> dict[str, int]:
     """Shopify SKU -> produto id, as the receiver matches them (mapeamento first, then equal SKU)."""
     from chegouhub.inventory.models import Mapeamento, Produto
 
-    mapping = dict(Produto.objects.filter(loja=loja).values_list("sku", "pk"))
+    mapping = dict(Produto.objects.filter(deposito_id=loja.deposito_id).values_list("sku", "pk"))
     mapping.update(dict(Mapeamento.objects.filter(loja=loja).values_list("shopify_sku", "produto_id")))
     return mapping
 

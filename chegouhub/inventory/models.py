@@ -5,8 +5,11 @@ from django.db.models import Q
 
 
 class Produto(models.Model):
-    # The unique (loja, sku) index below leads with the loja: its own index would be a second copy.
+    # The loja that created it (its "home"); its stock is the depósito's, shared by the depósito's lojas.
     loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="produtos", db_index=False)
+    # The unique (deposito, sku) index below leads with the depósito: its own index would be a copy.
+    deposito = models.ForeignKey("stores.Deposito", on_delete=models.CASCADE, related_name="produtos",
+                                 db_index=False)
     sku = models.CharField(max_length=255)
     nome = models.CharField(max_length=255)
     # 64-bit: no sale or receipt a column can hold refuses (CONTRACT section 8).
@@ -16,10 +19,15 @@ class Produto(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["loja", "sku"], name="produto_unique_sku_per_loja")]
+        constraints = [models.UniqueConstraint(fields=["deposito", "sku"], name="produto_unique_sku_per_deposito")]
 
     def __str__(self) -> str:
         return f"{self.sku} ({self.estoque_atual})"
+
+    def save(self, *args, **kwargs):
+        if self.deposito_id is None:  # a produto created for a loja lives in that loja's depósito
+            self.deposito_id = self.loja.deposito_id
+        super().save(*args, **kwargs)
 
 
 class Mapeamento(models.Model):

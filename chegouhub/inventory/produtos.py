@@ -22,7 +22,7 @@ EVENT_SCHEMAS.setdefault("produto_atualizado", (Stream.ESTOQUE, frozenset(
 
 
 def produto_event(produto: Produto) -> NewEvent:
-    return NewEvent(type="produto_atualizado", loja_id=produto.loja_id, data={
+    return NewEvent(type="produto_atualizado", loja_id=produto.loja_id, deposito_id=produto.deposito_id, data={
         "loja_id": produto.loja_id, "produto_id": produto.pk, "sku": produto.sku, "nome": produto.nome,
         "estoque_atual": produto.estoque_atual, "estoque_minimo": produto.estoque_minimo})
 

@@ -8,6 +8,7 @@ from chegouhub.common.validation import (
     no_control_characters,
     no_control_characters_but_whitespace,
 )
+from chegouhub.stores.models import Deposito
 from chegouhub.stores.selectors import lojas_for_user
 
 from .models import Alerta, Mapeamento, Movimentacao, Produto
@@ -30,8 +31,17 @@ class UserProdutoField(serializers.PrimaryKeyRelatedField):
 MOVEMENT_MAX = 10**12
 
 
+class UserDepositoField(serializers.PrimaryKeyRelatedField):
+    """A depósito id that must be one of the requesting user's."""
+
+    def get_queryset(self):
+        return Deposito.objects.filter(owner_id=self.context["request"].user.pk)
+
+
 class ProdutoSerializer(serializers.ModelSerializer):
-    loja_id = UserLojaField(source="loja")
+    # On create: `loja_id` means that loja's depósito; or `deposito_id` (CONTRACT 10).
+    loja_id = UserLojaField(source="loja", required=False)
+    deposito_id = UserDepositoField(source="deposito", required=False)
     sku = serializers.CharField(max_length=255, validators=[no_control_characters])
     nome = serializers.CharField(max_length=255, validators=[no_control_characters])
     estoque_atual = ColumnIntegerField(model=Produto, column="estoque_atual", required=False, default=0)
@@ -40,7 +50,7 @@ class ProdutoSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Produto
-        fields = ["id", "loja_id", "sku", "nome", "estoque_atual", "estoque_minimo"]
+        fields = ["id", "loja_id", "deposito_id", "sku", "nome", "estoque_atual", "estoque_minimo"]
         validators: list = []  # uniqueness checked below with a clear message
 
     def get_fields(self):
@@ -49,18 +59,34 @@ class ProdutoSerializer(serializers.ModelSerializer):
             # After creation, stock changes only through the movement endpoint.
             fields["estoque_atual"].read_only = True
             fields["loja_id"].read_only = True
+            fields["deposito_id"].read_only = True
         return fields
 
     def validate(self, attrs):
-        loja = attrs.get("loja") or getattr(self.instance, "loja", None)
+        if self.instance is None:
+            attrs["loja"], attrs["deposito"] = _home(attrs.get("loja"), attrs.get("deposito"))
+        deposito = attrs.get("deposito") or self.instance.deposito
         sku = attrs.get("sku")
         if sku is not None:
-            clash = Produto.objects.filter(loja=loja, sku=sku)
+            clash = Produto.objects.filter(deposito=deposito, sku=sku)
             if self.instance is not None:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
-                raise serializers.ValidationError({"sku": "Já existe um produto com este SKU nesta loja."})
+                raise serializers.ValidationError({"sku": "Já existe um produto com este SKU neste depósito."})
         return attrs
+
+
+def _home(loja, deposito):
+    """A new produto's loja and depósito: the loja's depósito, or the depósito's first loja."""
+    if loja is None and deposito is None:
+        raise serializers.ValidationError({"loja_id": "Informe loja_id ou deposito_id."})
+    if loja is not None and deposito is not None and loja.deposito_id != deposito.pk:
+        raise serializers.ValidationError({"deposito_id": "A loja não pertence a este depósito."})
+    if loja is None:
+        loja = deposito.lojas.order_by("id").first()
+        if loja is None:
+            raise serializers.ValidationError({"deposito_id": "O depósito não tem lojas."})
+    return loja, loja.deposito
 
 
 class MovimentacaoCreateSerializer(serializers.Serializer):
@@ -106,8 +132,8 @@ class MapeamentoSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         loja = attrs.get("loja") or self.instance.loja
         produto = attrs.get("produto") or self.instance.produto
-        if produto.loja_id != loja.pk:
-            raise serializers.ValidationError({"produto_id": "O produto não pertence a esta loja."})
+        if produto.deposito_id != loja.deposito_id:
+            raise serializers.ValidationError({"produto_id": "O produto não pertence ao depósito desta loja."})
         sku = attrs.get("shopify_sku", getattr(self.instance, "shopify_sku", None))
         clash = Mapeamento.objects.filter(loja=loja, shopify_sku=sku)
         if self.instance is not None:

@@ -36,16 +36,17 @@ class StockResult:
 
 
 def apply_stock_changes(
-    *, loja_id: int, deltas: dict[int, int], origem: str, referencia: str = "", motivo: str = ""
+    *, deposito_id: int, loja_id: int | None, deltas: dict[int, int], origem: str, referencia: str = "",
+    motivo: str = "",
 ) -> StockResult:
-    """Apply signed deltas {produto_id: delta} of one loja. Caller holds the transaction and
-    records the returned events."""
+    """Apply signed deltas {produto_id: delta} of one depósito; `loja_id` is where the change happened
+    (None: a manual change). Caller holds the transaction and records the returned events."""
     deltas = {pid: d for pid, d in deltas.items() if d}
     if not deltas:
         return StockResult()
     # Stable lock order: two webhooks touching the same products can never deadlock.
     locked = list(
-        Produto.objects.select_for_update().filter(loja_id=loja_id, pk__in=deltas.keys()).order_by("pk")
+        Produto.objects.select_for_update().filter(deposito_id=deposito_id, pk__in=deltas.keys()).order_by("pk")
     )
     changes: list[StockChange] = []
     movements: list[Movimentacao] = []
@@ -56,7 +57,7 @@ def apply_stock_changes(
         movements.append(
             Movimentacao(
                 produto_id=produto.pk,
-                loja_id=loja_id,
+                loja_id=loja_id or produto.loja_id,  # a manual change: the produto's own loja
                 quantidade=delta,
                 estoque_anterior=before,
                 estoque_atual=before + delta,
@@ -76,8 +77,8 @@ def apply_stock_changes(
                 movimentacao=movement,
             )
         )
-    events = [stock_event(loja_id, c, origem) for c in changes]
-    events += _update_alerts(loja_id, changes)
+    events = [stock_event(loja_id, c, origem, deposito_id) for c in changes]
+    events += _update_alerts(loja_id, deposito_id, changes)
     log_stock_changes(loja_id, changes, origem, referencia)
     return StockResult(changes, events)
 
@@ -110,12 +111,14 @@ def log_stock_changes(loja_id: int, changes: list[StockChange], origem: str, ref
     )
 
 
-def stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:
+def stock_event(loja_id: int | None, c: StockChange, origem: str, deposito_id: int) -> NewEvent:
     return NewEvent(
         type="estoque_atualizado",
         loja_id=loja_id,
+        deposito_id=deposito_id,
         data={
             "loja_id": loja_id,
+            "deposito_id": deposito_id,
             "produto_id": c.produto.pk,
             "sku": c.produto.sku,
             "estoque_anterior": c.estoque_anterior,
@@ -126,7 +129,7 @@ def stock_event(loja_id: int, c: StockChange, origem: str) -> NewEvent:
     )
 
 
-def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
+def _update_alerts(loja_id: int | None, deposito_id: int, changes: list[StockChange]) -> list[NewEvent]:
     """Open or resolve alerts for the new stock levels (products are locked by the caller)."""
     if not changes:
         return []
@@ -143,14 +146,20 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
         transition = alert_transition(before=c.estoque_anterior, after=c.estoque_atual,
                                       minimo=produto.estoque_minimo, active=tipos)
         if transition.reached_zero:
-            events.append(zero_event(loja_id, produto, c.estoque_atual))
-        to_open += [_new_alert(loja_id, produto, tipo, c.estoque_atual) for tipo in transition.open]
+            events.append(zero_event(loja_id, produto, c.estoque_atual, deposito_id))
+        # An alert belongs to the loja where it happened, or to the produto's own (a manual change).
+        to_open += [_new_alert(loja_id or produto.loja_id, produto, tipo, c.estoque_atual)
+                    for tipo in transition.open]
         to_resolve += [active[(produto.pk, tipo)].pk for tipo in transition.resolve]
     if to_resolve:
         Alerta.objects.filter(pk__in=to_resolve).update(status=AlertaStatus.RESOLVIDO, resolvido_em=timezone.now())
     if to_open:
         Alerta.objects.bulk_create(to_open)
-        notify.stock_alerts_opened(loja_id, to_open)  # Slack/Discord outbox, sent after commit
+        by_loja: dict[int, list[Alerta]] = {}
+        for alerta in to_open:
+            by_loja.setdefault(alerta.loja_id, []).append(alerta)
+        for alert_loja, alertas in by_loja.items():  # Slack/Discord outbox, sent after commit
+            notify.stock_alerts_opened(alert_loja, alertas)
         for alerta in to_open:
             estoque_log.warning(
                 "stock alert opened",
@@ -161,9 +170,11 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
                 NewEvent(
                     type="alerta_estoque_gerado",
                     loja_id=loja_id,
+                    deposito_id=deposito_id,
                     priority=alerta.prioridade,
                     data={
                         "loja_id": loja_id,
+                        "deposito_id": deposito_id,
                         "alerta_id": alerta.pk,
                         "produto_id": alerta.produto_id,
                         "sku": alerta.produto.sku,
@@ -177,12 +188,13 @@ def _update_alerts(loja_id: int, changes: list[StockChange]) -> list[NewEvent]:
     return events
 
 
-def zero_event(loja_id: int, produto: Produto, after: int) -> NewEvent:
+def zero_event(loja_id: int | None, produto: Produto, after: int, deposito_id: int) -> NewEvent:
     return NewEvent(
         type="produto_estoque_zero",
         loja_id=loja_id,
+        deposito_id=deposito_id,
         priority="critica",
-        data={"loja_id": loja_id, "produto_id": produto.pk, "sku": produto.sku, "nome": produto.nome,
+        data={"loja_id": loja_id, "deposito_id": deposito_id, "produto_id": produto.pk, "sku": produto.sku, "nome": produto.nome,
               "estoque_atual": after},
     )
 
@@ -204,29 +216,32 @@ def adjust_stock(*, produto: Produto, quantidade: int, motivo: str, origem: str 
     if not quantidade:
         raise ValueError("quantidade must be non-zero")
     with transaction.atomic():
-        result = apply_stock_changes(loja_id=produto.loja_id, deltas={produto.pk: quantidade}, origem=origem,
-                                     motivo=motivo)
+        result = apply_stock_changes(deposito_id=produto.deposito_id, loja_id=None,
+                                     deltas={produto.pk: quantidade}, origem=origem, motivo=motivo)
         record_events(result.events)
     return result.changes[0].movimentacao
 
 
 def create_produto(*, loja, sku: str, nome: str, estoque_minimo: int = 0, estoque_inicial: int = 0) -> Produto:
-    """A new produto; a non-zero initial stock is recorded as an `inicial` movement."""
+    """A new produto in the loja's depósito; a non-zero initial stock is recorded as an `inicial` movement."""
     with transaction.atomic():
-        produto = Produto.objects.create(loja=loja, sku=sku, nome=nome, estoque_minimo=estoque_minimo)
+        produto = Produto.objects.create(loja=loja, deposito_id=loja.deposito_id, sku=sku, nome=nome,
+                                         estoque_minimo=estoque_minimo)
         if estoque_inicial:
-            result = apply_stock_changes(loja_id=loja.pk, deltas={produto.pk: estoque_inicial}, origem=Origem.INICIAL)
+            result = apply_stock_changes(deposito_id=loja.deposito_id, loja_id=None,
+                                         deltas={produto.pk: estoque_inicial}, origem=Origem.INICIAL)
             record_events(result.events)
             produto.refresh_from_db(fields=["estoque_atual"])
     return produto
 
 
-def resolve_skus(*, loja_id: int, skus: set[str]) -> dict[str, int]:
-    """Shopify SKU -> produto id: an explicit mapeamento first, then an equal produto sku."""
+def resolve_skus(*, loja_id: int, deposito_id: int, skus: set[str]) -> dict[str, int]:
+    """Shopify SKU -> produto id: the receiving loja's mapeamento first, then an equal sku among
+    the depósito's produtos (CONTRACT 10)."""
     if not skus:
         return {}
     found = dict(
-        Produto.objects.filter(loja_id=loja_id, sku__in=skus).values_list("sku", "pk")
+        Produto.objects.filter(deposito_id=deposito_id, sku__in=skus).values_list("sku", "pk")
     )
     found.update(
         Mapeamento.objects.filter(loja_id=loja_id, shopify_sku__in=skus).values_list("shopify_sku", "produto_id")

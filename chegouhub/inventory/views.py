@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from chegouhub.common.validation import INT64_MAX, INT64_MIN, range_message
+from chegouhub.stores.models import Loja
 
 from .models import Alerta, Mapeamento, Movimentacao, Origem, Produto
 from .serializers import (
@@ -42,16 +43,31 @@ def choice_param(request, name: str, choices) -> str | None:
 
 
 class OwnedByUserMixin:
-    """Everything hangs under a loja; a user sees only their own lojas' rows."""
+    """Everything hangs under a loja; a user sees only their own lojas' rows.
+
+    `deposito_path`: how the model reaches its depósito. With one, `?loja_id=` means the loja's
+    depósito (CONTRACT 10: a loja's stock is its depósito's) and `?deposito_id=` filters too;
+    without one (mapeamentos, which belong to a loja), `?loja_id=` is that loja's rows.
+    """
+
+    deposito_path: str | None = None
 
     def owned(self, model):
         qs = model.objects.filter(loja__owner_id=self.request.user.pk)
         loja_id = int_param(self.request, "loja_id")
-        return qs.filter(loja_id=loja_id) if loja_id is not None else qs
+        if self.deposito_path is None:
+            return qs.filter(loja_id=loja_id) if loja_id is not None else qs
+        if loja_id is not None:
+            qs = qs.filter(**{f"{self.deposito_path}__in": Loja.objects.filter(pk=loja_id).values("deposito_id")})
+        deposito_id = int_param(self.request, "deposito_id")
+        if deposito_id is not None:
+            qs = qs.filter(**{self.deposito_path: deposito_id})
+        return qs
 
 
 class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
     serializer_class = ProdutoSerializer
+    deposito_path = "deposito_id"
 
     def get_queryset(self):
         qs = self.owned(Produto)
@@ -84,6 +100,7 @@ class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
 
 class MovimentacaoViewSet(OwnedByUserMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = MovimentacaoSerializer
+    deposito_path = "produto__deposito_id"
 
     def get_queryset(self):
         qs = self.owned(Movimentacao)
@@ -105,6 +122,7 @@ class MapeamentoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
 
 class AlertaViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AlertaSerializer
+    deposito_path = "produto__deposito_id"
 
     def get_queryset(self):
         qs = self.owned(Alerta)

@@ -32,7 +32,7 @@ from chegouhub.stores.models import Loja
 from . import metrics
 from .auth import authenticate_session
 from .cursor import DeliveryCursor
-from .events import loja_group, serialize_event, user_group
+from .events import deposito_group, serialize_event, user_group
 from .models import Stream
 from .revocation import SessionBoundSocket
 from .selectors import scope_events, scope_last_id
@@ -139,7 +139,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         # The key is taken out of its one-slot holder, which every copy of the scope shares.
         holder = self.scope.get("session_key") or []
         session_key = holder.pop() if holder else None
-        self.user_id, owns = await _socket_access(session_key, loja_id or None)
+        self.user_id, owns = await _socket_access(session_key, loja_id or None)  # owns: the loja's depósito
         if self.user_id is None:
             return await self._refuse(CLOSE_NOT_AUTHENTICATED, "not authenticated")
         code = self.authorize(loja_id, owns)
@@ -466,13 +466,14 @@ class EstoqueConsumer(SessionBoundSocket, ScopedEventConsumer):
     def requested_loja(self) -> int | None | bool:
         return _query_int(self.scope, "loja_id")
 
-    def authorize(self, loja_id: int | None | bool, owns_loja: bool) -> int | None:
+    def authorize(self, loja_id: int | None | bool, owns_loja: int | None) -> int | None:
         if not loja_id:
             return CLOSE_BAD_REQUEST
         if not owns_loja:
             return CLOSE_FORBIDDEN
         self.loja_id = loja_id
-        self._scope_groups = (loja_group(loja_id),)
+        # A loja's socket receives its depósito's stock events (CONTRACT 10): one group per depósito.
+        self._scope_groups = (deposito_group(owns_loja),)
         return None
 
 
@@ -488,12 +489,12 @@ class NotificationsConsumer(SessionBoundSocket, ScopedEventConsumer):
 
 
 @database_sync_to_async
-def _socket_access(session_key: str | None, loja_id: int | None) -> tuple[int | None, bool]:
-    """(the session's active user id or None, whether that user owns `loja_id`)."""
+def _socket_access(session_key: str | None, loja_id: int | None) -> tuple[int | None, int | None]:
+    """(the session's active user id or None, the depósito of `loja_id` if that user owns it)."""
     user_id = authenticate_session(session_key)
     if user_id is None or loja_id is None:
-        return user_id, False
-    return user_id, Loja.objects.filter(pk=loja_id, owner_id=user_id).exists()
+        return user_id, None
+    return user_id, Loja.objects.filter(pk=loja_id, owner_id=user_id).values_list("deposito_id", flat=True).first()
 
 
 @database_sync_to_async

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from chegouhub.common.logging import channels_log
+from chegouhub.stores.models import Loja
 
 from . import metrics
 
@@ -26,17 +27,19 @@ from .models import Event, Stream
 EVENT_SCHEMAS: dict[str, tuple[str, frozenset[str]]] = {
     "venda_shopify_processada": (
         Stream.ESTOQUE,
-        frozenset({"loja_id", "order_id", "order_name", "itens", "nao_mapeados", "linhas_invalidas", "valor"}),
+        frozenset({"loja_id", "deposito_id", "order_id", "order_name", "itens", "nao_mapeados", "linhas_invalidas",
+                   "valor"}),
     ),
     "estoque_atualizado": (
         Stream.ESTOQUE,
-        frozenset({"loja_id", "produto_id", "sku", "estoque_anterior", "estoque_atual", "quantidade", "origem"}),
+        frozenset({"loja_id", "deposito_id", "produto_id", "sku", "estoque_anterior", "estoque_atual", "quantidade",
+                   "origem"}),
     ),
-    "produto_estoque_zero": (Stream.ESTOQUE, frozenset({"loja_id", "produto_id", "sku", "nome", "estoque_atual"})),
+    "produto_estoque_zero": (Stream.ESTOQUE, frozenset({"loja_id", "deposito_id", "produto_id", "sku", "nome", "estoque_atual"})),
     "alerta_estoque_gerado": (
         Stream.ESTOQUE,
         frozenset(
-            {"loja_id", "alerta_id", "produto_id", "sku", "tipo", "prioridade", "estoque_atual", "estoque_minimo"}
+            {"loja_id", "deposito_id", "alerta_id", "produto_id", "sku", "tipo", "prioridade", "estoque_atual", "estoque_minimo"}
         ),
     ),
     "system_notification": (Stream.NOTIFICATIONS, frozenset({"message", "priority"})),
@@ -77,13 +80,16 @@ _ADVISORY_NAMESPACE = {Stream.ESTOQUE: 0x43480001, Stream.NOTIFICATIONS: 0x43480
 class NewEvent:
     type: str
     data: dict
-    loja_id: int | None = None
+    loja_id: int | None = None  # stock events: the loja where it happened (None: a manual change)
     user_id: int | None = None
     priority: str = "normal"
+    # Stock events: their scope (CONTRACT 10). Left None, record_events takes the loja's depósito.
+    deposito_id: int | None = None
 
 
-def loja_group(loja_id: int) -> str:
-    return f"loja.{loja_id}"
+def deposito_group(deposito_id: int) -> str:
+    """The channel-layer group of a depósito's stock stream: every socket of its lojas."""
+    return f"deposito.{deposito_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -113,18 +119,18 @@ class GroupMessage(tuple):
 
 def _scope_of(event: Event) -> tuple[str, int]:
     if event.stream == Stream.ESTOQUE:
-        return Stream.ESTOQUE, event.loja_id
+        return Stream.ESTOQUE, event.deposito_id
     return Stream.NOTIFICATIONS, event.user_id
 
 
 def _scope_filter(stream: str, key: int) -> Q:
     if stream == Stream.ESTOQUE:
-        return Q(stream=stream, loja_id=key)
+        return Q(stream=stream, deposito_id=key)
     return Q(stream=stream, user_id=key)
 
 
 def _lock_keys(scopes: list[tuple[str, int]]) -> list[tuple[int, int]]:
-    # Stock streams lock per loja (lojas never wait on each other). Notifications are rare and a
+    # Stock streams lock per depósito (depósitos never wait on each other). Notifications are rare and a
     # transaction may notify several users across several calls (webhook configuration records
     # many lojas at once), so they share one key: acquiring it twice in one transaction is free,
     # and no two notifying transactions can take per-user locks in opposite orders and deadlock.
@@ -150,6 +156,8 @@ def _lock_scopes(scopes: list[tuple[str, int]]) -> None:
 def check_schema(new: NewEvent) -> str:
     """The event's stream; raises when its data does not match its type's schema."""
     stream, keys = EVENT_SCHEMAS[new.type]
+    if stream == Stream.ESTOQUE:  # every stock event names its depósito (CONTRACT 10), even one
+        keys = keys | {"deposito_id"}  # registered elsewhere without it
     if set(new.data) != keys:
         raise ValueError(f"event {new.type} data keys {sorted(new.data)} != schema {sorted(keys)}")
     if stream == Stream.NOTIFICATIONS and new.user_id is None:
@@ -157,23 +165,41 @@ def check_schema(new: NewEvent) -> str:
     return stream
 
 
-def stock_lock_key(loja_id: int) -> tuple[int, int]:
-    """The advisory lock key of a loja's stock stream (for callers that write the log in raw SQL)."""
-    (key,) = _lock_keys([(Stream.ESTOQUE, loja_id)])
+def stock_lock_key(deposito_id: int) -> tuple[int, int]:
+    """The advisory lock key of a depósito's stock stream (for callers that write the log in raw SQL)."""
+    (key,) = _lock_keys([(Stream.ESTOQUE, deposito_id)])
     return key
+
+
+def _fill_depositos(events: list[NewEvent]) -> None:
+    """Stock events given only their loja take its depósito (one query for the lot)."""
+    missing = {new.loja_id for new in events
+               if new.deposito_id is None and EVENT_SCHEMAS[new.type][0] == Stream.ESTOQUE}
+    if missing:
+        depositos = dict(Loja.objects.filter(pk__in=missing).values_list("pk", "deposito_id"))
+        for new in events:
+            if new.deposito_id is None and new.loja_id in depositos:
+                new.deposito_id = depositos[new.loja_id]
+    for new in events:
+        if new.deposito_id is not None:
+            new.data.setdefault("deposito_id", new.deposito_id)
 
 
 def record_events(events: list[NewEvent]) -> list[Event]:
     """Write events to the log (inside the current transaction) and publish them on commit."""
     rows = []
+    _fill_depositos(events)
     for new in events:
         stream = check_schema(new)
+        if stream == Stream.ESTOQUE and new.deposito_id is None:
+            raise ValueError(f"stock event {new.type} needs a depósito (or a loja that has one)")
         rows.append(
             Event(
                 stream=stream,
                 type=new.type,
                 loja_id=new.loja_id,
                 user_id=new.user_id,
+                deposito_id=new.deposito_id if stream == Stream.ESTOQUE else None,
                 priority=new.priority,
                 data=new.data,
             )
@@ -201,7 +227,7 @@ def record_events(events: list[NewEvent]) -> list[Event]:
 
 def _group_for(event: Event) -> str:
     if event.stream == Stream.ESTOQUE:
-        return loja_group(event.loja_id)
+        return deposito_group(event.deposito_id)
     return user_group(event.user_id)
 
 

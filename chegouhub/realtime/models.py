@@ -20,6 +20,9 @@ class Event(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # The stock stream's scope (CONTRACT 10): a loja's socket receives its depósito's stock events.
+    deposito = models.ForeignKey("stores.Deposito", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+", db_index=False)
     priority = models.CharField(max_length=10, default="normal")
     data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,4 +32,5 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["loja", "stream", "id"]),
             models.Index(fields=["user", "stream", "id"]),
+            models.Index(fields=["deposito", "stream", "id"]),
         ]

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from chegouhub.stores.models import Loja
+
 from .models import Event, Stream
 
 
 def visible_events(*, user_id: int, loja_id: int | None = None, stream: str | None = None) -> QuerySet[Event]:
-    """Events a user may see: their lojas' stock events and their own notifications."""
-    estoque = Q(stream=Stream.ESTOQUE, loja__owner_id=user_id)
+    """Events a user may see: their depósitos' stock events and their own notifications. With a
+    loja: its depósito's stock events (CONTRACT 10) and that loja's notifications."""
+    estoque = Q(stream=Stream.ESTOQUE, deposito__owner_id=user_id)
     if loja_id is not None:
-        estoque &= Q(loja_id=loja_id)
+        estoque &= Q(deposito_id__in=Loja.objects.filter(pk=loja_id, owner_id=user_id).values("deposito_id"))
     notifications = Q(stream=Stream.NOTIFICATIONS, user_id=user_id)
     if loja_id is not None:  # only that loja's: another loja's webhook_status_change is not about it
         notifications &= Q(loja_id=loja_id)

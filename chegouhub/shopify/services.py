@@ -267,27 +267,31 @@ def apply_order_facts(*, loja_id: int, facts: OrderFacts, origem: str) -> Proces
     decides applied, and the delivery's events appended once."""
     row = _lock_ledger(loja_id, facts.order_id)
     state = _state(row)
-    resolution = resolve_skus(loja_id=loja_id, skus=ledger.skus_to_resolve(state, facts))
+    deposito_id = Loja.objects.filter(pk=loja_id).values_list("deposito_id", flat=True).get()
+    resolution = resolve_skus(loja_id=loja_id, deposito_id=deposito_id, skus=ledger.skus_to_resolve(state, facts))
     settlement = ledger.settle(state, facts, resolution)
     _store_state(row, settlement.state)
     record_sale_values(loja_id=loja_id, order_id=facts.order_id, values=settlement.values)
-    stock = apply_stock_changes(loja_id=loja_id, deltas=settlement.deltas, origem=origem,
+    stock = apply_stock_changes(deposito_id=deposito_id, loja_id=loja_id, deltas=settlement.deltas, origem=origem,
                                 referencia=facts.referencia)
     events = stock.events
     if settlement.first_paid:
-        events.append(sale_event(loja_id, facts, settlement.state.order_name, stock.changes, settlement))
+        events.append(sale_event(loja_id, facts, settlement.state.order_name, stock.changes, settlement,
+                                 deposito_id))
     record_events(events)
     return ProcessResult(order_id=facts.order_id, unmapped_skus=settlement.unmapped,
                          invalid_lines=settlement.invalid)
 
 
 def sale_event(loja_id: int, facts: OrderFacts, order_name: str, changes: list[StockChange],
-               settlement: ledger.Settlement) -> NewEvent:
+               settlement: ledger.Settlement, deposito_id: int) -> NewEvent:
     return NewEvent(
         type="venda_shopify_processada",
         loja_id=loja_id,
+        deposito_id=deposito_id,
         data={
             "loja_id": loja_id,
+            "deposito_id": deposito_id,
             "order_id": facts.order_id,
             "order_name": order_name,
             "itens": [

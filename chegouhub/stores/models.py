@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from .fields import EncryptedTextField
@@ -19,6 +19,20 @@ class WebhookStatus(models.TextChoices):
     REMOVED = "removido"
     UNINSTALLED = "desinstalado"
     ERROR = "erro"
+
+
+class Deposito(models.Model):
+    """A stock shared by some of one user's lojas (CONTRACT 10): their produtos live here."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="depositos")
+    nome = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.nome
 
 
 class Loja(models.Model):
@@ -42,6 +56,11 @@ class Loja(models.Model):
     location_id = models.CharField(max_length=100, blank=True, default="")
     # shop/redact (CONTRACT 13): keep the stock history (produtos, movements, alerts, ledger) or delete it.
     manter_historico = models.BooleanField(default=False)
+    # Every loja belongs to exactly one depósito; a loja saved without one gets its own (save()).
+    deposito = models.ForeignKey(Deposito, on_delete=models.PROTECT, related_name="lojas")
+    # CONTRACT 10: when on, ChegouHub is the truth for the loja's `available` at its location.
+    sincronizar_estoque = models.BooleanField(default=False)
+    estoque_reserva = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,3 +68,8 @@ class Loja(models.Model):
 
     def __str__(self) -> str:
         return f"{self.nome} ({self.shop_domain})"
+
+    def save(self, *args, **kwargs):
+        if self.deposito_id is None:  # a new loja gets its own depósito unless one is given
+            self.deposito = Deposito.objects.create(owner_id=self.owner_id, nome=self.nome or self.shop_domain)
+        super().save(*args, **kwargs)

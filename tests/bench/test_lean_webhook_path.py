@@ -120,7 +120,7 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     camisa = await sync_to_async(_make)(make_produto, loja, "CAMISA-P", 10)
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(f"loja.{loja.pk}", channel)
+    await layer.group_add(f"deposito.{loja.deposito_id}", channel)
     await post(asgi, loja, "orders/paid", order_payload(500, [(1, "CAMISA-P", 1)]))
     await received_events(layer, channel, 2)  # the first sale's two events
     sale = order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)])
@@ -186,7 +186,7 @@ async def test_same_outcome_as_the_django_view(asgi, client, user, make_loja, ma
         def norm(value):
             if isinstance(value, dict):
                 return {k: (ids.get(v, v) if k == "produto_id" else norm(v)) for k, v in value.items()
-                        if k not in ("loja_id", "alerta_id")}
+                        if k not in ("loja_id", "deposito_id", "alerta_id")}
             if isinstance(value, list):
                 return [norm(v) for v in value]
             return value
@@ -197,7 +197,8 @@ async def test_same_outcome_as_the_django_view(asgi, client, user, make_loja, ma
                            m.referencia) for m in Movimentacao.objects.filter(loja=loja).order_by("id")],
             "alerts": [(ids[a.produto_id], a.tipo, a.prioridade, a.status, a.estoque_atual, a.estoque_minimo)
                        for a in Alerta.objects.filter(loja=loja).order_by("id")],
-            "events": [(e.type, e.priority, e.stream, norm(e.data)) for e in Event.objects.filter(loja=loja)],
+            "events": [(e.type, e.priority, e.stream, norm(e.data))
+                       for e in Event.objects.filter(deposito_id=loja.deposito_id)],
             "ledgers": [(o.order_id, o.order_name, o.paid, o.cancelled, norm(o.paid_lines), o.refunds, o.applied)
                         for o in OrderLedger.objects.filter(loja=loja).order_by("order_id")],
             "deliveries": [(d.topic, d.status, d.order_id, d.unmapped_skus, d.attempts, d.last_error)
@@ -301,7 +302,7 @@ async def test_concurrent_lean_orders_on_one_sku_are_exact(asgi, loja, make_prod
     moves = await rows(Movimentacao, produto=p, origem="shopify_pedido_pago")
     assert sorted(m.estoque_anterior for m in moves) == list(range(141, 201))
     assert all(m.estoque_atual == m.estoque_anterior - 1 for m in moves)
-    events = await rows(Event, loja=loja)
+    events = await rows(Event, deposito_id=loja.deposito_id)
     assert len(events) == 122  # the initial stock's event, the warm-up's sale, (stock + sale) per order
 
 
@@ -350,7 +351,7 @@ async def test_concurrent_deliveries_share_transactions_and_every_ledger_stays_e
         await post(asgi, lj, "orders/paid", order_payload(1, []))
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(f"loja.{lojas[0].pk}", channel)
+    await layer.group_add(f"deposito.{lojas[0].deposito_id}", channel)
     orders = [(lojas[i % 2], order_payload(20_000 + i, [(1, "A", 1 + i % 3), (2, "BC"[i // 2 % 2], 2), (3, "A", 1)]))
               for i in range(40)]
     results = await asyncio.gather(*(post(asgi, lj, "orders/paid", payload) for lj, payload in orders))
@@ -537,7 +538,7 @@ async def test_a_batch_is_answered_once_committed_without_waiting_for_its_publis
     p = await sync_to_async(_make)(make_produto, loja, "SLOW-PUB", 10)
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(f"loja.{loja.pk}", channel)
+    await layer.group_add(f"deposito.{loja.deposito_id}", channel)
     release = asyncio.Event()
     real_publish = lean_batch.event_log.apublish
 

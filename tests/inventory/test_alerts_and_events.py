@@ -50,7 +50,7 @@ def test_sale_emits_schema_valid_events_after_commit(loja, make_produto, post_we
     assert types.count("venda_shopify_processada") == 1
     assert "estoque_atualizado" in types and "produto_estoque_zero" in types and "alerta_estoque_gerado" in types
     for group, event in captured_events:
-        assert group == f"loja.{loja.pk}"
+        assert group == f"deposito.{loja.deposito_id}"
         assert set(event) == {"type", "data", "id", "timestamp", "priority"}
         assert set(event["data"]) == EVENT_SCHEMAS[event["type"]][1]
     sale = next(e for _, e in captured_events if e["type"] == "venda_shopify_processada")

@@ -2,16 +2,16 @@
 
 Deliveries that arrive while a transaction is running wait for the next one and share it (a batch,
 `_Batcher`): a lone webhook is applied at once, and under load one round trip, one set of row
-locks, one event-log lock per loja and one commit serve many webhooks. A batch is one transaction:
+locks, one event-log lock per depósito and one commit serve many webhooks. A batch is one transaction:
 
-  1. share-lock the batch's lojas in id order, and resolve its (loja, SKU) pairs (explicit
-     mapeamento first, then equal sku): one round trip, or none when the process remembers every
+  1. share-lock the batch's lojas in id order, and resolve its (loja, SKU) pairs (the loja's
+     mapeamento first, then equal sku in its depósito): one round trip, or none when the process remembers every
      pair's resolution (it is then checked in the round trip of step 2, see `_resolved`);
   2. one statement: the inbox rows (raw bodies, `ON CONFLICT DO NOTHING`), the orders' ledger rows
      (`ON CONFLICT DO NOTHING`), the touched products locked in primary-key order and changed once
      by the batch's total, a movement per delivery and product chained in delivery order, and the
      products' active alerts;
-  3. the lojas' event-log locks, the events (with each loja's previous id), COMMIT: pipelined.
+  3. the depósitos' event-log locks, the events (with each one's previous id), COMMIT: pipelined.
 
 What each delivery owes the stock is decided by `ledger.settle` (the same call as the Django
 path's) and whether an alert changes by `alert_transition`: this module only executes. If any
@@ -49,8 +49,9 @@ UNAVAILABLE = {"erro": "Banco de dados indisponível; a Shopify vai reenviar."}
 RESOLVE_SQL = """
 SELECT s.loja, s.sku, COALESCE(m.produto_id, p.id)
 FROM unnest(%(lojas)b::bigint[], %(skus)b::text[]) AS s(loja, sku)
+JOIN stores_loja l ON l.id = s.loja
 LEFT JOIN inventory_mapeamento m ON m.loja_id = s.loja AND m.shopify_sku = s.sku
-LEFT JOIN inventory_produto p ON p.loja_id = s.loja AND p.sku = s.sku
+LEFT JOIN inventory_produto p ON p.deposito_id = l.deposito_id AND p.sku = s.sku
 """
 
 # One statement for a whole batch of deliveries (n numbers them in arrival order): their inbox rows
@@ -97,7 +98,8 @@ WITH w AS (
 ), total AS (
   SELECT produto_id, loja, sum(q)::bigint AS q FROM delta GROUP BY produto_id, loja
 ), locked AS MATERIALIZED (
-  SELECT p.id FROM inventory_produto p JOIN total ON total.produto_id = p.id AND total.loja = p.loja_id
+  SELECT p.id FROM inventory_produto p JOIN total ON total.produto_id = p.id
+  JOIN stores_loja sl ON sl.id = total.loja AND sl.deposito_id = p.deposito_id
   WHERE (SELECT count(*) FROM l) = %(count)s
   ORDER BY p.id FOR UPDATE OF p
 ), upd AS (
@@ -122,21 +124,21 @@ FROM (SELECT 1) one LEFT JOIN steps s ON true
 ORDER BY s.n, s.produto_id
 """
 
-# The events of every loja in the batch, after the lojas' event-log locks: each loja's previous id
-# (read before the insert, in the statement's snapshot) and the new ids in insertion order.
+# The events of every depósito in the batch, after the depósitos' event-log locks: each one's
+# previous id (read before the insert, in the statement's snapshot) and the new ids in insertion order.
 EVENTS_SQL = """
 WITH prev AS (
-  SELECT l.loja, (SELECT COALESCE(max(id), 0) FROM realtime_event WHERE stream = 'estoque' AND loja_id = l.loja) AS m
-  FROM unnest(%(lojas)b::bigint[]) AS l(loja)
+  SELECT l.dep, (SELECT COALESCE(max(id), 0) FROM realtime_event WHERE stream = 'estoque' AND deposito_id = l.dep) AS m
+  FROM unnest(%(depositos)b::bigint[]) AS l(dep)
 ), ev AS (
-  INSERT INTO realtime_event (stream, type, loja_id, user_id, priority, data, created_at)
-  SELECT 'estoque', e.t, e.loja, NULL, e.p, e.d, %(now)s
-  FROM unnest(%(elojas)b::bigint[], %(types)b::text[], %(prios)b::text[], %(datas)b::jsonb[])
-    WITH ORDINALITY AS e(loja, t, p, d, n)
+  INSERT INTO realtime_event (stream, type, loja_id, deposito_id, user_id, priority, data, created_at)
+  SELECT 'estoque', e.t, e.loja, e.dep, NULL, e.p, e.d, %(now)s
+  FROM unnest(%(elojas)b::bigint[], %(edeps)b::bigint[], %(types)b::text[], %(prios)b::text[], %(datas)b::jsonb[])
+    WITH ORDINALITY AS e(loja, dep, t, p, d, n)
   ORDER BY e.n
   RETURNING id
 )
-SELECT (SELECT array_agg(loja ORDER BY loja) FROM prev), (SELECT array_agg(m ORDER BY loja) FROM prev),
+SELECT (SELECT array_agg(dep ORDER BY dep) FROM prev), (SELECT array_agg(m ORDER BY dep) FROM prev),
   (SELECT array_agg(id ORDER BY id) FROM ev)
 """
 
@@ -372,8 +374,9 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                 # The lojas' rows first, in id order, as the foreign keys of the rows below would
                 # (in insertion order): so a transaction locking several lojas (webhook states)
                 # and a batch never wait for each other in a cycle.
-                await conn.execute("SELECT 1 FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
-                                   [sorted({case.loja_id for case, _, _ in items})])
+                lojas_cur = await conn.execute(
+                    "SELECT id, deposito_id FROM stores_loja WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                    [sorted({case.loja_id for case, _, _ in items})])
                 resolving = None
                 if pairs:
                     resolving = await conn.execute(RESOLVE_SQL, {"lojas": [p[0] for p in pairs],
@@ -420,6 +423,7 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                         metrics.WEBHOOK_STALE_RESOLUTIONS.inc()
                         raise _StaleResolution
                 rows = await cur.fetchall()
+                deposito_of = dict(await lojas_cur.fetchall())  # read before the apply (its results are in)
                 if rows[0][0] != len(items) or rows[0][1] != len(items):
                     raise _Fallback  # a repeat, or an order the ledger already knows: the general path
                 changes: list[list[StockChange]] = [[] for _ in items]
@@ -441,23 +445,25 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
                     raise _Fallback(frozenset(alerting))
                 new_events = []
                 for (case, _, _), plan, cs in zip(items, plans, changes):
-                    new_events += [stock_event(case.loja_id, c, Origem.PEDIDO_PAGO) for c in cs]
-                    new_events.append(sale_event(case.loja_id, case.facts, plan.state.order_name, cs, plan))
+                    dep = deposito_of[case.loja_id]
+                    new_events += [stock_event(case.loja_id, c, Origem.PEDIDO_PAGO, dep) for c in cs]
+                    new_events.append(sale_event(case.loja_id, case.facts, plan.state.order_name, cs, plan, dep))
                 for e in new_events:
                     event_log.check_schema(e)
                 # The lojas' event-log locks are taken last, in one order, and held only through the
                 # insert and the commit (events.py, "Ordering and gaps"). Their results are read only
                 # after the block: the locks, the insert and the COMMIT go to PostgreSQL in one round
                 # trip, so no lock is held while this process's event loop is busy elsewhere.
-                lojas = sorted({e.loja_id for e in new_events})
-                for loja_id in lojas:
-                    await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", event_log.stock_lock_key(loja_id))
+                depositos = sorted({e.deposito_id for e in new_events})
+                for deposito_id in depositos:
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", event_log.stock_lock_key(deposito_id))
                 events_cur = await conn.execute(EVENTS_SQL, {
-                    "lojas": lojas, "now": now, "elojas": [e.loja_id for e in new_events],
+                    "depositos": depositos, "now": now, "elojas": [e.loja_id for e in new_events],
+                    "edeps": [e.deposito_id for e in new_events],
                     "types": [e.type for e in new_events], "prios": [e.priority for e in new_events],
                     "datas": [Jsonb(e.data) for e in new_events],
                 })
-            prev_lojas, prevs, ids = await events_cur.fetchone()  # committed
+            prev_depositos, prevs, ids = await events_cur.fetchone()  # committed
     except (_Fallback, _StaleResolution):
         raise
     except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
@@ -476,13 +482,14 @@ async def _transact(items: list[tuple[dict, bytes, float]], on_commit, remembere
     if on_commit is not None:
         on_commit(answers)
     answered = time.perf_counter()
-    last = dict(zip(prev_lojas, prevs))
+    last = dict(zip(prev_depositos, prevs))
     messages = []
     for new, event_id in zip(new_events, ids):
         payload = {"type": new.type, "data": new.data, "id": event_id, "timestamp": now.isoformat(),
                    "priority": new.priority}
-        messages.append(event_log.GroupMessage(event_log.loja_group(new.loja_id), payload, last[new.loja_id]))
-        last[new.loja_id] = event_id
+        group = event_log.deposito_group(new.deposito_id)
+        messages.append(event_log.GroupMessage(group, payload, last[new.deposito_id]))
+        last[new.deposito_id] = event_id
     await event_log.apublish(messages)
     for (case, _, started), plan, cs in zip(items, plans, changes):
         _log_processed(case, cs, plan, answered - started)

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             raise CommandError("A loja não tem webhook_secret: o receptor recusaria as entregas.")
         if o["compliance"]:
             return self._compliance(loja, o)
-        before = dict(Produto.objects.filter(loja=loja).values_list("pk", "estoque_atual"))
+        before = dict(Produto.objects.filter(deposito_id=loja.deposito_id).values_list("pk", "estoque_atual"))
         config = SimulationConfig(
             orders=o["orders"], rate=o["rate"], duplicates=o["duplicates"], reorder=o["reorder"], delay=o["delay"],
             cancel_rate=o["cancel_rate"], refund_rate=o["refund_rate"], unmapped_rate=o["unmapped_rate"],
@@ -69,7 +69,7 @@ class Command(BaseCommand):
                       ", ".join(f"{k}: {v}" for k, v in sorted(report.by_result.items())), f"{report.seconds:.1f}")
         console.print(table)
         if o["check"]:
-            after = dict(Produto.objects.filter(loja=loja).values_list("pk", "estoque_atual"))
+            after = dict(Produto.objects.filter(deposito_id=loja.deposito_id).values_list("pk", "estoque_atual"))
             wrong = {pk: (before.get(pk, 0) + result.expected.get(pk, 0), after.get(pk))
                      for pk in after if after.get(pk) != before.get(pk, 0) + result.expected.get(pk, 0)}
             if wrong:
