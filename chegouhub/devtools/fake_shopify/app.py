@@ -10,7 +10,7 @@ Control (tests, demo):
   GET  /_fake/shops/{shop}                   subscriptions, bucket, stats
   GET  /_fake/state                          the same for every shop, by domain
   POST /_fake/shops/{shop}/subscriptions     {"topic","uri"}: a subscription made elsewhere
-  POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors, "count", ...}
+  POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors|idempotency_concurrent, "count", ...}
   POST /_fake/shops/{shop}/bucket            {"available"}: drain or fill the bucket
   POST /_fake/bucket                         {"available"}: the same for every shop
   POST /_fake/shops/{shop}/orders            a REST-shaped order (upsert)
