@@ -13,8 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chegouhub.shopify.services import compute_hmac
-
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -111,6 +109,8 @@ def refund_payload(refund_id: int, order_id: int, lines: list[tuple[int, int, st
 
 def signed_headers(*, body: bytes, secret: str, shop_domain: str, topic: str, webhook_id: str | None = None,
                    event_id: str | None = None, api_version: str = "2025-10") -> dict[str, str]:
+    from chegouhub.shopify.services import compute_hmac  # here: the fake Shopify imports this module without Django
+
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,

@@ -187,6 +187,7 @@ class AdminApiClient:
         self.throttle_budget = throttle_budget
         self._sleep = sleep
         self.throttle: ThrottleStatus | None = None
+        self.last_cost: dict | None = None  # `extensions.cost` of the last answer (what callers report)
         self.stats = CallStats()
 
     def __repr__(self) -> str:  # never the token
@@ -308,6 +309,7 @@ class AdminApiClient:
                 raise ShopifyQueryError("A Shopify respondeu um JSON inesperado.", status=status)
 
             extensions = body.get("extensions") or {}
+            self.last_cost = extensions.get("cost") if isinstance(extensions, dict) else None
             observed = ThrottleStatus.from_extensions(extensions)
             if observed is not None:
                 self.throttle = observed

@@ -10,7 +10,7 @@ Control (tests, demo):
   GET  /_fake/shops/{shop}                   subscriptions, bucket, stats
   GET  /_fake/state                          the same for every shop, by domain
   POST /_fake/shops/{shop}/subscriptions     {"topic","uri"}: a subscription made elsewhere
-  POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors, "count", ...}
+  POST /_fake/shops/{shop}/failures          {"kind": 5xx|timeout|429|auth|user_errors|idempotency_concurrent, "count", ...}
   POST /_fake/shops/{shop}/bucket            {"available"}: drain or fill the bucket
   POST /_fake/bucket                         {"available"}: the same for every shop
   POST /_fake/shops/{shop}/orders            a REST-shaped order (upsert)
@@ -19,6 +19,10 @@ Control (tests, demo):
   POST /_fake/shops/{shop}/catalog           {"products":[{"title","variants":[{"sku","title","available"}]}]}
                                              or {"generate":{"variants","per_product","sem_sku_every","prefix"}}
   GET  /_fake/shops/{shop}/catalog           locations and every variant (sku, ids, available at the primary)
+  POST /_fake/shops/{shop}/sales             {"lines":[{"variant_id","quantity"}], ["location_id","name"]}: a sale in
+                                             the store: 201 with the orders/paid payload, 409 when out of stock
+  POST /_fake/shops/{shop}/levels            {"inventory_item_id","available",["location_id"]}: a merchant's edit
+  GET  /_fake/shops/{shop}/stats             the shop's counters (calls, cost, throttled, sets, stale, replays, sales)
   POST /_fake/shops/{shop}/revoke            {"after_requests": N}: the token stops working after N more calls
   POST /_fake/apps                           {"client_id","client_secret"}: an app for the OAuth install flow
 OAuth (oauth.py):   GET /{shop}/admin/oauth/authorize, POST /{shop}/admin/oauth/authorize/confirm,
@@ -32,7 +36,7 @@ import asyncio
 import json
 import re
 
-from .state import FakeShopify, Reply
+from .state import FakeShopify, OutOfStock, Reply
 
 GRAPHQL_PATH = re.compile(r"^/(?P<shop>[^/]+)/admin/api/(?P<version>[^/]+)/graphql\.json$")
 SHOP_PATH = re.compile(r"^/_fake/shops/(?P<shop>[^/]+)(?P<rest>/.*)?$")
@@ -125,7 +129,8 @@ class FakeShopifyApp:
                     fake.add_shop(spec["shop"], spec["token"], name=spec.get("name", ""),
                                   bucket_size=spec.get("bucket_size"), restore_rate=spec.get("restore_rate"),
                                   throttle_mode=spec.get("throttle_mode"), subscriptions=spec.get("subscriptions"),
-                                  available=spec.get("available"), bulk_rate=spec.get("bulk_rate"))
+                                  available=spec.get("available"), bulk_rate=spec.get("bulk_rate"),
+                                  currency=spec.get("currency"))
             except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"especificação de loja inválida: {exc}"})
             return Reply(201, {"ok": True, "shops": len(specs)})
@@ -190,6 +195,19 @@ class FakeShopifyApp:
                 return Reply(201, {"variants_added": made, "variants": len(catalog.variants)})
             if rest == "/catalog" and method == "GET":
                 return Reply(200, shop.catalog.as_json())
+            if rest == "/sales" and method == "POST":
+                lines = [(int(line["variant_id"]), int(line["quantity"])) for line in data["lines"]]
+                try:
+                    order = fake.place_order(shop, lines, location_id=data.get("location_id"), name=data.get("name"))
+                except OutOfStock as exc:
+                    return Reply(409, {"erro": "sem estoque", "variant_id": exc.variant_id,
+                                       "available": exc.available, "quantity": exc.wanted})
+                return Reply(201, order)
+            if rest == "/levels" and method == "POST":
+                return Reply(200, fake.set_level(shop, inventory_item_id=int(data["inventory_item_id"]),
+                                                 available=int(data["available"]), location_id=data.get("location_id")))
+            if rest == "/stats" and method == "GET":
+                return Reply(200, dict(shop.stats))
             if rest == "/revoke" and method == "POST":
                 shop.revoke_after = int(data.get("after_requests", 0))
                 return Reply(200, {"revoke_after": shop.revoke_after})

@@ -177,6 +177,7 @@ class Catalog:
     ])
     bulk_rate: float = DEFAULT_BULK_RATE
     bulk_operations: dict[int, BulkOperation] = field(default_factory=dict)
+    items: dict[int, Variant] = field(default_factory=dict)  # by inventory item id
 
     @property
     def primary(self) -> Location:
@@ -201,6 +202,7 @@ class Catalog:
                 variant.levels[self.primary.id] = {"available": int(available),
                                                    "on_hand": int(spec.get("on_hand", available))}
             self.variants[variant.id] = variant
+            self.items[variant.inventory_item_id] = variant
             product.variant_ids.append(variant.id)
         return product
 
@@ -266,9 +268,7 @@ def _level_node(catalog: Catalog, variant: Variant, loc: Location) -> dict:
             "location": location_node(loc), "quantities": quantities}
 
 
-def variant_node(catalog: Catalog, variant: Variant, *, with_product: bool = True) -> dict:
-    product = catalog.products[variant.product_id]
-
+def inventory_item_node(catalog: Catalog, variant: Variant) -> dict:
     def inventory_level(info, locationId):  # noqa: N803 (GraphQL name)
         found = gid_number(locationId, "Location")
         loc = catalog.location(found[1]) if found else None
@@ -283,6 +283,19 @@ def variant_node(catalog: Catalog, variant: Variant, *, with_product: bool = Tru
         return _charge_connection(info, conn)
 
     return {
+        "__typename": "InventoryItem",
+        "id": gid("InventoryItem", variant.inventory_item_id),
+        "legacyResourceId": str(variant.inventory_item_id),
+        "sku": variant.sku,
+        "tracked": True,
+        "inventoryLevel": inventory_level,
+        "inventoryLevels": inventory_levels,
+    }
+
+
+def variant_node(catalog: Catalog, variant: Variant, *, with_product: bool = True) -> dict:
+    product = catalog.products[variant.product_id]
+    return {
         "__typename": "ProductVariant",
         "id": gid("ProductVariant", variant.id),
         "legacyResourceId": str(variant.id),
@@ -292,15 +305,7 @@ def variant_node(catalog: Catalog, variant: Variant, *, with_product: bool = Tru
         "price": variant.price,
         "inventoryQuantity": sum(level.get("available", 0) for level in variant.levels.values()),
         "product": (lambda info: product_node(catalog, product)) if with_product else None,
-        "inventoryItem": {
-            "__typename": "InventoryItem",
-            "id": gid("InventoryItem", variant.inventory_item_id),
-            "legacyResourceId": str(variant.inventory_item_id),
-            "sku": variant.sku,
-            "tracked": True,
-            "inventoryLevel": inventory_level,
-            "inventoryLevels": inventory_levels,
-        },
+        "inventoryItem": lambda info: inventory_item_node(catalog, variant),
     }
 
 
@@ -427,6 +432,8 @@ class CatalogRoot:
             return product_node(catalog, catalog.products[number])
         if kind == "Location" and catalog.location(number):
             return location_node(catalog.location(number))
+        if kind == "InventoryItem" and number in catalog.items:
+            return inventory_item_node(catalog, catalog.items[number])
         return None
 
     def bulkOperationRunQuery(self, info, query):  # noqa: N802

@@ -15,6 +15,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
@@ -73,9 +74,20 @@ class CostCalculator:
             if named.name.endswith("Connection"):
                 size = self.page_size(field_def, field)
                 total += CONNECTION_BASE + size * self.node_cost(named, field.selection_set)
+            elif field.name.value == "nodes" and "ids" in field_def.args:  # a list of ids: each one a node
+                total += self.list_size(field, "ids") * (1 + self.selection_cost(named, field.selection_set))
             else:
                 total += 1 + self.selection_cost(named, field.selection_set)
         return total
+
+    def list_size(self, field: FieldNode, name: str) -> int:
+        for arg in field.arguments or ():
+            if arg.name.value == name:
+                if isinstance(arg.value, VariableNode):
+                    value = self.variables.get(arg.value.name.value)
+                    return len(value) if isinstance(value, list) else 1
+                return len(arg.value.values) if isinstance(arg.value, ListValueNode) else 1
+        return 0
 
     def page_size(self, field_def, field: FieldNode) -> int:
         """`first` or `last`, from a literal or a variable."""

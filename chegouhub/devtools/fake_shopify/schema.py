@@ -343,5 +343,6 @@ def schema_for(version: str) -> GraphQLSchema:
 @functools.cache
 def _build(current: bool) -> GraphQLSchema:
     from .catalog import SDL as CATALOG_SDL  # products, variants, locations, inventory, bulk operations
+    from .inventory import SDL as INVENTORY_SDL  # inventorySetQuantities, @idempotent, inventoryItem, nodes
 
-    return build_schema(_COMMON + (_CURRENT if current else _LEGACY) + CATALOG_SDL)
+    return build_schema(_COMMON + (_CURRENT if current else _LEGACY) + CATALOG_SDL + INVENTORY_SDL)

@@ -182,6 +182,20 @@ class FakeShopifyServer:
     def catalog(self, shop: str) -> dict:
         return self._ok(self.http.get(f"/_fake/shops/{shop}/catalog"))
 
+    def sell(self, shop: str, lines: list[tuple[int, int]], **kwargs) -> httpx.Response:
+        """A sale in the store; the response as it is (201 with the order, 409 when out of stock)."""
+        return self.http.post(f"/_fake/shops/{shop}/sales", json={
+            "lines": [{"variant_id": v, "quantity": q} for v, q in lines], **kwargs})
+
+    def set_level(self, shop: str, inventory_item_id: int, available: int, location_id: int | None = None) -> dict:
+        data = {"inventory_item_id": inventory_item_id, "available": available}
+        if location_id is not None:
+            data["location_id"] = location_id
+        return self._ok(self.http.post(f"/_fake/shops/{shop}/levels", json=data))
+
+    def counters(self, shop: str) -> dict:
+        return self._ok(self.http.get(f"/_fake/shops/{shop}/stats"))
+
     def revoke(self, shop: str, after_requests: int = 0) -> dict:
         return self._ok(self.http.post(f"/_fake/shops/{shop}/revoke", json={"after_requests": after_requests}))
 

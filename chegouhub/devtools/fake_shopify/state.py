@@ -33,15 +33,31 @@ from graphql import (
 
 from .catalog import Catalog, CatalogRoot
 from .cost import CostCalculator
+from .inventory import InventoryRoot
 from .oauth import App, Grant, OAuthMixin
 from .schema import VERSION_RE, schema_for, uses_uri
 
 DEFAULT_BUCKET_SIZE = 1000.0
 DEFAULT_RESTORE_RATE = 50.0
 THROTTLE_MODES = ("graphql", "http429", "mixed")
-FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error", "throttled")
+FAILURE_KINDS = ("5xx", "timeout", "user_errors", "429", "auth", "internal_error", "throttled",
+                 "idempotency_concurrent")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+SHOP_COUNTERS = (
+    "requests", "throttled", "http429", "failures", "created", "deleted", "unauthorized",
+    "graphql_calls", "cost_spent", "set_quantities_calls", "quantities_set", "stale", "idempotent_replays",
+    "orders_placed", "orders_refused",
+)
+MAX_ORDER_LINES = 100
 _ids = itertools.count(1_000_001)
+
+
+class OutOfStock(Exception):
+    """A store that does not sell when out of stock refuses the whole order."""
+
+    def __init__(self, variant_id: int, available: int, wanted: int):
+        super().__init__(f"variant {variant_id}: {available} available, {wanted} wanted")
+        self.variant_id, self.available, self.wanted = variant_id, available, wanted
 
 
 def now_iso() -> str:
@@ -139,8 +155,10 @@ class Shop:
     # The token stops working after this many more Admin API requests (a merchant revoking the
     # app mid-import); None: never.
     revoke_after: int | None = None
-    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("requests", "throttled", "http429", "failures", "created", "deleted", "unauthorized"), 0))
+    currency: str = "BRL"
+    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SHOP_COUNTERS, 0))
+    # idempotency key -> (input fingerprint, expires at (monotonic), first answer)
+    idempotency: dict[str, tuple[str, float, dict]] = field(default_factory=dict)
     _mixed: int = 0
 
     def as_json(self) -> dict:
@@ -270,13 +288,15 @@ class FakeShopify(OAuthMixin):
         self.stats = dict.fromkeys(("requests", "throttled", "http429", "failures", "graphql_errors"), 0)
         self.apps: dict[str, App] = {}
         self.grants: dict[str, Grant] = {}
+        # distinct across restarts of the fake, as the database that reads its orders outlives it
+        self._order_ids = itertools.count(6_000_000_000_000 + (int(time.time() * 1000) % 10**9) * 1000)
 
     # --- control ------------------------------------------------------------------------------
 
     def add_shop(self, domain: str, token: str, *, name: str = "", bucket_size: float | None = None,
                  restore_rate: float | None = None, throttle_mode: str | None = None,
                  subscriptions: list[dict] | None = None, available: float | None = None,
-                 bulk_rate: float | None = None) -> Shop:
+                 bulk_rate: float | None = None, currency: str | None = None) -> Shop:
         domain = domain.strip().lower()
         size = float(bucket_size if bucket_size is not None else self.default_bucket[0])
         rate = float(restore_rate if restore_rate is not None else self.default_bucket[1])
@@ -297,6 +317,8 @@ class FakeShopify(OAuthMixin):
             shop.bucket.available = min(float(available), size)
         if bulk_rate is not None:
             shop.catalog.bulk_rate = float(bulk_rate)
+        if currency:
+            shop.currency = str(currency).upper()
         for sub in subscriptions or []:
             self.add_subscription(shop, topic=sub["topic"], uri=sub["uri"])
         return shop
@@ -335,6 +357,71 @@ class FakeShopify(OAuthMixin):
         order["refunds"] = refunds
         order["updated_at"] = now_iso()
         return order
+
+    def place_order(self, shop: Shop, lines: list[tuple[int, int]], *, location_id: int | None = None,
+                    name: str | None = None) -> dict:
+        """Sell like a store that stops selling when out of stock: every line's `available` at the
+        location (the primary by default) must cover it, or nothing changes and OutOfStock is raised.
+        Returns the order as the orders/paid webhook carries it (kept for reconciliation)."""
+        from chegouhub.devtools.payloads import money_set, order_payload
+
+        catalog = shop.catalog
+        location = catalog.location(int(location_id)) if location_id is not None else catalog.primary
+        if location is None:
+            raise ValueError("unknown location")
+        if not lines or len(lines) > MAX_ORDER_LINES:
+            raise ValueError(f"an order has 1 to {MAX_ORDER_LINES} lines")
+        wanted: dict[int, int] = {}
+        for variant_id, quantity in lines:
+            if int(quantity) <= 0:
+                raise ValueError("quantity must be positive")
+            if int(variant_id) not in catalog.variants:
+                raise ValueError(f"unknown variant {variant_id}")
+            wanted[int(variant_id)] = wanted.get(int(variant_id), 0) + int(quantity)
+        for variant_id, quantity in wanted.items():
+            level = catalog.variants[variant_id].levels.get(location.id)
+            available = int(level["available"]) if level else 0
+            if available < quantity:
+                shop.stats["orders_refused"] += 1
+                raise OutOfStock(variant_id, available, quantity)
+        for variant_id, quantity in wanted.items():
+            level = catalog.variants[variant_id].levels[location.id]
+            level["available"] -= quantity  # sold, not shipped: on_hand stays, committed grows
+            level["committed"] = level.get("committed", 0) + quantity
+
+        from decimal import Decimal
+
+        order_id = next(self._order_ids)
+        variants = [(catalog.variants[int(v)], int(q)) for v, q in lines]
+        total = sum((Decimal(v.price) * q for v, q in variants), Decimal(0))
+        order = order_payload(order_id, [(order_id * 100 + i, v.sku, q) for i, (v, q) in enumerate(variants)],
+                              name=name, total=(f"{total:.2f}", shop.currency))
+        for item, (variant, quantity) in zip(order["line_items"], variants, strict=True):
+            product = catalog.products[variant.product_id]
+            price = f"{Decimal(variant.price):.2f}"
+            item.update(variant_id=variant.id, product_id=variant.product_id, title=product.title,
+                        variant_title=variant.title, name=f"{product.title} - {variant.title}", price=price,
+                        price_set=money_set(price, shop.currency), total_discount="0.00",
+                        total_discount_set=money_set("0.00", shop.currency), tax_lines=[], discount_allocations=[],
+                        current_quantity=quantity, location_id=location.id)
+        order.update(location_id=location.id, subtotal_price=f"{total:.2f}", total_tax="0.00", total_discounts="0.00",
+                     current_total_price=f"{total:.2f}", current_total_price_set=money_set(f"{total:.2f}",
+                                                                                          shop.currency))
+        shop.stats["orders_placed"] += 1
+        return self.upsert_order(shop, order)
+
+    def set_level(self, shop: Shop, *, inventory_item_id: int, available: int, location_id: int | None = None) -> dict:
+        """A merchant's edit in the admin: `available` set directly (on_hand by the same delta)."""
+        catalog = shop.catalog
+        variant = catalog.items.get(int(inventory_item_id))
+        location = catalog.location(int(location_id)) if location_id is not None else catalog.primary
+        if variant is None or location is None:
+            raise ValueError("unknown inventory item or location")
+        level = variant.levels.setdefault(location.id, {"available": 0, "on_hand": 0})
+        delta = int(available) - int(level["available"])
+        level["available"] += delta
+        level["on_hand"] = int(level.get("on_hand", 0)) + delta
+        return {"inventory_item_id": variant.inventory_item_id, "location_id": location.id, **level}
 
     def cancel_order(self, shop: Shop, order_id: int) -> dict:
         order = shop.orders[int(order_id)]
@@ -442,6 +529,8 @@ class FakeShopify(OAuthMixin):
                          variable_values=variables, operation_name=operation_name)
         refund = min(context["refund"], requested)
         bucket.give_back(refund)
+        shop.stats["graphql_calls"] += 1
+        shop.stats["cost_spent"] += requested - refund
         out: dict = {}
         if result.errors:
             out["errors"] = [_format_error(e) for e in result.errors]
@@ -692,7 +781,7 @@ def _order_node(order: dict) -> dict:
     }
 
 
-class _Root(CatalogRoot):
+class _Root(CatalogRoot, InventoryRoot):
     """Root resolvers; the shop, version and user-error switch come in the context."""
 
     # queries
@@ -704,7 +793,7 @@ class _Root(CatalogRoot):
             "name": shop.name,
             "myshopifyDomain": shop.domain,
             "email": f"owner@{shop.domain.split('.')[0]}.example",
-            "currencyCode": "BRL",
+            "currencyCode": shop.currency,
             "ianaTimezone": "America/Sao_Paulo",
             "plan": {"displayName": "Basic", "partnerDevelopment": False, "shopifyPlus": False},
             "primaryDomain": {"host": shop.domain, "url": f"https://{shop.domain}"},
