@@ -88,6 +88,10 @@ for _name in ("SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", "SHOPIFY_OAUTH_TOKEN_TEMPLATE"
         raise ImproperlyConfigured(f"{_name} must contain {{shop}}.")
 # Catalog import: above this many variants (the shop's productVariantsCount) a bulk operation.
 CATALOG_BULK_THRESHOLD = env.int("CATALOG_BULK_THRESHOLD", default=5000)
+# Stock pushed to Shopify (CONTRACT 10, docs/stock-sync.md): at most one inventorySetQuantities
+# call per loja in this many seconds (the changes meanwhile share it), and how often push_stock looks.
+STOCK_PUSH_MIN_INTERVAL = env.float("STOCK_PUSH_MIN_INTERVAL", default=1.0)
+STOCK_PUSH_POLL_SECONDS = env.float("STOCK_PUSH_POLL_SECONDS", default=0.1)
 
 # Webhook receiver limits (CONTRACT section 4).
 WEBHOOK_PATH = "/api/estoque/webhook/shopify/"
@@ -161,6 +165,7 @@ INSTALLED_APPS = [
     "chegouhub.realtime",
     "chegouhub.notify",
     "chegouhub.catalog",
+    "chegouhub.stocksync",
     "chegouhub.push",
     "chegouhub.privacy",
     "chegouhub.dashboard",

@@ -10,6 +10,7 @@ from chegouhub.privacy import views as privacy
 from chegouhub.sales import views as sales
 from chegouhub.common import views as common
 from chegouhub.shopify import views as shopify
+from chegouhub.stocksync import views as stocksync
 from chegouhub.stores import views as stores
 
 router = DefaultRouter()
@@ -22,6 +23,8 @@ router.register("estoque/webhook/entregas", shopify.DeliveryViewSet, basename="e
 router.register("cambio", sales.TaxaCambioViewSet, basename="cambio")
 router.register("estoque/variantes", catalog.VarianteViewSet, basename="variante")
 router.register("importacoes", catalog.ImportacaoViewSet, basename="importacao")
+router.register("depositos", stocksync.DepositoViewSet, basename="deposito")
+router.register("estoque/divergencias", stocksync.DivergenciaViewSet, basename="divergencia")
 router.register("privacidade/pedidos", privacy.PedidoPrivacidadeViewSet, basename="pedido-privacidade")
 
 urlpatterns = [
@@ -32,6 +35,7 @@ urlpatterns = [
     path("api/estoque/webhook/shopify/", shopify.shopify_webhook, name="shopify-webhook"),
     path("api/estoque/webhook/stats/", shopify.WebhookStatsView.as_view()),
     path("api/vendas/resumo/", sales.SalesSummaryView.as_view()),
+    path("api/estoque/sincronizacao/", stocksync.SincronizacaoView.as_view()),
     path("api/sync-realtime/", include("chegouhub.realtime.urls")),
     path("api/sync-realtime/", include("chegouhub.shopify.urls")),
     path("shopify/instalar/", install_views.instalar, name="shopify-instalar"),

@@ -17,6 +17,10 @@ class VarianteShopify(models.Model):
     sku = models.CharField(max_length=255)
     titulo = models.CharField(max_length=255)
     shopify_disponivel = models.BigIntegerField(null=True, blank=True)  # `available` at the loja's location
+    # Whether shopify_disponivel is known to be Shopify's (a push it confirmed, then this loja's own
+    # sales taken off) rather than read at some moment (a later-arriving sale may be in it already).
+    # Only a confirmed quantity lets the pusher skip a call (stocksync/services.py).
+    shopify_confirmado = models.BooleanField(default=False)
     sincronizado_em = models.DateTimeField()
 
     class Meta:

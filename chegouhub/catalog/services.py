@@ -149,10 +149,12 @@ def _refresh_known(links: dict[int, VarianteShopify], by_id: dict[int, ShopifyVa
         if v.titulo != link.titulo:
             renamed[link.produto_id] = v.titulo
         link.sku, link.titulo, link.inventory_item_id = v.sku, v.titulo, v.inventory_item_id
-        link.shopify_disponivel, link.sincronizado_em = v.disponivel, now
+        # Read, not confirmed: a sale in flight may already be in it (stocksync pushes it once).
+        link.shopify_disponivel, link.shopify_confirmado, link.sincronizado_em = v.disponivel, False, now
     if links:
         VarianteShopify.objects.bulk_update(
-            list(links.values()), ["sku", "titulo", "inventory_item_id", "shopify_disponivel", "sincronizado_em"]
+            list(links.values()),
+            ["sku", "titulo", "inventory_item_id", "shopify_disponivel", "shopify_confirmado", "sincronizado_em"],
         )
     for produto_id, nome in renamed.items():
         Produto.objects.filter(pk=produto_id).update(nome=nome, updated_at=now)

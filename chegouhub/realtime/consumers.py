@@ -41,6 +41,7 @@ from .sweeper import Sweeper
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4408
+CLOSE_SERVICE_RESTART = 1012  # the scope changed (a loja moved depósito): the client reconnects
 CLOSE_BAD_REQUEST = 4400  # missing or malformed loja_id (not in the contract's table; documented)
 # Application codes (4000-4999) rather than RFC 6455's 1009/1011: daphne (autobahn) may only send
 # 1000 or 3000-4999, and these must reach the client whatever the ASGI server.
@@ -475,6 +476,11 @@ class EstoqueConsumer(SessionBoundSocket, ScopedEventConsumer):
         # A loja's socket receives its depósito's stock events (CONTRACT 10): one group per depósito.
         self._scope_groups = (deposito_group(owns_loja),)
         return None
+
+    async def deposito_moved(self, message: dict) -> None:
+        """The loja moved to another depósito (stocksync/depositos.py): reconnect to follow it."""
+        if message.get("loja_id") == self.loja_id:
+            await self.close(code=CLOSE_SERVICE_RESTART)
 
 
 class NotificationsConsumer(SessionBoundSocket, ScopedEventConsumer):

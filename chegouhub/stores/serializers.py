@@ -6,7 +6,7 @@ from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_versio
 from chegouhub.common.validation import no_control_characters
 
 from . import ownership
-from .models import Loja, shop_domain_validator
+from .models import Deposito, Loja, shop_domain_validator
 
 
 class DomainField(serializers.CharField):
@@ -27,12 +27,27 @@ class LojaSerializer(serializers.ModelSerializer):
                                          error_messages={"invalid": "Use o id de uma location da Shopify "
                                                                     "(gid://shopify/Location/123)."})
 
+    # CONTRACT 10: given on create, the loja joins that depósito (one of the user's); otherwise it
+    # gets its own. Moving an existing loja goes through /api/depositos/ (its produtos move too).
+    deposito_id = serializers.PrimaryKeyRelatedField(source="deposito", required=False,
+                                                     queryset=Deposito.objects.none())
+    estoque_reserva = serializers.IntegerField(required=False, min_value=0, max_value=10**12)
+
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
                   "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em", "location_id",
-                  "manter_historico"]
+                  "manter_historico", "deposito_id", "sincronizar_estoque", "estoque_reserva"]
         read_only_fields = ["webhook_status", "verificado_em"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        fields["deposito_id"].queryset = Deposito.objects.filter(owner_id=getattr(request, "user", None) and
+                                                                 request.user.pk)
+        if self.instance is not None:
+            fields["deposito_id"].read_only = True
+        return fields
 
     def validate_shop_domain(self, value: str) -> str:
         holder = ownership.domain_holder(value, exclude_pk=getattr(self.instance, "pk", None))
