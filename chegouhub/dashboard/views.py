@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chegouhub.privacy.selectors import dashboard_requests
+from chegouhub.stores.models import Deposito
 
 from .selectors import dashboard_snapshot
 
@@ -43,6 +44,18 @@ def _secure(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _deposito_context(user, loja) -> dict:
+    """The depósito section (_deposito.html): the loja's depósito, its other lojas, the user's depósitos."""
+    if loja is None:
+        return {}
+    depositos = list(Deposito.objects.filter(owner_id=user.pk).prefetch_related("lojas").order_by("nome", "id"))
+    for d in depositos:
+        d.lojas_nomes = ", ".join(sorted(l.nome for l in d.lojas.all())) or "sem lojas"
+    deposito = next(d for d in depositos if d.pk == loja.deposito_id)
+    return {"deposito": deposito, "depositos": depositos,
+            "deposito_lojas": [l for l in deposito.lojas.all() if l.pk != loja.pk]}
+
+
 def _login_page(request, form: AuthenticationForm, status: int = 200) -> HttpResponse:
     return _secure(render(request, "dashboard/login.html", {"form": form}, status=status))
 
@@ -60,6 +73,7 @@ def painel(request):
         loja.status_label = WEBHOOK_STATUS_LABELS.get(loja.webhook_status, loja.webhook_status)
     config = {
         "loja_id": snap.loja.pk if snap.loja else None,
+        "deposito_id": snap.loja.deposito_id if snap.loja else None,
         "cursor": snap.cursor,
         "produtos": [
             {"id": p.pk, "sku": p.sku, "nome": p.nome, "estoque_atual": p.estoque_atual,
@@ -76,6 +90,7 @@ def painel(request):
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
         "privacidade": dashboard_requests(request.user),  # the privacy section (_privacidade.html)
+        **_deposito_context(request.user, snap.loja),
     }
     return _secure(render(request, "dashboard/painel.html", context))
 

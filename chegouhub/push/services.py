@@ -166,7 +166,17 @@ def _event_kind(event: Event) -> str:
 
 
 def _event_loja(event: Event) -> int | None:
-    return event.loja_id or event.data.get("loja_id")
+    # A manual stock change happened in no loja (CONTRACT 10): it is told as its produto's own loja's.
+    return event.loja_id or event.data.get("loja_id") or getattr(event, "produto_loja_id", None)
+
+
+def _attribute_manual_changes(events: list[Event]) -> None:
+    unattributed = {e.data["produto_id"] for e in events
+                    if not (e.loja_id or e.data.get("loja_id")) and e.data.get("produto_id")}
+    if unattributed:
+        home = dict(Produto.objects.filter(pk__in=unattributed).values_list("pk", "loja_id"))
+        for e in events:
+            e.produto_loja_id = home.get(e.data.get("produto_id"))
 
 
 def _readable(events: list[Event], after: int, now) -> list[Event]:
@@ -221,6 +231,7 @@ def _messages_for(events: list[Event]) -> list[PushMessage]:
     pushable = [e for e in events if _event_tipo(e)]
     if not pushable:
         return []
+    _attribute_manual_changes(pushable)
     loja_ids = {lid for e in pushable if (lid := _event_loja(e))}
     lojas = {row["id"]: row for row in Loja.objects.filter(pk__in=loja_ids).values("id", "nome", "owner_id")}
     users = set()

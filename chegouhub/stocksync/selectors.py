@@ -46,3 +46,16 @@ def sync_status(*, user, loja_id: int | None = None) -> list[dict]:
             "atraso_p99_ms": _p99(delays), "erros": row.get("erros", 0), "ultimo_erro": error or "",
         })
     return out
+
+
+def recent_pushes(*, user, loja_id: int, limit: int = 20) -> list[dict]:
+    """The loja's last confirmed pushes and what waits, per produto (the dashboard's list)."""
+    pending = [{"produto_id": p["variante__produto_id"], "sku": p["variante__produto__sku"], "pendente": True,
+                "erro": p["ultimo_erro"]}
+               for p in PushPendente.objects.filter(loja_id=loja_id, loja__owner_id=user.pk).order_by("id")
+               .values("variante__produto_id", "variante__produto__sku", "ultimo_erro")[:limit]]
+    sent = [{"produto_id": e["produto_id"], "sku": e["produto__sku"], "pendente": False, "quantidade": e["quantidade"],
+             "atraso_ms": e["atraso_ms"], "em": e["created_at"].isoformat()}
+            for e in EnvioEstoque.objects.filter(loja_id=loja_id, loja__owner_id=user.pk).order_by("-id")
+            .values("produto_id", "produto__sku", "quantidade", "atraso_ms", "created_at")[:limit]]
+    return pending + sent

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +11,7 @@ from chegouhub.stores.models import Deposito
 
 from . import depositos
 from .models import Divergencia
-from .selectors import sync_status
+from .selectors import recent_pushes, sync_status
 from .serializers import DepositoSerializer, DivergenciaSerializer
 
 
@@ -49,7 +49,11 @@ class SincronizacaoView(APIView):
     """`GET /api/estoque/sincronizacao/[?loja_id=]`: per loja, the state of its pushes to Shopify."""
 
     def get(self, request):
-        return Response({"lojas": sync_status(user=request.user, loja_id=int_param(request, "loja_id"))})
+        loja_id = int_param(request, "loja_id")
+        body = {"lojas": sync_status(user=request.user, loja_id=loja_id)}
+        if loja_id is not None:  # per produto: what waits and the last pushes
+            body["produtos"] = recent_pushes(user=request.user, loja_id=loja_id)
+        return Response(body)
 
 
 class DivergenciaViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -447,7 +447,11 @@ rt.addEventListener("fatal", (e) => {
 });
 rt.addEventListener("evento", (e) => {
   const ev = e.detail;
-  if (ev.data && ev.data.loja_id != null && config.loja_id != null
+  // A stock event is this page's when it is of the loja's depósito (a sale in another loja of the
+  // same depósito moves this stock too); anything else, when it is of this loja.
+  if (ev.data && ev.data.deposito_id != null) {
+    if (config.deposito_id != null && String(ev.data.deposito_id) !== String(config.deposito_id)) return;
+  } else if (ev.data && ev.data.loja_id != null && config.loja_id != null
       && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change") return;
   switch (ev.type) {
     case "estoque_atualizado": onStockChange(ev); break;

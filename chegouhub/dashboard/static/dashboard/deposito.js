@@ -1,0 +1,115 @@
+// The depósito section (CONTRACT 10): move this loja to another depósito, turn the push of stock to
+// its Shopify store on or off, and watch the pushes live (estoque_sincronizado_shopify events).
+// Owns #painel-deposito only; untrusted text goes through textContent.
+const config = JSON.parse(document.getElementById("painel-config").textContent);
+const section = document.getElementById("painel-deposito");
+const $ = (sel) => section.querySelector(sel);
+const REFRESH_MS = 10000;
+
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+async function api(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  try {
+    const resp = await fetch(url, { method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* empty */ }
+    return { ok: resp.ok, status: resp.status, data };
+  } catch (_) {
+    return { ok: false, status: 0, data: null };
+  }
+}
+
+function firstError(data) {
+  if (!data) return "Sem resposta do servidor.";
+  if (data.erro) return data.erro;
+  for (const v of Object.values(data)) {
+    if (Array.isArray(v) && v.length) return String(v[0]);
+    if (typeof v === "string") return v;
+  }
+  return "Não foi possível.";
+}
+
+const when = (iso) => iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "—";
+const ms = (v) => v == null ? "—" : (v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
+
+async function refresh() {
+  const resp = await api("GET", `/api/estoque/sincronizacao/?loja_id=${config.loja_id}`);
+  const all = await api("GET", "/api/estoque/sincronizacao/");
+  if (all.ok) {
+    const rows = all.data.lojas.filter((l) => String(l.deposito_id) === String(config.deposito_id));
+    $("#sync-lojas").replaceChildren(...rows.map((l) => {
+      const tr = document.createElement("tr");
+      tr.dataset.lojaId = String(l.loja_id);
+      const nome = (document.querySelector(`li.loja-webhook[data-loja-id="${l.loja_id}"] strong`) || {}).textContent;
+      for (const text of [nome || `Loja ${l.loja_id}`, l.sincronizar_estoque ? "sim" : "não", String(l.pendentes),
+        when(l.ultimo_envio), ms(l.atraso_p99_ms), l.erros ? `${l.erros}: ${l.ultimo_erro}` : "0"]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }));
+  }
+  if (resp.ok) {
+    $("#sync-envios").replaceChildren(...resp.data.produtos.slice(0, 15).map((p) => {
+      const li = document.createElement("li");
+      li.dataset.produtoId = String(p.produto_id);
+      li.textContent = p.pendente
+        ? `${p.sku}: aguardando envio${p.erro ? ` (${p.erro})` : ""}`
+        : `${p.sku}: Shopify mostra ${p.quantidade} · ${ms(p.atraso_ms)} após a mudança · ${when(p.em)}`;
+      return li;
+    }));
+  }
+  const div = await api("GET", `/api/estoque/divergencias/?loja_id=${config.loja_id}&page_size=10`);
+  if (div.ok) {
+    $("#sync-divergencias").replaceChildren(...div.data.results.map((d) => {
+      const li = document.createElement("li");
+      li.textContent = `${d.sku}: a Shopify mostrava ${d.shopify_tinha ?? "—"}, o depósito tinha ${d.esperado} · ${when(d.created_at)}`;
+      return li;
+    }));
+    $("#sem-divergencias").hidden = div.data.results.length > 0;
+  }
+}
+
+$("#form-mover-loja").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("#mover-resultado");
+  const choice = $("#mover-deposito").value;
+  out.textContent = "Movendo…";
+  const resp = choice === "novo"
+    ? await api("POST", "/api/depositos/", { nome: `Depósito ${document.title}`.slice(0, 200), lojas: [config.loja_id] })
+    : await api("PATCH", `/api/depositos/${choice}/`, { lojas: [config.loja_id] });
+  if (!resp.ok) { out.textContent = firstError(resp.data); return; }
+  out.textContent = "Loja movida. Recarregando…";
+  setTimeout(() => window.location.reload(), 600);
+});
+
+$("#form-sincronizar").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("#sincronizar-resultado");
+  const resp = await api("PATCH", `/api/lojas/${config.loja_id}/`, {
+    sincronizar_estoque: $("#sincronizar-estoque").checked, estoque_reserva: Number($("#estoque-reserva").value || 0) });
+  out.textContent = resp.ok ? (resp.data.sincronizar_estoque ? "Estoque enviado à Shopify desta loja." : "Envio desligado.")
+    : firstError(resp.data);
+  refresh();
+});
+
+let pending = null;
+function soon() { // a burst of pushes refreshes once
+  if (pending) return;
+  pending = setTimeout(() => { pending = null; refresh(); }, 500);
+}
+window.chegouhubRealtime?.addEventListener("evento", (e) => {
+  if (e.detail.type === "estoque_sincronizado_shopify") soon();
+});
+if (section && config.loja_id != null) {
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+}
