@@ -91,5 +91,28 @@ def apply_demo_minimums(loja: Loja) -> None:
     """The minimums a merchant would set after the import (the import creates produtos with 0), so
     the demo's alerts open and resolve. Only where none was set."""
     for sku, _nome, _estoque, minimo in CATALOGUE:
-        Produto.objects.filter(loja=loja, sku=sku, estoque_minimo=0).update(estoque_minimo=minimo)
+        Produto.objects.filter(deposito_id=loja.deposito_id, sku=sku, estoque_minimo=0).update(estoque_minimo=minimo)
 
+
+
+# A second BRL store on the demo loja's depósito (CONTRACT 10): the same goods, one stock, both
+# stores told what is left. Connected as a custom app (token and secret), its catalog imported;
+# a sale in either store lowers the other's quantity on Shopify (push_stock).
+DEMO_SHOP_OUTLET = "chegouhub-demo-outlet.myshopify.com"
+DEMO_SECRET_OUTLET = "demo-outlet-webhook-secret-not-for-production"
+DEMO_TOKEN_OUTLET = "shpat_demo_outlet_token_not_for_production"
+
+
+def seed_demo_outlet_loja(main: Loja) -> Loja:
+    """The outlet loja, in the main demo loja's depósito, both pushing stock to Shopify. Idempotent."""
+    with transaction.atomic():
+        loja, _ = Loja.objects.get_or_create(
+            shop_domain=DEMO_SHOP_OUTLET,
+            defaults={"owner": main.owner, "nome": "Loja Demo Outlet", "webhook_secret": DEMO_SECRET_OUTLET,
+                      "access_token": DEMO_TOKEN_OUTLET, "deposito": main.deposito},
+        )
+        for store in (main, loja):
+            if not store.sincronizar_estoque:
+                store.sincronizar_estoque = True
+                store.save()
+    return loja

@@ -359,7 +359,8 @@ def record_orders_in_fake(fake_url: str, shop_domain: str, plans: list[OrderPlan
         for plan in plans:
             order = plan.cancelled_payload() if plan.cancelled else plan.paid_payload()
             order["refunds"] = []
-            http.post(f"{base}/orders", json=order).raise_for_status()
+            # A sale takes its units off the store's `available`, as Shopify's own does.
+            http.post(f"{base}/orders", json={**order, "baixar_estoque": True}).raise_for_status()
             for refund in plan.refunds:
                 http.post(f"{base}/refunds", json=refund.payload(plan.order_id)).raise_for_status()
 

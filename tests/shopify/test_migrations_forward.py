@@ -3,7 +3,8 @@
 A fresh database is migrated to the schema as it was before (shopify 0003, inventory 0003, common
 0001), filled through the historical models, then migrated to the end: rejections are folded into
 one counter per loja, reason and minute, stock columns take 64-bit values, the reconciliation cursor
-is still there under its new app, and deliveries keep their rows.
+is still there under its new app, and deliveries keep their rows. Issue 17's: every loja gets its
+own depósito holding its produtos and its stock events.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from datetime import datetime, timedelta, timezone as tz
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-OLD = [("shopify", "0003_drop_redundant_indexes"), ("inventory", "0003_drop_loja_indexes"), ("common", "0001_initial")]
+OLD = [("shopify", "0003_drop_redundant_indexes"), ("inventory", "0003_drop_loja_indexes"), ("common", "0001_initial"),
+       ("stores", "0004_loja_manter_historico"), ("realtime", "0002_drop_redundant_indexes")]
 ex = MigrationExecutor(connection)
 ex.migrate(OLD)
 apps = MigrationExecutor(connection).loader.project_state(OLD).apps
@@ -41,6 +43,12 @@ Rejection.objects.create(loja=None, reason="hmac_invalido")
 Delivery.objects.create(loja=loja, shop_domain=loja.shop_domain, topic="orders/paid", webhook_id="w-antes",
                         body=b"{}", status="processed", duplicates=3)
 Cursor.objects.create(loja=loja, orders_until=minute)
+# Issue 17: two lojas of one user, each with its own "A" (one stock each, as before depósitos).
+Event = apps.get_model("realtime", "Event")
+segunda = Loja.objects.create(owner=owner, nome="Segunda", shop_domain="segunda.myshopify.com")
+Produto.objects.create(loja=segunda, sku="A", nome="A da segunda", estoque_atual=5)
+for l in (loja, segunda):
+    Event.objects.create(stream="estoque", type="estoque_atualizado", loja=l, data={"loja_id": l.pk})
 
 ex = MigrationExecutor(connection)
 ex.migrate(ex.loader.graph.leaf_nodes())
@@ -52,6 +60,12 @@ print(json.dumps({
     "stock": P.objects.get(pk=produto.pk).estoque_atual,
     "cursor": ReconcileCursor.objects.get(loja_id=loja.pk).orders_until.isoformat(),
     "deliveries": [[d.webhook_id, d.invalid_lines] for d in WebhookDelivery.objects.all()],
+    "depositos": sorted([l.nome, l.deposito.nome, l.deposito.owner_id == owner.pk,
+                         sorted(p.sku for p in P.objects.filter(deposito=l.deposito)),
+                         sorted(e.loja_id for e in __import__("chegouhub.realtime.models", fromlist=["Event"])
+                                .Event.objects.filter(deposito=l.deposito))]
+                        for l in __import__("chegouhub.stores.models", fromlist=["Loja"]).Loja.objects.all()),
+    "lojas": [loja.pk, segunda.pk],
 }))
 '''
 
@@ -85,3 +99,8 @@ def test_existing_rows_are_carried_forward(tmp_path):
     assert result["stock"] == 2**40
     assert result["cursor"] == "2026-11-30T12:00:00+00:00"
     assert result["deliveries"] == [["w-antes", []]]
+    first, second = result["lojas"]
+    assert result["depositos"] == [  # each loja its own depósito, named after it, with its produtos and events
+        ["Antes", "Antes", True, ["A"], [first]],
+        ["Segunda", "Segunda", True, ["A"], [second]],
+    ]

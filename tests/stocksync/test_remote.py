@@ -116,7 +116,7 @@ def test_more_than_250_changes_are_refused_before_any_call(shop):
 def test_a_throttled_answer_is_retried_once_the_bucket_refills(shop):
     location, variants = _catalog(shop)
     p = variants["CAM-P"]["inventory_item_id"]
-    shop.set_bucket(SHOP, 0)
+    shop.set_bucket(SHOP, -30)  # 0.4 s of refill short: throttled even on a slow machine
     result, client = _set(location, [QuantityChange(p, 3, 5)], "mov-7")
     assert result.applied == {p: 3}
     assert client.stats.throttled >= 1 and client.stats.waited_seconds < 2

@@ -176,7 +176,10 @@ class FakeShopifyApp:
                     shop.throttle_mode = data["throttle_mode"]
                 return Reply(200, shop.bucket.status())
             if rest == "/orders" and method == "POST":
-                return Reply(201, fake.upsert_order(shop, data))
+                # "baixar_estoque": a new paid order takes its units off `available`, as a store's
+                # sale does (the demo's simulated store; never refused: the sale already happened).
+                return Reply(201, fake.upsert_order(shop, {k: v for k, v in data.items() if k != "baixar_estoque"},
+                                                    take_stock=bool(data.get("baixar_estoque"))))
             if rest == "/orders" and method == "GET":
                 return Reply(200, {"orders": list(shop.orders.values())})
             if rest == "/refunds" and method == "POST":

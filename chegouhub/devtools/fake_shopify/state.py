@@ -336,17 +336,29 @@ class FakeShopify(OAuthMixin):
         shop.failures.append(failure)
         return failure
 
-    def upsert_order(self, shop: Shop, order: dict) -> dict:
+    def upsert_order(self, shop: Shop, order: dict, *, take_stock: bool = False) -> dict:
         """A REST-shaped order (as the simulator builds them); refunds kept inside it."""
         order = dict(order)
         order_id = int(order["id"])
         existing = shop.orders.get(order_id)
+        if take_stock and existing is None and not order.get("cancelled_at"):
+            self._take_stock(shop, order)
         if existing is not None and not order.get("refunds"):
             order["refunds"] = existing.get("refunds", [])
         order.setdefault("created_at", (existing or {}).get("created_at") or now_iso())
         order["updated_at"] = now_iso()
         shop.orders[order_id] = order
         return order
+
+    def _take_stock(self, shop: Shop, order: dict) -> None:
+        """The order's lines off `available` at the primary location, matched by SKU (may go below 0)."""
+        catalog = shop.catalog
+        by_sku = {v.sku: v for v in catalog.variants.values() if v.sku}
+        location = catalog.primary.id
+        for line in order.get("line_items") or []:
+            variant = by_sku.get(line.get("sku"))
+            if variant is not None and location in variant.levels:
+                variant.levels[location]["available"] -= int(line.get("current_quantity", line.get("quantity", 0)) or 0)
 
     def add_refund(self, shop: Shop, refund: dict) -> dict:
         order = shop.orders.get(int(refund["order_id"]))

@@ -291,6 +291,7 @@ class Command(BaseCommand):
         restocker = Restocker(server_url=site, token=token, loja_id=loja.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker", daemon=True).start()
         self._start_dollar_store(site, rate, sup, simulate, token)
+        self._start_outlet_store(loja, site, shopify_url, rate, sup, simulate, server_env)
         self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
@@ -315,6 +316,26 @@ class Command(BaseCommand):
             threading.Thread(target=store.run, name="demo-store-usd", daemon=True).start()
         restocker = Restocker(server_url=site, token=token, loja_id=usd.pk, stop=sup.stopping)
         threading.Thread(target=restocker.run, name="demo-restocker-usd", daemon=True).start()
+
+    def _start_outlet_store(self, main, site: str, shopify_url: str, rate: float, sup: Supervisor, simulate: bool,
+                            env: dict) -> None:
+        """A second store on the demo loja's depósito, both syncing: `push_stock` tells each Shopify
+        store what is left after a sale in the other (dashboard: "Depósito e sincronização")."""
+        from chegouhub.catalog import services as catalog
+        from chegouhub.devtools.demo_data import (DEMO_SHOP_OUTLET, DEMO_TOKEN_OUTLET, fake_shop_products,
+                                                  seed_demo_outlet_loja)
+
+        with httpx.Client(base_url=shopify_url, timeout=10) as fake:
+            fake.post("/_fake/shops", json={"shop": DEMO_SHOP_OUTLET, "token": DEMO_TOKEN_OUTLET,
+                                            "name": "Loja Demo Outlet"}).raise_for_status()
+            fake.post(f"/_fake/shops/{DEMO_SHOP_OUTLET}/catalog",
+                      json={"products": fake_shop_products()}).raise_for_status()
+        outlet = seed_demo_outlet_loja(main)
+        catalog.queue_import(loja=outlet)  # the import worker links its SKUs to the depósito's produtos
+        sup.start("stock pusher", [sys.executable, "manage.py", "push_stock"], env=env)
+        if simulate:
+            store = SimulatedStore(loja=outlet, rate=max(rate / 2, 0.25), stop=sup.stopping, target=site, fake_url=None)
+            threading.Thread(target=store.run, name="demo-store-outlet", daemon=True).start()
 
     def _connect_demo_loja(self, site: str, shopify_url: str, sup: Supervisor):
         """What a merchant does in a browser, over HTTP: log in, connect the shop, approve the app;
@@ -378,6 +399,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
         self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
+        self.stdout.write("  Shared stock           Loja Demo + Loja Demo Outlet on one depósito; push_stock tells")
+        self.stdout.write("                         both Shopify stores what is left (Depósito e sincronização)")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
         self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")
         self.stdout.write(line)
