@@ -7,6 +7,7 @@ answer is immediate); the webhook worker claims it with a conditional UPDATE and
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -61,8 +62,11 @@ def request_key(topic: str, params: dict) -> str:
         return "loja"
     if topic == "customers/data_request" and params.get("data_request_id") is not None:
         return f"dr:{params['data_request_id']}"[:255]
-    who = params.get("customer_id") or params.get("email") or ""
-    return f"c:{who}:{','.join(map(str, params.get('pedidos', [])))}"[:255]
+    # A digest of who, never the customer's id or e-mail: the row is kept as the record of what was
+    # done, after its parametros are emptied (docs/privacy.md).
+    who = str(params.get("customer_id") or params.get("email") or "")
+    digest = hashlib.sha256(who.encode()).hexdigest() if who else ""
+    return f"c:{digest}:{','.join(map(str, params.get('pedidos', [])))}"[:255]
 
 
 def record_request(*, delivery: WebhookDelivery, payload: dict) -> ProcessResult:

@@ -1,9 +1,12 @@
 """`make run` end to end: a fresh SQLite file, the fake Shopify, the server, the simulated store;
-Ctrl-C stops all of it, and a second run reuses the data."""
+a subscribed browser (the tests' push service) gets a push when the simulated store sells a
+produto out; Ctrl-C stops all of it, and a second run reuses the data and the VAPID keys."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +17,7 @@ import httpx
 import pytest
 
 from tests.live import free_port
+from tests.push.push_service import PushService
 
 pytestmark = [pytest.mark.live, pytest.mark.sqlite]  # `make run` is the embedded default: SQLite
 
@@ -72,12 +76,28 @@ def session(base: str) -> httpx.Client:
     return client
 
 
-def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
+def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
+    # As on a fresh clone: no VAPID keys in the environment, the demo makes its own (issue 18).
+    keys_file = tmp_path / "vapid.json"
+    for name in ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DEMO_VAPID_FILE", str(keys_file))
+    push_service = PushService().start()
     port, shopify_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc, log = start_demo(tmp_path, port, shopify_port, "--rate", "8")
     try:
         wait_for(f"{base}/healthz", proc, log)
+        # A browser turns notifications on (what push.js sends after pushManager.subscribe()),
+        # before the simulated store starts selling.
+        pusher = session(base)
+        chave = pusher.get("/api/push/chave-publica/").json()["chave"]
+        assert chave == json.loads(keys_file.read_text())["VAPID_PUBLIC_KEY"]
+        assert keys_file.stat().st_mode & 0o077 == 0  # the private key file is the owner's only
+        device = push_service.new_browser(server_key=chave)
+        r = pusher.post("/api/push/inscricoes/", json=device.subscription(),
+                        headers={"X-CSRFToken": pusher.cookies.get("csrftoken", "")})
+        assert r.status_code == 201, r.text  # http://127.0.0.1 is allowed: the demo runs with DJANGO_DEBUG=true
         assert httpx.get(f"http://127.0.0.1:{shopify_port}/_fake/health").status_code == 200
         wait_for_banner(proc, log)
         client = session(base)
@@ -101,10 +121,24 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
                               params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
             time.sleep(0.5)
         assert sold >= 3, log.read_text()[-3000:]
+        # ... and sells a produto out: the push worker delivers "Estoque zerado" to the browser
+        # (VAPID checked and the aes128gcm body decrypted by the push service).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(p["type"] == "estoque_zero"
+                                                      for p in push_service.payloads(device)):
+            time.sleep(0.5)
+        assert push_service.refused == []
+        zero = [p for p in push_service.payloads(device) if p["type"] == "estoque_zero"]
+        assert zero, (push_service.payloads(device), log.read_text()[-3000:])
+        one = zero[0]["title"].startswith("Estoque zerado: ") and zero[0]["url"].startswith(f"/?loja={loja['id']}&produto=")
+        several = (re.fullmatch(r"\d+ produtos zeraram na Loja Demo ChegouHub", zero[0]["title"]) is not None
+                   and zero[0]["url"] == f"/?loja={loja['id']}")  # more in one pass: collapsed into one
+        assert one or several, zero
         text = log.read_text()
         assert f"http://127.0.0.1:{port}/" in text and "demo / chegouhub-demo" in text
     finally:
         ctrl_c(proc, log)
+        push_service.stop()
     # everything it started is gone: both ports are free again
     for p in (port, shopify_port):
         with pytest.raises(httpx.HTTPError):
@@ -126,5 +160,7 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path):
         kept = client.get("/api/estoque/movimentacoes/",
                           params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
         assert kept >= sold
+        # the same VAPID keys: the browsers subscribed in the first run keep receiving
+        assert client.get("/api/push/chave-publica/").json()["chave"] == chave
     finally:
         ctrl_c(proc, log)

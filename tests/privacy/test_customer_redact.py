@@ -112,6 +112,8 @@ def test_customer_data_is_redacted_everywhere_and_stock_is_untouched(shop, api, 
     # Nothing else holds the customer's data any more: every text column of every table.
     held = _held_text(exclude_bodies=False)
     assert CANARY_EMAIL not in held and CANARY_PHONE not in held and "Canário Secreto" not in held
+    # nor the customer's Shopify id (the request's idempotency key holds a digest of it)
+    assert str(CUSTOMER_ID) not in held
 
 
 def test_replay_retry_and_reconcile_after_redaction_give_the_same_stock(shop, api, post_webhook):

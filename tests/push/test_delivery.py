@@ -240,3 +240,47 @@ def test_several_workers_match_each_event_once(user, loja, make_produto, push_se
     alone = sorted((m.payload["id"], m.payload["title"]) for m in PushMessage.objects.all())
     assert raced == alone
     assert {title for _, title in alone} == {f"Estoque zerado: Produto P{i:02d}" for i in range(30)}
+
+
+def test_sends_are_bounded_by_push_concurrency(api, loja, make_produto, push_service, settings):
+    """Six browsers, a slow push service, PUSH_CONCURRENCY=2: never more than two sends at once."""
+    settings.PUSH_CONCURRENCY = 2
+    browsers = [push_service.new_browser(server_key=VAPID_PUBLIC) for _ in range(6)]
+    for browser in browsers:
+        subscribe(api, browser)
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    handle = push_service.handle
+
+    def slow_handle(request):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            threading.Event().wait(0.3)
+            return handle(request)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    push_service.handle = slow_handle
+    sell_out(make_produto(loja, "X", estoque=1, minimo=0))
+    assert "sent=6" in send_push()
+    assert push_service.refused == [] and len(push_service.received) == 6
+    assert state["max"] == 2, state
+
+
+def test_generate_vapid_keys_prints_a_pair_the_push_service_accepts(api, loja, make_produto, push_service,
+                                                                   settings):
+    out = io.StringIO()
+    call_command("generate_vapid_keys", stdout=out)
+    printed = dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+    assert set(printed) == {"VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"}
+    assert printed["VAPID_PRIVATE_KEY"] != VAPID_PRIVATE
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = printed["VAPID_PRIVATE_KEY"], printed["VAPID_PUBLIC_KEY"]
+    browser = push_service.new_browser(server_key=printed["VAPID_PUBLIC_KEY"])
+    subscribe(api, browser)
+    sell_out(make_produto(loja, "X", estoque=1, nome="Boné"))
+    assert "sent=1" in send_push()
+    assert push_service.refused == []  # the JWT verifies with the printed public key
+    assert push_service.payloads(browser)[0]["title"] == "Estoque zerado: Boné"
