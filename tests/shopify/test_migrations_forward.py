@@ -25,7 +25,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 OLD = [("shopify", "0003_drop_redundant_indexes"), ("inventory", "0003_drop_loja_indexes"), ("common", "0001_initial"),
-       ("stores", "0004_loja_manter_historico"), ("realtime", "0002_drop_redundant_indexes")]
+       ("stores", "0004_loja_manter_historico"), ("realtime", "0002_drop_redundant_indexes"),
+       ("privacy", "0001_initial")]
 ex = MigrationExecutor(connection)
 ex.migrate(OLD)
 apps = MigrationExecutor(connection).loader.project_state(OLD).apps
@@ -49,6 +50,9 @@ segunda = Loja.objects.create(owner=owner, nome="Segunda", shop_domain="segunda.
 Produto.objects.create(loja=segunda, sku="A", nome="A da segunda", estoque_atual=5)
 for l in (loja, segunda):
     Event.objects.create(stream="estoque", type="estoque_atualizado", loja=l, data={"loja_id": l.pk})
+# Issue 20: a customer request keyed by the customer's own Shopify id, before keys held a digest.
+Pedido = apps.get_model("privacy", "PedidoPrivacidade")
+Pedido.objects.create(loja=loja, tipo="customers_redact", chave="c:987654321:1001,1002", webhook_id="w-priv")
 
 ex = MigrationExecutor(connection)
 ex.migrate(ex.loader.graph.leaf_nodes())
@@ -66,6 +70,9 @@ print(json.dumps({
                                 .Event.objects.filter(deposito=l.deposito))]
                         for l in __import__("chegouhub.stores.models", fromlist=["Loja"]).Loja.objects.all()),
     "lojas": [loja.pk, segunda.pk],
+    "chaves": [p.chave for p in __import__("chegouhub.privacy.models", fromlist=["P"]).PedidoPrivacidade.objects.all()],
+    "chave_nova": __import__("chegouhub.privacy.services", fromlist=["s"]).request_key(
+        "customers/redact", {"customer_id": 987654321, "pedidos": [1001, 1002]}),
 }))
 '''
 
@@ -104,3 +111,6 @@ def test_existing_rows_are_carried_forward(tmp_path):
         ["Antes", "Antes", True, ["A"], [first]],
         ["Segunda", "Segunda", True, ["A"], [second]],
     ]
+    (chave,) = result["chaves"]  # the customer's id is gone from the key, replaced by its digest
+    assert "987654321" not in chave and chave.startswith("c:") and chave.endswith(":1001,1002")
+    assert chave == result["chave_nova"]  # a redelivery still finds the row
