@@ -57,7 +57,9 @@ class Pusher:
 
     @staticmethod
     def _settled(outcomes) -> int:
-        return sum(len(o.confirmed) + len(o.skipped) for o in outcomes)
+        """Variants this round moved along: confirmed, already right, or re-read after a stale
+        answer (pushed again in the next round)."""
+        return sum(len(o.confirmed) + len(o.skipped) + len(o.reread) for o in outcomes)
 
     async def round(self) -> int:
         """One round (the command's loop); the number of variants settled (confirmed or already right)."""
