@@ -3,6 +3,7 @@
 // catalog and watch it, connect a store, see the webhook deliveries and replay one. Every change
 // goes through the public API; the stock table, the alerts and the feed (painel.js) follow the
 // events it causes, on every open dashboard. Untrusted text only ever goes through textContent.
+import { api } from "./http.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -16,28 +17,6 @@ const ENTREGA = {
   processing: "processando", processed: "processada", ignored: "ignorada", failed: "falhou",
   dead: "morta (tentativas esgotadas)", invalid: "inválida",
 };
-
-function csrfToken() {
-  const input = $("input[name=csrfmiddlewaretoken]");
-  if (input) return input.value;
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-async function api(method, url, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  try {
-    const resp = await fetch(url, { method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await resp.json(); } catch (_) { /* empty */ }
-    return { ok: resp.ok, status: resp.status, data };
-  } catch (_) {
-    return { ok: false, status: 0, data: null };
-  }
-}
 
 function erro(resp) {
   const d = resp.data;

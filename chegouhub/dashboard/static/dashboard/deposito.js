@@ -1,30 +1,11 @@
 // The depósito section (CONTRACT 10): move this loja to another depósito, turn the push of stock to
 // its Shopify store on or off, and watch the pushes live (estoque_sincronizado_shopify events).
 // Owns #painel-deposito only; untrusted text goes through textContent.
+import { api } from "./http.js";
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const section = document.getElementById("painel-deposito");
 const $ = (sel) => section.querySelector(sel);
 const REFRESH_MS = 10000;
-
-function csrfToken() {
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-async function api(method, url, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  try {
-    const resp = await fetch(url, { method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await resp.json(); } catch (_) { /* empty */ }
-    return { ok: resp.ok, status: resp.status, data };
-  } catch (_) {
-    return { ok: false, status: 0, data: null };
-  }
-}
 
 function firstError(data) {
   if (!data) return "Sem resposta do servidor.";

@@ -2,6 +2,7 @@
 // Untrusted text (SKUs, names, errors) only ever goes through textContent, never innerHTML.
 
 import { RealtimeClient } from "./realtime.js";
+import { api } from "./http.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -33,25 +34,6 @@ function el(tag, attrs = {}, ...children) {
   }
   for (const c of children) if (c != null) node.append(c);
   return node;
-}
-
-function csrfToken() {
-  const input = $("input[name=csrfmiddlewaretoken]");
-  if (input) return input.value;
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-async function api(method, url, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  const resp = await fetch(url, {
-    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let data = null;
-  try { data = await resp.json(); } catch (_) { /* empty or not JSON */ }
-  return { ok: resp.ok, status: resp.status, data };
 }
 
 function errorText(resp) {

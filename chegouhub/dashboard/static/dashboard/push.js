@@ -2,6 +2,7 @@
 // when the button is clicked; the state shown is the browser's and the server's (ativas, bloqueadas
 // pelo navegador, não suportadas, desativadas). Also registers the service worker (/sw.js), which
 // makes the dashboard installable, and highlights the produto a notification opened (?produto=).
+import { api } from "./http.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
@@ -17,24 +18,6 @@ const TEXTO = {
 
 const secao = $("#notificacoes");
 let inscricaoId = null;
-
-function csrfToken() {
-  const input = $("input[name=csrfmiddlewaretoken]");
-  if (input) return input.value;
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-async function api(method, url, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  const resp = await fetch(url, { method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  let data = null;
-  try { data = await resp.json(); } catch (_) { /* empty body */ }
-  return { ok: resp.ok, status: resp.status, data };
-}
 
 function suportado() {
   return window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
