@@ -74,8 +74,13 @@ def queue_variants(variantes: list[VarianteShopify], *, evento_id: int = 0) -> i
 
 
 def queue_loja(loja: Loja) -> int:
-    """Every variant link of the loja, pushed as soon as possible."""
-    ensure_cursor(loja.deposito_id)
+    """Every variant link of the loja, pushed as soon as possible (it turned sync on, changed its
+    reserve or depósito). The first syncing loja of a depósito starts its cursor at the stream's
+    end: what happened while nobody synced is in the full push, not in a backlog to read."""
+    cursor = ensure_cursor(loja.deposito_id)
+    if not syncing_lojas().filter(deposito_id=loja.deposito_id).exclude(pk=loja.pk).exists():
+        last = Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=loja.deposito_id).aggregate(m=Max("id"))["m"]
+        CursorDeposito.objects.filter(pk=cursor.pk).update(ultimo_evento=last or 0)
     return queue_variants(list(VarianteShopify.objects.filter(loja=loja)))
 
 

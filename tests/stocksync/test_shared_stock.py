@@ -200,3 +200,16 @@ def test_a_loja_socket_and_its_filters_follow_the_deposito(two, fake_shopify, po
     events = api.get(f"/api/sync-realtime/events/?since=0&loja_id={b.pk}").json()["events"]
     sale = [e for e in events if e["type"] == "venda_shopify_processada"]
     assert len(sale) == 1 and sale[0]["data"]["loja_id"] == a.pk and sale[0]["data"]["deposito_id"] == a.deposito_id
+
+
+def test_pushes_need_no_redis(two, fake_shopify, post_webhook, settings):
+    """The queue is the database: with the channel layer unreachable (Redis down or restarting) the
+    push still happens and its event is in the log for the sockets to back-fill."""
+    a, b = two
+    Pusher(min_interval=0).drain_sync()
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]}}}
+    assert sell(fake_shopify, post_webhook, a, "CAM")
+    Pusher(min_interval=0).drain_sync()
+    assert available(fake_shopify, b)["CAM"] == 4
+    assert Event.objects.filter(type="estoque_sincronizado_shopify", loja=b, data__quantidade=4).exists()
