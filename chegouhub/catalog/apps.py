@@ -14,3 +14,9 @@ class CatalogConfig(AppConfig):
             "catalogo_importado",
             (Stream.NOTIFICATIONS, frozenset({"loja_id", "importacao_id", "criados", "vinculados", "sem_sku"})),
         )
+        # One per batch of an import while it runs (CONTRACT 9: progress on the notifications socket).
+        EVENT_SCHEMAS.setdefault(
+            "importacao_progresso",
+            (Stream.NOTIFICATIONS, frozenset({"loja_id", "importacao_id", "total", "processados", "criados",
+                                              "vinculados", "sem_sku"})),
+        )

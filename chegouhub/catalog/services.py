@@ -173,6 +173,11 @@ def _add_progress(importacao_id: int, counts: BatchCounts, now) -> None:
     importacao.ativa_ate = now + timedelta(seconds=LEASE_SECONDS)
     importacao.save(update_fields=["variantes_sem_sku", "processados", "criados", "vinculados", "sem_sku",
                                    "ativa_ate"])
+    loja = Loja.objects.only("id", "owner_id").get(pk=importacao.loja_id)
+    record_events([NewEvent(type="importacao_progresso", loja_id=loja.pk, user_id=loja.owner_id, data={
+        "loja_id": loja.pk, "importacao_id": importacao.pk, "total": importacao.total,
+        "processados": importacao.processados, "criados": importacao.criados, "vinculados": importacao.vinculados,
+        "sem_sku": importacao.sem_sku})])
 
 
 # --- running an import ------------------------------------------------------------------------

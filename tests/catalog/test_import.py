@@ -103,6 +103,10 @@ def test_2000_variants_over_several_pages(api, loja, shop, make_produto):
 
     (event,) = events_of(api, "catalogo_importado")
     assert event["data"] == {"loja_id": loja.pk, "importacao_id": pk, "criados": 1978, "vinculados": 2, "sem_sku": 20}
+    # progress on the notifications socket while it ran: one event per batch, growing to the total
+    progress = [e["data"]["processados"] for e in events_of(api, "importacao_progresso")]
+    assert len(progress) >= 2 and progress == sorted(progress) and progress[-1] == 2000
+    assert all(e["data"]["total"] == 2000 for e in events_of(api, "importacao_progresso"))
 
 
 def test_2000_variants_as_a_bulk_operation(api, loja, shop, settings):

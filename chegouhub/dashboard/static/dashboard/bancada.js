@@ -399,6 +399,9 @@ rt?.addEventListener("evento", (e) => {
   if (ev.type === "estoque_atualizado" && historyFor && String(ev.data.produto_id) === String(historyFor)) {
     showHistory(historyFor);
   }
+  if (ev.type === "importacao_progresso" && String(ev.data.loja_id) === String(config.loja_id)) {
+    showImport({ id: ev.data.importacao_id, status: "executando", ...ev.data }); // pushed by the worker
+  }
   if (ev.type === "catalogo_importado" && String(ev.data.loja_id) === String(config.loja_id)) {
     watching = ev.data.importacao_id; // seen finishing here: bring in its produtos
     followImport(ev.data.importacao_id);
