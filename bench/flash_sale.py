@@ -241,7 +241,8 @@ def seed(n_lojas: int) -> Fixture:
             loja.save()
         have = set(Produto.objects.filter(loja=loja).values_list("sku", flat=True))
         Produto.objects.bulk_create([
-            Produto(loja=loja, sku=s, nome=f"Produto {s}", estoque_atual=INITIAL_STOCK, estoque_minimo=0)
+            Produto(loja=loja, deposito_id=loja.deposito_id, sku=s, nome=f"Produto {s}", estoque_atual=INITIAL_STOCK,
+                    estoque_minimo=0)
             for s in skus if s not in have
         ])
         lojas.append({"id": loja.pk, "shop": shop, "secret": secret})

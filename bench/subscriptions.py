@@ -50,14 +50,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     from chegouhub.devtools.fake_shopify.server import FakeShopifyServer
     from chegouhub.shopify import subscriptions
-    from chegouhub.stores.models import Loja
+    from chegouhub.stores.models import Deposito, Loja
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench-subscriptions")
     Loja.objects.filter(owner=user).delete()
+    depositos = Deposito.objects.bulk_create([Deposito(owner=user, nome=f"Bench {i}") for i in range(args.lojas)])
     Loja.objects.bulk_create([
         Loja(owner=user, nome=f"Bench {i}", shop_domain=f"bench-sub-{i:05d}.myshopify.com",
-             access_token=f"shpat_bench_{i:05d}", webhook_secret="bench-secret")
+             access_token=f"shpat_bench_{i:05d}", webhook_secret="bench-secret", deposito=depositos[i])
         for i in range(args.lojas)
     ])
     lojas = list(Loja.objects.filter(owner=user).order_by("pk"))

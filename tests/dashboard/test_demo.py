@@ -121,6 +121,20 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
                               params={"loja_id": loja["id"], "origem": "shopify_pedido_pago"}).json()["count"]
             time.sleep(0.5)
         assert sold >= 3, log.read_text()[-3000:]
+        # Issue 17: the outlet store shares the demo loja's depósito, both push: its Shopify hears of
+        # the sales (push_stock confirmed quantities at it) and the status endpoint says so.
+        outlet = "chegouhub-demo-outlet.myshopify.com"
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            calls = httpx.get(f"http://127.0.0.1:{shopify_port}/_fake/shops/{outlet}/stats").json()
+            status = {row["loja_id"]: row for row in client.get("/api/estoque/sincronizacao/").json()["lojas"]}
+            synced = [row for row in status.values() if row["deposito_id"] == status[loja["id"]]["deposito_id"]
+                      and row["sincronizar_estoque"] and row["ultimo_envio"]]
+            if calls.get("set_quantities_calls", 0) >= 1 and len(synced) == 2:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError((calls, status, log.read_text()[-3000:]))
         # ... and sells a produto out: the push worker delivers "Estoque zerado" to the browser
         # (VAPID checked and the aes128gcm body decrypted by the push service).
         deadline = time.monotonic() + 60
