@@ -278,7 +278,11 @@ def _record_one(out: PushOutcome, now) -> None:
     if out.location_id and not plan.location_id:
         Loja.objects.filter(pk=plan.loja_id, location_id="").update(location_id=out.location_id)
     for variante_id, quantity in out.confirmed.items():
-        VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=quantity, shopify_confirmado=True,
+        # The compare-and-set held, so a sale of this loja read since the claim happened on Shopify
+        # after the push: its adjustment (F - esperado) is kept on top of the confirmed quantity.
+        base = items[variante_id].esperado
+        value = quantity if base is None else F("shopify_disponivel") + (quantity - base)
+        VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=value, shopify_confirmado=True,
                                                               sincronizado_em=now)
     for variante_id, quantity in out.reread.items():
         VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=quantity, shopify_confirmado=False,
