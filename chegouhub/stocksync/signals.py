@@ -1,4 +1,5 @@
-"""Loja hooks: turning sync on (or changing the reserve) queues every variant of the loja."""
+"""Loja hooks: turning sync on (or changing the reserve) queues every variant of the loja; a loja
+deleted from a shared depósito leaves its produtos there."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from chegouhub.stores.models import Loja
+from chegouhub.inventory.models import Alerta, Produto
+from chegouhub.stores.models import Loja, loja_deleting
 
 from . import services
 
@@ -26,3 +28,13 @@ def _queue_when_sync_starts(sender, instance: Loja, **kwargs) -> None:
     if old and old["sincronizar_estoque"] and old["estoque_reserva"] == instance.estoque_reserva:
         return
     transaction.on_commit(lambda: services.queue_loja(instance))
+
+
+@receiver(loja_deleting)
+def _keep_the_shared_stock(sender, loja: Loja, **kwargs) -> None:
+    """A loja deleted from a shared depósito leaves its produtos to the lojas staying (they sell
+    them too); alone in its depósito, they go with it as before."""
+    heir = Loja.objects.filter(deposito_id=loja.deposito_id).exclude(pk=loja.pk).order_by("id").first()
+    if heir is not None:
+        Produto.objects.filter(loja=loja).update(loja=heir)
+        Alerta.objects.filter(loja=loja, produto__deposito_id=loja.deposito_id).update(loja=heir)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.dispatch import Signal
 
 from .fields import EncryptedTextField
 
@@ -10,6 +11,11 @@ shop_domain_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$",
     "O domínio deve ser do tipo minha-loja.myshopify.com.",
 )
+
+
+# Sent by Loja.delete() before anything is collected for deletion (pre_delete comes too late: the
+# cascade is already decided), so an app above may move what must outlive the loja.
+loja_deleting = Signal()
 
 
 class WebhookStatus(models.TextChoices):
@@ -68,6 +74,10 @@ class Loja(models.Model):
 
     def __str__(self) -> str:
         return f"{self.nome} ({self.shop_domain})"
+
+    def delete(self, *args, **kwargs):
+        loja_deleting.send(sender=Loja, loja=self)
+        return super().delete(*args, **kwargs)
 
     def save(self, *args, **kwargs):
         if self.deposito_id is None:  # a new loja gets its own depósito unless one is given

@@ -92,6 +92,14 @@ def test_a_loja_leaves_with_its_own_produtos_unless_links_cross(api, user, make_
     assert api.delete(f"/api/depositos/{a.deposito_id}/").status_code == 400
 
 
+def test_a_loja_deleted_from_a_shared_deposito_leaves_its_produtos_to_the_others(api, user, make_loja, make_produto):
+    a, b = make_loja(user), make_loja(user)
+    make_produto(a, "CAM", estoque=10)
+    assert api.patch(f"/api/depositos/{b.deposito_id}/", {"lojas": [a.pk]}, format="json").status_code == 200
+    assert api.delete(f"/api/lojas/{a.pk}/").status_code == 204
+    assert produtos(api, b) == {"CAM": 10}
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(30)
 async def test_a_lojas_socket_receives_its_depositos_stock_events_and_follows_a_move(
