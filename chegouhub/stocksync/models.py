@@ -31,6 +31,9 @@ class PushPendente(models.Model):
     tentativas = models.IntegerField(default=0)
     proxima_em = models.DateTimeField()  # not before (backoff after an error)
     em_envio_ate = models.DateTimeField(null=True, blank=True)  # a pusher's lease
+    # First refused as stale (CHANGE_FROM_QUANTITY_STALE) since its last confirmation: usually a sale
+    # of this store whose webhook is on its way; read from Shopify only past a grace period.
+    stale_desde = models.DateTimeField(null=True, blank=True)
     ultimo_erro = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from chegouhub.catalog import remote as catalog_remote
 from chegouhub.common.logging import estoque_log
@@ -59,7 +60,7 @@ class Pusher:
     def _settled(outcomes) -> int:
         """Variants this round moved along: confirmed, already right, or re-read after a stale
         answer (pushed again in the next round)."""
-        return sum(len(o.confirmed) + len(o.skipped) + len(o.reread) for o in outcomes)
+        return sum(len(o.confirmed) + len(o.skipped) + len(o.reread) + len(o.stale) for o in outcomes)
 
     async def round(self) -> int:
         """One round (the command's loop); the number of variants settled (confirmed or already right)."""
@@ -140,24 +141,32 @@ class Pusher:
         self.stats["skipped"] += len(out.skipped)
         if not changes:
             return
-        key = plan.idempotency_key([(c.inventory_item_id, c.quantity, c.change_from) for c in changes])
-        newest = max(by_item[c.inventory_item_id].evento_id for c in changes)
         self.last_call[plan.loja_id] = time.monotonic()
-        result = await remote.set_quantities(client, location_id=plan.location_id, changes=changes,
-                                             idempotency_key=key,
-                                             reference_uri=f"gid://chegouhub/EventoEstoque/{newest}")
-        out.calls += 1
-        self.stats["calls"] += 1
+        result = await self._set(client, plan, changes, by_item, out)
         if result.stale:
-            # Nothing was applied (all or nothing): Shopify's quantities replace ours, and the next
-            # round pushes again from them with the stock as it is then.
-            self.stats["stale"] += len(result.stale)
-            found = await remote.read_available(client, location_id=plan.location_id,
-                                                inventory_item_ids=result.stale)
-            out.calls += 1
-            for item_id, quantity in found.items():
-                out.reread[by_item[item_id].variante_id] = quantity
-            return
+            # Nothing was applied (all or nothing). The stale items are most often this store's
+            # own sales whose webhooks are still on their way: they wait a moment (and are read
+            # from Shopify only if they stay stale, see services.STALE_GRACE_SECONDS), and the rest
+            # of the call goes again at once without them.
+            stale = set(result.stale)
+            self.stats["stale"] += len(stale)
+            now = timezone.now()
+            overdue = [by_item[i] for i in stale if by_item[i].stale_desde is not None
+                       and (now - by_item[i].stale_desde).total_seconds() >= services.STALE_GRACE_SECONDS]
+            if overdue:
+                found = await remote.read_available(client, location_id=plan.location_id,
+                                                    inventory_item_ids=[i.inventory_item_id for i in overdue])
+                out.calls += 1
+                for item in overdue:
+                    out.reread[item.variante_id] = found.get(item.inventory_item_id)
+            out.stale += [by_item[i].variante_id for i in stale if by_item[i].variante_id not in out.reread]
+            changes = [c for c in changes if c.inventory_item_id not in stale]
+            if not changes:
+                return
+            result = await self._set(client, plan, changes, by_item, out)
+            if result.stale:  # again: those wait too; the rest goes in the next round
+                out.stale += [by_item[i].variante_id for i in result.stale]
+                return
         if result.errors:
             out.error = "; ".join(result.errors)[:500]
             return
@@ -165,6 +174,17 @@ class Pusher:
             item = by_item[c.inventory_item_id]
             out.confirmed[item.variante_id] = result.applied.get(c.inventory_item_id, c.quantity)
         self.stats["confirmed"] += len(changes)
+
+    async def _set(self, client, plan: services.LojaPush, changes: list[remote.QuantityChange], by_item: dict,
+                   out: services.PushOutcome) -> remote.SetResult:
+        key = plan.idempotency_key([(c.inventory_item_id, c.quantity, c.change_from) for c in changes])
+        newest = max(by_item[c.inventory_item_id].evento_id for c in changes)
+        result = await remote.set_quantities(client, location_id=plan.location_id, changes=changes,
+                                             idempotency_key=key,
+                                             reference_uri=f"gid://chegouhub/EventoEstoque/{newest}")
+        out.calls += 1
+        self.stats["calls"] += 1
+        return result
 
 
 async def run(*, stop: asyncio.Event, interval: float, pusher: Pusher | None = None) -> Pusher:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chegouhub.catalog.models import VarianteShopify
@@ -40,6 +41,11 @@ EVENT_SCHEMAS.setdefault("estoque_sincronizado_shopify", (Stream.ESTOQUE, frozen
 INGEST_BATCH = 5000
 MAX_PER_CALL = 250  # inventorySetQuantities' limit
 LEASE_SECONDS = 60
+# A stale item is pushed again after a short pause (the store's own sale, still on its way as a
+# webhook, then adjusts what it is expected to show), and read from Shopify only once it has stayed
+# stale this long: a read made while a sale's webhook is in flight would count that sale twice.
+STALE_RETRY_SECONDS = 0.5
+STALE_GRACE_SECONDS = 3.0
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 # The stock movements whose units Shopify itself moved at the loja where they happened: a sale it
@@ -191,6 +197,7 @@ class PushItem:
     confirmado: bool
     evento_id: int
     desde: object
+    stale_desde: object = None
 
 
 @dataclass
@@ -243,7 +250,7 @@ def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_
                 pendente_id=r.pk, variante_id=v.pk, produto_id=v.produto_id, inventory_item_id=v.inventory_item_id,
                 quantidade=max(stock.get(v.produto_id, 0) - loja.estoque_reserva, 0),
                 esperado=v.shopify_disponivel, confirmado=v.shopify_confirmado, evento_id=r.evento_id,
-                desde=r.desde))
+                desde=r.desde, stale_desde=r.stale_desde))
         plans.append(plan)
     return plans
 
@@ -261,6 +268,7 @@ class PushOutcome:
     reread: dict[int, int | None] = field(default_factory=dict)  # variante id -> Shopify's, after a stale answer
     error: str = ""  # the whole claim failed (network, Shopify down, userErrors): back off
     failed: dict[int, str] = field(default_factory=dict)  # variante id -> why it alone backs off
+    stale: list[int] = field(default_factory=list)  # variante ids refused as stale, tried again shortly
     location_id: str = ""  # the primary location, when the loja had none yet
     calls: int = 0
 
@@ -295,6 +303,12 @@ def _record_one(out: PushOutcome, now) -> None:
     for variante_id, why in out.failed.items():
         _back_off([items[variante_id].pendente_id], why, now)
         retry.remove(items[variante_id].pendente_id)
+    stale = [items[v].pendente_id for v in out.stale]
+    PushPendente.objects.filter(pk__in=stale).update(
+        em_envio_ate=None, stale_desde=Coalesce(F("stale_desde"), Value(now)),
+        proxima_em=now + timedelta(seconds=STALE_RETRY_SECONDS))
+    retry = [pk for pk in retry if pk not in set(stale)]
+    PushPendente.objects.filter(pk__in=[items[v].pendente_id for v in out.reread]).update(stale_desde=None)
     if out.error:
         _back_off(retry, out.error, now)
     else:  # stale, or a newer change: at once, with the fresh quantity

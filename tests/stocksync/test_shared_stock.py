@@ -213,3 +213,28 @@ def test_pushes_need_no_redis(two, fake_shopify, post_webhook, settings):
     Pusher(min_interval=0).drain_sync()
     assert available(fake_shopify, b)["CAM"] == 4
     assert Event.objects.filter(type="estoque_sincronizado_shopify", loja=b, data__quantidade=4).exists()
+
+
+def test_a_sale_whose_webhook_is_on_its_way_holds_up_nothing_and_is_not_counted_twice(two, fake_shopify,
+                                                                                   post_webhook):
+    a, b = two
+    Pusher(min_interval=0).drain_sync()
+    for sku in ("CAM", "BON"):
+        adjust_stock(produto=Produto.objects.get(deposito=a.deposito, sku=sku), quantidade=10, motivo="recebimento")
+    # A's store sells a CAM; its webhook has not reached ChegouHub yet when the pusher goes.
+    order = fake_shopify.sell(a.shop_domain, [(variant_id(fake_shopify, a, "CAM"), 1)])
+    assert order.status_code == 201
+    reads = fake_shopify.counters(a.shop_domain)["graphql_calls"]
+    Pusher(min_interval=0).round_sync()
+    shown = available(fake_shopify, a)
+    assert shown["BON"] == 13  # the rest of A's call went through without the stale CAM
+    assert shown["CAM"] == 4  # not overwritten: the sale Shopify made stays
+    assert available(fake_shopify, b)["CAM"] == 15
+    assert fake_shopify.counters(a.shop_domain)["stale"] == 1
+    assert fake_shopify.counters(a.shop_domain)["graphql_calls"] - reads == 2  # the stale call and the retry: no read
+    # The webhook arrives: A's CAM is expected at 4, the depósito has 14: pushed, no double count.
+    assert post_webhook(a, "orders/paid", order.json()).status_code == 200
+    PushPendente.objects.update(proxima_em=timezone.now())
+    Pusher(min_interval=0).drain_sync()
+    assert available(fake_shopify, a)["CAM"] == 14 == available(fake_shopify, b)["CAM"]
+    assert Produto.objects.get(deposito=a.deposito, sku="CAM").estoque_atual == 14

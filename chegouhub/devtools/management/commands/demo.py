@@ -148,7 +148,8 @@ class SimulatedStore:
     BATCH_ORDERS = 5
 
     def __init__(self, *, loja, rate: float, stop: threading.Event, fake_url: str | None, target: str,
-                 currency: str = "BRL", unit_price: str = "49.90"):
+                 currency: str = "BRL", unit_price: str = "49.90", deliver_to_target: bool = False):
+        self.deliver_to_target = deliver_to_target
         self.loja = loja
         self.rate = rate
         self.stop = stop
@@ -167,10 +168,10 @@ class SimulatedStore:
                                       currency=self.currency, unit_price=self.unit_price)
             next_order += self.BATCH_ORDERS
             try:
-                if self.fake_url:
+                if self.fake_url and not self.deliver_to_target:
                     simulate(loja=self.loja, config=config, fake_url=self.fake_url)
-                else:
-                    simulate(loja=self.loja, config=config, target=self.target)
+                else:  # straight to the server; the orders recorded in the fake when it has the shop
+                    simulate(loja=self.loja, config=config, target=self.target, fake_url=self.fake_url)
             except Exception:  # the server or the fake is restarting or stopping: try again shortly
                 self.stop.wait(5)
 
@@ -334,7 +335,10 @@ class Command(BaseCommand):
         catalog.queue_import(loja=outlet)  # the import worker links its SKUs to the depósito's produtos
         sup.start("stock pusher", [sys.executable, "manage.py", "push_stock"], env=env)
         if simulate:
-            store = SimulatedStore(loja=outlet, rate=max(rate / 2, 0.25), stop=sup.stopping, target=site, fake_url=None)
+            # Its sales recorded in the fake (taking its `available`, as Shopify's do), delivered
+            # straight to the server (the outlet is a custom app: no subscriptions in the fake).
+            store = SimulatedStore(loja=outlet, rate=max(rate / 2, 0.25), stop=sup.stopping, target=site,
+                                   fake_url=shopify_url, deliver_to_target=True)
             threading.Thread(target=store.run, name="demo-store-outlet", daemon=True).start()
 
     def _connect_demo_loja(self, site: str, shopify_url: str, sup: Supervisor):
