@@ -22,6 +22,9 @@ from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError
 
 from . import remote, services
 
+MAX_SETS_PER_PUSH = 2  # a set, and once more without the items it found stale
+STALE_BEFORE_READ = 2  # stale answers in a row before an item's quantity is read from Shopify
+
 
 @dataclass
 class Pusher:
@@ -29,6 +32,7 @@ class Pusher:
     clients: dict[int, tuple[str, AdminApiClient]] = field(default_factory=dict)
     last_call: dict[int, float] = field(default_factory=dict)
     throttle: dict[int, object] = field(default_factory=dict)
+    stale_streak: dict[int, int] = field(default_factory=dict)  # variante id -> stale answers in a row
     stats: dict[str, int] = field(default_factory=lambda: {"calls": 0, "confirmed": 0, "skipped": 0, "stale": 0,
                                                            "errors": 0})
 
@@ -138,30 +142,50 @@ class Pusher:
         self.stats["skipped"] += len(out.skipped)
         if not changes:
             return
-        key = plan.idempotency_key([(c.inventory_item_id, c.quantity, c.change_from) for c in changes])
-        newest = max(by_item[c.inventory_item_id].evento_id for c in changes)
         self.last_call[plan.loja_id] = time.monotonic()
-        result = await remote.set_quantities(client, location_id=plan.location_id, changes=changes,
-                                             idempotency_key=key,
-                                             reference_uri=f"gid://chegouhub/EventoEstoque/{newest}")
-        out.calls += 1
-        self.stats["calls"] += 1
-        if result.stale:
-            # Nothing was applied (all or nothing): Shopify's quantities replace ours, and the next
-            # round pushes again from them with the stock as it is then.
-            self.stats["stale"] += len(result.stale)
-            found = await remote.read_available(client, location_id=plan.location_id,
-                                                inventory_item_ids=result.stale)
+        for _ in range(MAX_SETS_PER_PUSH):
+            key = plan.idempotency_key([(c.inventory_item_id, c.quantity, c.change_from) for c in changes])
+            newest = max(by_item[c.inventory_item_id].evento_id for c in changes)
+            result = await remote.set_quantities(client, location_id=plan.location_id, changes=changes,
+                                                 idempotency_key=key,
+                                                 reference_uri=f"gid://chegouhub/EventoEstoque/{newest}")
             out.calls += 1
-            for item_id, quantity in found.items():
-                out.reread[by_item[item_id].variante_id] = quantity
-            return
+            self.stats["calls"] += 1
+            if not result.stale:
+                break
+            # Nothing was applied (all or nothing). The others, refused only because they shared
+            # the call, go again now (a round later, another of the store's own sales could make
+            # that call stale too, and under load the loja would never get a push through). The
+            # stale items go again next round with the stock as it is then: the first time as they
+            # are, for what made them stale is almost always a sale of that store whose webhook had
+            # not arrived (its arrival corrects the expected quantity, and a read now would count
+            # it twice); stale again, they take Shopify's quantities (a hand edit in the admin).
+            self.stats["stale"] += len(result.stale)
+            again = []
+            for item_id in result.stale:
+                variante_id = by_item[item_id].variante_id
+                self.stale_streak[variante_id] = self.stale_streak.get(variante_id, 0) + 1
+                if self.stale_streak[variante_id] >= STALE_BEFORE_READ:
+                    again.append(item_id)
+            if again:
+                found = await remote.read_available(client, location_id=plan.location_id, inventory_item_ids=again)
+                out.calls += 1
+                for item_id, quantity in found.items():
+                    out.reread[by_item[item_id].variante_id] = quantity
+                    self.stale_streak.pop(by_item[item_id].variante_id, None)
+            stale = set(result.stale)
+            changes = [c for c in changes if c.inventory_item_id not in stale]
+            if not changes:
+                return
+        else:
+            return  # stale every time: the rest waits for the next round too
         if result.errors:
             out.error = "; ".join(result.errors)[:500]
             return
         for c in changes:
             item = by_item[c.inventory_item_id]
             out.confirmed[item.variante_id] = result.applied.get(c.inventory_item_id, c.quantity)
+            self.stale_streak.pop(item.variante_id, None)
         self.stats["confirmed"] += len(changes)
 
 
