@@ -9,7 +9,7 @@ PORT   ?= 8000
 
 export PYTHONDONTWRITEBYTECODE=1
 
-.PHONY: run test test-sqlite test-postgres bench bench-quick preflight browser clean
+.PHONY: run test test-sqlite test-postgres bench bench-quick bench-oversold bench-oversold-quick preflight browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.flash_sale --quick --out artifacts/bench-quick.json $(BENCH_ARGS)
+
+# Units oversold on shared stock, push off and on side by side (docs/benchmark.md): <= 5 min, quick <= 90 s.
+bench-oversold: $(STAMP)
+	$(BIN)/python -m bench.oversold $(BENCH_ARGS)
+
+bench-oversold-quick: $(STAMP)
+	$(BIN)/python -m bench.oversold --quick --out artifacts/bench-oversold-quick.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) artifacts db.sqlite3 test_db.sqlite3* logs

@@ -114,17 +114,23 @@ def ingest_deposito(deposito_id: int, limit: int = INGEST_BATCH) -> int:
         cursor = _lock_cursor(deposito_id)
         if cursor is None:  # another pusher is reading this depósito right now
             return 0
-        events = list(Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id,
-                                           id__gt=cursor.ultimo_evento, type="estoque_atualizado")
-                      .order_by("id").values("id", "created_at", "data")[:limit])
-        if not events:
-            _advance_past_other_types(cursor)
+        # The stream's end first, then its stock events up to that end, each statement its own
+        # snapshot: ids of one stream become visible in id order, so every event up to `end` is
+        # visible to the second read, and one committed in between is past `end`, read next time.
+        # (Reading the events first and the end second would skip the stock events committed
+        # between the two statements.)
+        end = (Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id, id__gt=cursor.ultimo_evento)
+               .aggregate(m=Max("id"))["m"])
+        if not end:
             return 0
-        _expect_shopify_moves(events)
-        _queue_from_events(deposito_id, events)
-        cursor.ultimo_evento = events[-1]["id"]
-        if len(events) < limit:
-            _advance_past_other_types(cursor, save=False)
+        events = list(Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id,
+                                           id__gt=cursor.ultimo_evento, id__lte=end, type="estoque_atualizado")
+                      .order_by("id").values("id", "created_at", "data")[:limit])
+        if events:
+            _expect_shopify_moves(events)
+            _queue_from_events(deposito_id, events)
+        # Past the stream's other events too (sales, alerts, confirmations) up to `end`.
+        cursor.ultimo_evento = events[-1]["id"] if len(events) == limit else end
         cursor.save(update_fields=["ultimo_evento", "updated_at"])
     return len(events)
 
@@ -135,16 +141,6 @@ def _lock_cursor(deposito_id: int) -> CursorDeposito | None:
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True)
     return qs.first()
-
-
-def _advance_past_other_types(cursor: CursorDeposito, save: bool = True) -> None:
-    """Past the stream's other events too (sales, alerts), so the next read starts at the end."""
-    last = (Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=cursor.deposito_id, id__gt=cursor.ultimo_evento)
-            .aggregate(m=Max("id"))["m"])
-    if last:
-        cursor.ultimo_evento = last
-        if save:
-            cursor.save(update_fields=["ultimo_evento", "updated_at"])
 
 
 def _expect_shopify_moves(events: list[dict]) -> None:
@@ -159,12 +155,37 @@ def _expect_shopify_moves(events: list[dict]) -> None:
         key = (loja_id, data["produto_id"])
         moved[key] = moved.get(key, 0) + int(data["quantidade"])
         trusted[key] = trusted.get(key, True) and SHOPIFY_MOVED[origem]
-    for (loja_id, produto_id), delta in moved.items():
-        links = VarianteShopify.objects.filter(loja_id=loja_id, produto_id=produto_id, shopify_disponivel__isnull=False)
+    if not moved:
+        return
+    # Every link of those lojas and produtos in one read, the changes in one statement (PostgreSQL).
+    found: dict[tuple[int, int], list[tuple[int, bool]]] = {}
+    for pk, loja_id, produto_id, confirmado in VarianteShopify.objects.filter(
+            loja_id__in={k[0] for k in moved}, produto_id__in={k[1] for k in moved},
+            shopify_disponivel__isnull=False).values_list("pk", "loja_id", "produto_id", "shopify_confirmado"):
+        if (loja_id, produto_id) in moved:
+            found.setdefault((loja_id, produto_id), []).append((pk, confirmado))
+    changes: list[tuple[int, int, bool]] = []  # variante id, delta, still confirmed
+    for key, links in found.items():
         # Two variants of one produto in one loja: which one sold is not in the event; push both.
-        sole = links.count() == 1
-        links.update(shopify_disponivel=F("shopify_disponivel") + delta,
-                     **({} if trusted[(loja_id, produto_id)] and sole else {"shopify_confirmado": False}))
+        keep = trusted[key] and len(links) == 1
+        # Only a quantity Shopify confirmed to a push moves with the loja's sales: one read from
+        # Shopify (an import, a stale answer) may already count a sale whose webhook comes after
+        # the read, and taking it off again would count it twice.
+        changes += [(pk, moved[key], keep) for pk, confirmado in links if confirmado]
+    if not changes:
+        return
+    changes.sort()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = v.shopify_disponivel + c.delta, "
+                "shopify_confirmado = v.shopify_confirmado AND c.keep "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, delta, keep) WHERE v.id = c.id",
+                [[c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes]])
+    else:
+        for pk, delta, keep in changes:
+            VarianteShopify.objects.filter(pk=pk).update(shopify_disponivel=F("shopify_disponivel") + delta,
+                                                         **({} if keep else {"shopify_confirmado": False}))
 
 
 def _queue_from_events(deposito_id: int, events: list[dict]) -> None:
@@ -277,6 +298,13 @@ def record_results(outcomes: list[PushOutcome]) -> None:
     now = timezone.now()
     for out in outcomes:
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The envios' foreign keys checked (and their produto and loja rows locked FOR KEY SHARE)
+                # as they are inserted, before record_events takes the depósito's event-log lock: a
+                # webhook locks its produtos (and the Django path its loja) first and that lock second,
+                # so checking them at COMMIT, with the event-log lock held, deadlocks with it.
+                with connection.cursor() as cur:
+                    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             _record_one(out, now)
 
 
@@ -285,20 +313,36 @@ def _record_one(out: PushOutcome, now) -> None:
     items = {i.variante_id: i for i in plan.items}
     if out.location_id and not plan.location_id:
         Loja.objects.filter(pk=plan.loja_id, location_id="").update(location_id=out.location_id)
-    for variante_id, quantity in out.confirmed.items():
-        # The compare-and-set held, so a sale of this loja read since the claim happened on Shopify
-        # after the push: its adjustment (F - esperado) is kept on top of the confirmed quantity.
-        base = items[variante_id].esperado
-        value = quantity if base is None else F("shopify_disponivel") + (quantity - base)
-        VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=value, shopify_confirmado=True,
-                                                              sincronizado_em=now)
-    for variante_id, quantity in out.reread.items():
-        VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=quantity, shopify_confirmado=False,
-                                                              sincronizado_em=now)
+    # A confirmed quantity: the compare-and-set held, so a sale of this loja read since the claim
+    # happened on Shopify after the push, and its adjustment (now - esperado) stays on top of it.
+    # A re-read quantity replaces what was expected. One statement each on PostgreSQL: a loja's share
+    # of a round under load is tens of variants.
+    changed = {v: (q, items[v].esperado, True) for v, q in out.confirmed.items()}
+    changed.update({v: (q, None, False) for v, q in out.reread.items() if v not in out.confirmed})
     done = [items[v] for v in [*out.confirmed, *out.skipped]]
-    # Done unless a newer change arrived meanwhile (the ingest moved its evento_id): then pushed again.
-    for item in done:
-        PushPendente.objects.filter(pk=item.pendente_id, evento_id=item.evento_id).delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            if changed:
+                ids = sorted(changed)
+                cur.execute(
+                    f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = "
+                    "CASE WHEN c.base IS NULL THEN c.q ELSE v.shopify_disponivel + (c.q - c.base) END, "
+                    "shopify_confirmado = c.ok, sincronizado_em = %s "
+                    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, q, base, ok) "
+                    "WHERE v.id = c.id",
+                    [now, ids, [changed[v][0] for v in ids], [changed[v][1] for v in ids], [changed[v][2] for v in ids]])
+            if done:
+                # Done unless a newer change arrived meanwhile (the ingest moved its evento_id): then pushed again.
+                cur.execute(f"DELETE FROM {PushPendente._meta.db_table} p USING unnest(%s::bigint[], %s::bigint[]) "
+                            "AS d(id, evento_id) WHERE p.id = d.id AND p.evento_id = d.evento_id",
+                            [[i.pendente_id for i in done], [i.evento_id for i in done]])
+    else:
+        for variante_id, (quantity, base, ok) in changed.items():
+            value = quantity if base is None else F("shopify_disponivel") + (quantity - base)
+            VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=value, shopify_confirmado=ok,
+                                                                  sincronizado_em=now)
+        for item in done:
+            PushPendente.objects.filter(pk=item.pendente_id, evento_id=item.evento_id).delete()
     retry = [i.pendente_id for i in plan.items if i.variante_id not in out.confirmed and i.variante_id not in out.skipped]
     for variante_id, why in out.failed.items():
         _back_off([items[variante_id].pendente_id], why, now)
@@ -326,6 +370,7 @@ def _record_one(out: PushOutcome, now) -> None:
                                    "loja_id": plan.loja_id, "deposito_id": plan.deposito_id,
                                    "produto_id": item.produto_id, "inventory_item_id": item.inventory_item_id,
                                    "quantidade": quantity, "atraso_ms": atraso}))
+    envios.sort(key=lambda e: e.produto_id)  # their rows locked in id order, as the webhook paths lock them
     EnvioEstoque.objects.bulk_create(envios)
     record_events(events)
 

@@ -380,6 +380,31 @@ async def test_concurrent_deliveries_share_transactions_and_every_ledger_stays_e
 
 
 @pytest.mark.postgres
+async def test_two_lojas_of_one_deposito_in_one_batch_both_take_from_the_shared_produto(
+        asgi, user, make_loja, make_produto, batch_sizes):
+    """Found by bench/oversold.py: a batch holding sales of one produto from two lojas of its
+    depósito applied only one loja's delta (UPDATE ... FROM with two rows for one produto)."""
+    from chegouhub.stocksync.depositos import move_loja
+
+    a, b = [await sync_to_async(make_loja)(user) for _ in range(2)]
+    await sync_to_async(move_loja)(loja=b, deposito=a.deposito)
+    produto = await sync_to_async(_make)(make_produto, a, "A", 1000, minimo=0)
+    for lj in (a, b):
+        await post(asgi, lj, "orders/paid", order_payload(1, []))
+    batch_sizes.clear()
+    orders = [((a, b)[i % 2], order_payload(30_000 + i, [(1, "A", 1)])) for i in range(40)]
+    results = await asyncio.gather(*(post(asgi, lj, "orders/paid", payload) for lj, payload in orders))
+    assert [r.json() for r in results] == [{"status": "processed"}] * 40
+    assert max(batch_sizes) > 1
+    assert await stock(produto) == 960
+    moves = await rows(Movimentacao, produto=produto, origem="shopify_pedido_pago")
+    assert {m.loja_id for m in moves} == {a.pk, b.pk} and len(moves) == 40
+    chain = [(m.estoque_anterior, m.estoque_atual) for m in moves]
+    assert chain[0][0] == 1000 and chain[-1][1] == 960
+    assert all(x[1] == y[0] for x, y in zip(chain, chain[1:]))
+
+
+@pytest.mark.postgres
 async def test_a_batch_holding_a_repeat_a_replay_and_an_alert_answers_each_as_the_contract_says(
         asgi, loja, make_produto, batch_sizes):
     comum = await sync_to_async(_make)(make_produto, loja, "COMUM", 100, minimo=0)

@@ -96,11 +96,13 @@ WITH w AS (
   SELECT x.*, w.loja FROM unnest(%(dn)b::int[], %(dpids)b::bigint[], %(deltas)b::bigint[]) AS x(n, produto_id, q)
   JOIN w USING (n)
 ), total AS (
-  SELECT produto_id, loja, sum(q)::bigint AS q FROM delta GROUP BY produto_id, loja
+  -- one row per produto: lojas of one depósito share it, and UPDATE ... FROM applies a single
+  -- matching row (two lojas' rows of one produto lost one of the two deltas)
+  SELECT produto_id, array_agg(DISTINCT loja) AS lojas, sum(q)::bigint AS q FROM delta GROUP BY produto_id
 ), locked AS MATERIALIZED (
   SELECT p.id FROM inventory_produto p JOIN total ON total.produto_id = p.id
-  JOIN stores_loja sl ON sl.id = total.loja AND sl.deposito_id = p.deposito_id
   WHERE (SELECT count(*) FROM l) = %(count)s
+    AND NOT EXISTS (SELECT 1 FROM stores_loja sl WHERE sl.id = ANY(total.lojas) AND sl.deposito_id <> p.deposito_id)
   ORDER BY p.id FOR UPDATE OF p
 ), upd AS (
   UPDATE inventory_produto p SET estoque_atual = p.estoque_atual + total.q, updated_at = %(now)s

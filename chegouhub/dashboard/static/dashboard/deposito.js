@@ -3,7 +3,7 @@
 // Owns #painel-deposito only; untrusted text goes through textContent.
 import { api } from "./http.js";
 const config = JSON.parse(document.getElementById("painel-config").textContent);
-const section = document.getElementById("painel-deposito");
+const section = document.getElementById("painel-deposito"); // absent for a user without lojas
 const $ = (sel) => section.querySelector(sel);
 const REFRESH_MS = 10000;
 
@@ -59,7 +59,7 @@ async function refresh() {
   }
 }
 
-$("#form-mover-loja").addEventListener("submit", async (e) => {
+if (section) $("#form-mover-loja").addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#mover-resultado");
   const choice = $("#mover-deposito").value;
@@ -72,7 +72,7 @@ $("#form-mover-loja").addEventListener("submit", async (e) => {
   setTimeout(() => window.location.reload(), 600);
 });
 
-$("#form-sincronizar").addEventListener("submit", async (e) => {
+if (section) $("#form-sincronizar").addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#sincronizar-resultado");
   const resp = await api("PATCH", `/api/lojas/${config.loja_id}/`, {
