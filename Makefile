@@ -36,11 +36,11 @@ test: $(STAMP) browser preflight
 
 test-sqlite: $(STAMP)
 	@echo "== suite on SQLite =="
-	$(TEST_ENV) DATABASE_URL= LOG_DIR=artifacts/logs-sqlite $(BIN)/pytest -q $(PYTEST_ARGS)
+	$(TEST_ENV) DATABASE_URL= LOG_DIR=artifacts/logs-sqlite $(BIN)/pytest -q --durations=12 $(PYTEST_ARGS)
 
 test-postgres: $(STAMP)
 	@echo "== suite on PostgreSQL =="
-	$(TEST_ENV) DATABASE_URL=$(PG_URL) LOG_DIR=artifacts/logs-postgres $(BIN)/pytest -q $(PYTEST_ARGS)
+	$(TEST_ENV) DATABASE_URL=$(PG_URL) LOG_DIR=artifacts/logs-postgres $(BIN)/pytest -q --durations=12 $(PYTEST_ARGS)
 
 # The flash-sale benchmark (docs/benchmark.md): full run <= 10 min, quick run <= 60 s.
 bench: $(STAMP)
