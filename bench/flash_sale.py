@@ -167,19 +167,22 @@ def _reachable(port: int) -> bool:
         return False
 
 
-def ensure_services() -> None:
-    """PostgreSQL and Redis on loopback; started from Debian's packages if they are installed but down."""
+def ensure_services(*, redis: bool = True) -> None:
+    """PostgreSQL (and Redis, unless told not to) on loopback; started from Debian's packages if
+    they are installed but down."""
+    ports = (5432, 6379) if redis else (5432,)
     if not _reachable(5432) and shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
         version = sorted(os.listdir("/etc/postgresql"))[-1]
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
-    if not _reachable(6379) and shutil.which("redis-server"):
+    if redis and not _reachable(6379) and shutil.which("redis-server"):
         subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
                         "--save", "", "--appendonly", "no"], check=False)
     for _ in range(30):
-        if _reachable(5432) and _reachable(6379):
+        if all(_reachable(port) for port in ports):
             return
         time.sleep(1)
-    raise SystemExit("bench: PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are needed")
+    raise SystemExit("bench: PostgreSQL (127.0.0.1:5432)" + (" and Redis (127.0.0.1:6379) are" if redis else " is")
+                     + " needed")
 
 
 def setup_database() -> None:

@@ -42,9 +42,7 @@ import json
 import os
 import platform
 import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +50,8 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.flash_sale import ensure_services, free_port, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -71,39 +71,6 @@ TARGETS = {
 
 def log(msg: str) -> None:
     print(f"[oversold {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
-    return values[k]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def ensure_postgres() -> None:
-    if not _reachable(5432) and shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
-        version = sorted(os.listdir("/etc/postgresql"))[-1]
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
-    for _ in range(30):
-        if _reachable(5432):
-            return
-        time.sleep(1)
-    raise SystemExit("bench: PostgreSQL on 127.0.0.1:5432 is needed")
 
 
 def setup_database(fake_admin_template: str, log_dir: Path) -> None:
@@ -760,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     lo, hi = (int(x) for x in args.stock.split("-"))
     started = time.monotonic()
-    ensure_postgres()
+    ensure_services(redis=False)
     (ROOT / "artifacts").mkdir(exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-oversold-", dir=ROOT / "artifacts"))
     (log_dir / "app-logs").mkdir()

@@ -117,13 +117,11 @@ class Pusher:
         client = self._client(plan)
         if not plan.location_id:
             plan.location_id = out.location_id = (await catalog_remote.primary_location(client))["id"]
-            out.calls += 1
         unknown = [i for i in plan.items if i.esperado is None]
         expected = {i.variante_id: i.esperado for i in plan.items}
         if unknown:  # never read (a link made before its level existed): read before comparing
             found = await remote.read_available(client, location_id=plan.location_id,
                                                 inventory_item_ids=[i.inventory_item_id for i in unknown])
-            out.calls += 1
             for i in unknown:
                 expected[i.variante_id] = found.get(i.inventory_item_id)
                 out.reread[i.variante_id] = found.get(i.inventory_item_id)
@@ -142,7 +140,7 @@ class Pusher:
         if not changes:
             return
         self.last_call[plan.loja_id] = time.monotonic()
-        result = await self._set(client, plan, changes, by_item, out)
+        result = await self._set(client, plan, changes, by_item)
         if result.stale:
             # Nothing was applied (all or nothing). The stale items are most often this store's
             # own sales whose webhooks are still on their way: they wait a moment (and are read
@@ -156,14 +154,13 @@ class Pusher:
             if overdue:
                 found = await remote.read_available(client, location_id=plan.location_id,
                                                     inventory_item_ids=[i.inventory_item_id for i in overdue])
-                out.calls += 1
                 for item in overdue:
                     out.reread[item.variante_id] = found.get(item.inventory_item_id)
             out.stale += [by_item[i].variante_id for i in stale if by_item[i].variante_id not in out.reread]
             changes = [c for c in changes if c.inventory_item_id not in stale]
             if not changes:
                 return
-            result = await self._set(client, plan, changes, by_item, out)
+            result = await self._set(client, plan, changes, by_item)
             if result.stale:  # again: those wait too; the rest goes in the next round
                 out.stale += [by_item[i].variante_id for i in result.stale]
                 return
@@ -175,14 +172,13 @@ class Pusher:
             out.confirmed[item.variante_id] = result.applied.get(c.inventory_item_id, c.quantity)
         self.stats["confirmed"] += len(changes)
 
-    async def _set(self, client, plan: services.LojaPush, changes: list[remote.QuantityChange], by_item: dict,
-                   out: services.PushOutcome) -> remote.SetResult:
+    async def _set(self, client, plan: services.LojaPush, changes: list[remote.QuantityChange],
+                   by_item: dict) -> remote.SetResult:
         key = plan.idempotency_key([(c.inventory_item_id, c.quantity, c.change_from) for c in changes])
         newest = max(by_item[c.inventory_item_id].evento_id for c in changes)
         result = await remote.set_quantities(client, location_id=plan.location_id, changes=changes,
                                              idempotency_key=key,
                                              reference_uri=f"gid://chegouhub/EventoEstoque/{newest}")
-        out.calls += 1
         self.stats["calls"] += 1
         return result
 

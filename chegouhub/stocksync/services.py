@@ -61,11 +61,19 @@ def syncing_lojas():
 # --- 1. the stock streams into pending rows ------------------------------------------------------
 
 
+def _stream_end(deposito_id: int, after: int = 0) -> int | None:
+    """The newest id of the depósito's stock stream past `after` (None: nothing past it)."""
+    return (Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id, id__gt=after)
+            .aggregate(m=Max("id"))["m"])
+
+
 def ensure_cursor(deposito_id: int) -> CursorDeposito:
     """The depósito's cursor, created at its stream's end (what came before is not pushed: the
     loja turning sync on queues every variant instead, `queue_loja`)."""
-    last = Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id).aggregate(m=Max("id"))["m"] or 0
-    cursor, _ = CursorDeposito.objects.get_or_create(deposito_id=deposito_id, defaults={"ultimo_evento": last})
+    cursor = CursorDeposito.objects.filter(deposito_id=deposito_id).first()
+    if cursor is None:  # the stream's end is read only to create it, not on every round's lookup
+        cursor, _ = CursorDeposito.objects.get_or_create(
+            deposito_id=deposito_id, defaults={"ultimo_evento": _stream_end(deposito_id) or 0})
     return cursor
 
 
@@ -85,8 +93,7 @@ def queue_loja(loja: Loja) -> int:
     end: what happened while nobody synced is in the full push, not in a backlog to read."""
     cursor = ensure_cursor(loja.deposito_id)
     if not syncing_lojas().filter(deposito_id=loja.deposito_id).exclude(pk=loja.pk).exists():
-        last = Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=loja.deposito_id).aggregate(m=Max("id"))["m"]
-        CursorDeposito.objects.filter(pk=cursor.pk).update(ultimo_evento=last or 0)
+        CursorDeposito.objects.filter(pk=cursor.pk).update(ultimo_evento=_stream_end(loja.deposito_id) or 0)
     return queue_variants(list(VarianteShopify.objects.filter(loja=loja)))
 
 
@@ -119,8 +126,7 @@ def ingest_deposito(deposito_id: int, limit: int = INGEST_BATCH) -> int:
         # visible to the second read, and one committed in between is past `end`, read next time.
         # (Reading the events first and the end second would skip the stock events committed
         # between the two statements.)
-        end = (Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id, id__gt=cursor.ultimo_evento)
-               .aggregate(m=Max("id"))["m"])
+        end = _stream_end(deposito_id, after=cursor.ultimo_evento)
         if not end:
             return 0
         events = list(Event.objects.filter(stream=Stream.ESTOQUE, deposito_id=deposito_id,
@@ -291,7 +297,6 @@ class PushOutcome:
     failed: dict[int, str] = field(default_factory=dict)  # variante id -> why it alone backs off
     stale: list[int] = field(default_factory=list)  # variante ids refused as stale, tried again shortly
     location_id: str = ""  # the primary location, when the loja had none yet
-    calls: int = 0
 
 
 def record_results(outcomes: list[PushOutcome]) -> None:
