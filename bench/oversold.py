@@ -141,11 +141,12 @@ class Proc:
             return ""
 
 
-def child_env(log_dir: Path, fake_admin_template: str, min_interval: float) -> dict:
+def child_env(log_dir: Path, fake_admin_template: str, min_interval: float, urgent_interval: float) -> dict:
     env = dict(os.environ)
     env.update(DATABASE_URL=BENCH_DB_URL, DJANGO_SECRET_KEY=SECRET_KEY, DJANGO_DEBUG="false",
                LOG_DIR=str(log_dir / "app-logs"), PYTHONUNBUFFERED="1", ALLOWED_HOSTS="127.0.0.1,localhost",
                SHOPIFY_ADMIN_URL_TEMPLATE=fake_admin_template, STOCK_PUSH_MIN_INTERVAL=str(min_interval),
+               STOCK_PUSH_URGENT_INTERVAL=str(urgent_interval),
                PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
     env.pop("REDIS_URL", None)
     return env
@@ -451,7 +452,8 @@ def run_mode(mode: str, *, fake, user, stock, orders, args, log_dir: Path, env: 
             time.sleep(0.3)
         else:
             raise RuntimeError(f"the imported quantities were not confirmed in 90 s: {pending_state(ids)}")
-        log(f"[{mode}] push_stock running (STOCK_PUSH_MIN_INTERVAL={args.min_interval}); imported quantities confirmed")
+        log(f"[{mode}] push_stock running (STOCK_PUSH_MIN_INTERVAL={args.min_interval}, "
+            f"STOCK_PUSH_URGENT_INTERVAL={args.urgent_interval}); imported quantities confirmed")
     for l in lojas:
         fake.set_bucket(l["shop"], BUCKET["bucket_size"])  # both modes start with a full bucket
     before = {l["shop"]: fake.counters(l["shop"]) for l in lojas}
@@ -666,7 +668,7 @@ def plot(report: dict, path: Path) -> None:
     s = report["settings"]
     fig.suptitle(f"Units oversold on one depósito: {s['lojas']} stores, {s['skus']} SKUs, {off['initial_units']} units, "
                  f"{s['rate']:.0f} orders/s for {s['duration_s']:.0f} s ({report['when']}, "
-                 f"STOCK_PUSH_MIN_INTERVAL={s['min_interval']})", fontsize=10)
+                 f"STOCK_PUSH_MIN_INTERVAL={s['min_interval']}, URGENT={s.get('urgent_interval')})", fontsize=10)
     ax = axes[0]
     labels = [f"store {i + 1}" for i in range(n)] + ["total"]
     xs = range(len(labels))
@@ -720,6 +722,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-interval", type=float,
                     default=float(os.environ.get("STOCK_PUSH_MIN_INTERVAL", "1.0")),
                     help="STOCK_PUSH_MIN_INTERVAL for push_stock (default: the env var, else 1.0)")
+    ap.add_argument("--urgent-interval", type=float,
+                    default=float(os.environ.get("STOCK_PUSH_URGENT_INTERVAL", "0.2")),
+                    help="STOCK_PUSH_URGENT_INTERVAL for push_stock (default: the env var, else 0.2)")
     ap.add_argument("--profile-pusher", action="store_true", help="time each step of push_stock's rounds")
     ap.add_argument("--modes", default="off,on", help="diagnosis: run only some modes (the report needs both)")
     ap.add_argument("--out", default=str(RESULTS / "oversold.json"))
@@ -738,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         setup_database(fake.admin_url_template, log_dir)
-        env = child_env(log_dir, fake.admin_url_template, args.min_interval)
+        env = child_env(log_dir, fake.admin_url_template, args.min_interval, args.urgent_interval)
         server, port = start_server(env, log_dir, args.workers)
         from django.contrib.auth import get_user_model
 
@@ -763,11 +768,13 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "command": "python -m bench.oversold" + (" --quick" if args.quick else "")
-                   + (f" --min-interval {args.min_interval}" if args.min_interval != 1.0 else ""),
+                   + (f" --min-interval {args.min_interval}" if args.min_interval != 1.0 else "")
+                   + (f" --urgent-interval {args.urgent_interval}" if args.urgent_interval != 0.2 else ""),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"lojas": args.lojas, "skus": args.skus, "stock_range": [lo, hi], "seed": args.seed,
                      "rate": args.rate, "duration_s": args.duration, "poll_s": args.poll, "workers": args.workers,
-                     "min_interval": args.min_interval, "bucket": BUCKET},
+                     "min_interval": args.min_interval,
+                     "urgent_interval": args.urgent_interval, "bucket": BUCKET},
         "targets": TARGETS,
         "delay_measure": "sale's webhook answer -> every other store's fake level shows at most the depósito's "
                          "level after that sale (polled); EnvioEstoque.atraso_ms reported beside it",

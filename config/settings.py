@@ -91,6 +91,8 @@ CATALOG_BULK_THRESHOLD = env.int("CATALOG_BULK_THRESHOLD", default=5000)
 # Stock pushed to Shopify (CONTRACT 10, docs/stock-sync.md): at most one inventorySetQuantities
 # call per loja in this many seconds (the changes meanwhile share it), and how often push_stock looks.
 STOCK_PUSH_MIN_INTERVAL = env.float("STOCK_PUSH_MIN_INTERVAL", default=1.0)
+# A loja that may sell what is gone (a variant to take to 0) is called again sooner than MIN_INTERVAL.
+STOCK_PUSH_URGENT_INTERVAL = env.float("STOCK_PUSH_URGENT_INTERVAL", default=0.2)
 STOCK_PUSH_POLL_SECONDS = env.float("STOCK_PUSH_POLL_SECONDS", default=0.1)
 
 # Webhook receiver limits (CONTRACT section 4).

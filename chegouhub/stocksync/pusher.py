@@ -4,7 +4,9 @@ One event loop; the database steps run in a thread (sync_to_async), the HTTP cal
 concurrently, one AdminApiClient per loja kept across rounds so its throttle state (Shopify's
 bucket, read from every answer) paces the next call. A loja is called at most once per
 `STOCK_PUSH_MIN_INTERVAL`: under load the changes of that interval share one call (coalescing),
-idle a change goes out at once.
+idle a change goes out at once. A loja whose Shopify shows stock the depósito no longer has (a
+variant to take to 0) is called again after `STOCK_PUSH_URGENT_INTERVAL` instead: that is where a
+store oversells.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from . import remote, services
 @dataclass
 class Pusher:
     min_interval: float = field(default_factory=lambda: float(settings.STOCK_PUSH_MIN_INTERVAL))
+    urgent_interval: float = field(default_factory=lambda: float(settings.STOCK_PUSH_URGENT_INTERVAL))
     clients: dict[int, tuple[str, AdminApiClient]] = field(default_factory=dict)
     last_call: dict[int, float] = field(default_factory=dict)
     throttle: dict[int, object] = field(default_factory=dict)
@@ -54,7 +57,11 @@ class Pusher:
         services.ingest_all()
         now = time.monotonic()
         recent = {loja for loja, at in self.last_call.items() if now - at < self.min_interval}
-        return services.claim_pushes(skip_lojas=recent)
+        # A loja called a moment ago waits for its interval, unless its Shopify shows stock that is
+        # gone (a variant to take to 0): then it goes after `urgent_interval`, the rest riding along.
+        waited = {loja for loja in recent if now - self.last_call[loja] >= self.urgent_interval}
+        urgent = services.lojas_selling_what_is_gone(waited)
+        return services.claim_pushes(skip_lojas=recent - urgent)
 
     @staticmethod
     def _settled(outcomes) -> int:

@@ -250,15 +250,29 @@ class LojaPush:
         return "chegouhub-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
+def _due(now):
+    return PushPendente.objects.filter(proxima_em__lte=now).exclude(em_envio_ate__gt=now)
+
+
+def lojas_selling_what_is_gone(loja_ids: set[int], now=None) -> set[int]:
+    """Those of `loja_ids` with a due push that takes a variant to 0 while its Shopify still shows
+    stock: the store can sell a unit the depósito no longer has until that push lands."""
+    if not loja_ids:
+        return set()
+    return set(_due(now or timezone.now()).filter(
+        loja_id__in=loja_ids, variante__shopify_disponivel__gt=0,
+        variante__produto__estoque_atual__lte=F("loja__estoque_reserva")).values_list("loja_id", flat=True))
+
+
 def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_CALL) -> list[LojaPush]:
     """Lease the due rows of every syncing loja but `skip_lojas`, at most `per_loja` each."""
     now = timezone.now()
     plans: list[LojaPush] = []
     lojas = list(syncing_lojas().exclude(pk__in=skip_lojas).filter(
-        pk__in=PushPendente.objects.filter(proxima_em__lte=now).values("loja_id")))
+        pk__in=_due(now).values("loja_id")).order_by("pk"))
     for loja in lojas:
         with transaction.atomic():
-            qs = PushPendente.objects.filter(loja=loja, proxima_em__lte=now).exclude(em_envio_ate__gt=now)
+            qs = _due(now).filter(loja=loja)
             if connection.vendor == "postgresql":
                 qs = qs.select_for_update(skip_locked=True)
             rows = list(qs.order_by("id")[:per_loja])

@@ -119,6 +119,34 @@ def test_two_stores_sell_the_last_unit_at_once_and_afterwards_neither_shows_stoc
     assert not sell(fake_shopify, post_webhook, a, "CAM") and not sell(fake_shopify, post_webhook, b, "CAM")
 
 
+def test_a_store_that_shows_stock_that_is_gone_is_told_before_its_interval(two, fake_shopify, post_webhook):
+    """Coalescing waits `min_interval` between a loja's calls, but not when the other store could
+    sell a unit the depósito no longer has: taking a variant to 0 goes after `urgent_interval`."""
+    a, b = two
+    produto = Produto.objects.get(deposito=a.deposito, sku="CAM")
+    pusher = Pusher(min_interval=3600, urgent_interval=0)
+    pusher.drain_sync()  # the imported quantities: both stores called once, their interval starts
+    calls = fake_shopify.counters(b.shop_domain)["set_quantities_calls"]
+    for _ in range(3):
+        assert sell(fake_shopify, post_webhook, a, "CAM")
+    pusher.drain_sync()
+    # 2 left: B still shows 5 and waits for its interval (coalescing)
+    assert available(fake_shopify, b)["CAM"] == 5
+    assert fake_shopify.counters(b.shop_domain)["set_quantities_calls"] == calls
+    assert sell(fake_shopify, post_webhook, a, "CAM", 2)
+    produto.refresh_from_db()
+    assert produto.estoque_atual == 0
+    pusher.urgent_interval = 3600  # an urgent loja too is called at most once per urgent_interval
+    pusher.drain_sync()
+    assert available(fake_shopify, b)["CAM"] == 5
+    pusher.urgent_interval = 0
+    pusher.drain_sync()
+    # the last units sold in A: B is told at once, in one call
+    assert available(fake_shopify, b)["CAM"] == 0
+    assert fake_shopify.counters(b.shop_domain)["set_quantities_calls"] == calls + 1
+    assert not sell(fake_shopify, post_webhook, b, "CAM")
+
+
 def test_a_burst_of_sales_costs_a_handful_of_calls(two, fake_shopify, post_webhook):
     a, b = two
     produto = Produto.objects.get(deposito=a.deposito, sku="CAM")
