@@ -20,7 +20,7 @@ from chegouhub.common.logging import webhook_log
 from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.shopify.models import DeliveryStatus, OrderLedger, WebhookDelivery
 from chegouhub.shopify.services import ProcessResult, parse_payload
-from chegouhub.stores.models import Loja, WebhookStatus
+from chegouhub.stores.models import Loja, WebhookStatus, loja_deleting
 
 from .models import PedidoPrivacidade, StatusPedido, TipoPedido
 from .redaction import Customer, names_customer, personal_fields, redact_payload
@@ -274,6 +274,7 @@ def redact_shop(*, loja: Loja, params: dict) -> dict:
     if loja.manter_historico:
         deleted["corpos_apagados"] = WebhookDelivery.objects.filter(loja=loja).exclude(body=b"").update(body=b"")
     else:
+        loja_deleting.send(sender=Loja, loja=loja)  # what it shares with other lojas stays theirs
         for related in Loja._meta.related_objects:
             model = related.related_model
             if model is PedidoPrivacidade or related.field.name != "loja":

@@ -13,8 +13,9 @@ shop_domain_validator = RegexValidator(
 )
 
 
-# Sent by Loja.delete() before anything is collected for deletion (pre_delete comes too late: the
-# cascade is already decided), so an app above may move what must outlive the loja.
+# Sent before a loja's rows are deleted, so an app above may move what must outlive the loja: by
+# Loja.delete() before anything is collected (pre_delete comes too late: the cascade is already
+# decided), and by shop/redact, which deletes them and keeps the loja as a tombstone.
 loja_deleting = Signal()
 
 

@@ -161,3 +161,28 @@ def test_shop_redact_again_changes_nothing_unless_the_loja_was_connected_again(l
     run_worker()
     assert api.get("/api/privacidade/pedidos/").json()["count"] == 2
     assert _history(loja) == (0, 0, 0)
+
+
+def test_shop_redact_of_a_loja_in_a_shared_deposito_leaves_the_other_lojas_stock(loja, make_loja, user, make_produto,
+                                                                                  post_webhook):
+    """The redacted loja's own history goes; the produtos it shares with another loja stay theirs."""
+    from chegouhub.stocksync.depositos import move_loja
+
+    other = make_loja(user, secret="shpss_other_secret_0001")
+    camisa = make_produto(loja, "CAMISA", estoque=10)  # made in `loja`: its home loja
+    move_loja(loja=other, deposito=loja.deposito)
+    post_webhook(loja, "orders/paid", customer_order(1001, [(11, "CAMISA", 1)]))
+    post_webhook(other, "orders/paid", customer_order(2001, [(11, "CAMISA", 2)]))
+    camisa.refresh_from_db()
+    assert camisa.estoque_atual == 7
+    post_webhook(loja, "app/uninstalled", {"id": 1, "domain": loja.shop_domain})
+    post_webhook(loja, "shop/redact", TOPICS["shop/redact"](loja.shop_domain))
+    run_worker()
+
+    camisa.refresh_from_db()  # still there, with the other loja's sale and its stock
+    assert camisa.estoque_atual == 7 and camisa.loja_id == other.pk
+    assert Movimentacao.objects.filter(loja=other, produto=camisa).count() == 1
+    assert not Movimentacao.objects.filter(loja=loja).exists()  # the redacted loja's history went
+    assert post_webhook(other, "orders/paid", customer_order(2002, [(11, "CAMISA", 1)])).json()["status"] == "processed"
+    camisa.refresh_from_db()
+    assert camisa.estoque_atual == 6
