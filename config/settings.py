@@ -137,6 +137,9 @@ WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
 WS_SESSION_CHECK_SECONDS = env.float("WS_SESSION_CHECK_SECONDS", default=30.0)
 # How long a socket holds an event that arrived ahead of a missing one before reading the log.
 WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
+# In-memory channel layer only (no REDIS_URL): read the event log this often so sockets hear what
+# other processes (push_stock, process_webhooks) record; 0: off (realtime/relay.py). `make run`: 1.
+WS_LOG_RELAY_SECONDS = env.float("WS_LOG_RELAY_SECONDS", default=0.0)
 # The ASGI process's garbage collector (chegouhub/common/gc.py): three ints, or empty for Python's own.
 GC_THRESHOLD = env.str("GC_THRESHOLD", default="50000,20,100")
 

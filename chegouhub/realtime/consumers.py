@@ -34,6 +34,7 @@ from .auth import authenticate_session
 from .cursor import DeliveryCursor
 from .events import deposito_group, serialize_event, user_group
 from .models import Stream
+from .relay import LogRelay
 from .revocation import SessionBoundSocket
 from .selectors import scope_events, scope_last_id
 from .sweeper import Sweeper
@@ -332,6 +333,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         # all re-join their groups in the same second an interval later.
         self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS * (0.5 + random.random() / 2)
         Sweeper.watch(self)
+        LogRelay.watch(self)
 
     def _check(self, now: float) -> None:
         """Called by the sweeper: close an idle socket, or re-join the groups when due."""
@@ -340,6 +342,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         idle = settings.WS_IDLE_TIMEOUT_SECONDS
         if idle > 0 and now >= self._last_seen + idle:
             Sweeper.forget(self)
+            LogRelay.forget(self)
             self._task = asyncio.get_running_loop().create_task(self._close_idle())
         elif settings.WS_GROUP_REFRESH_SECONDS > 0 and now >= self._refresh_at:
             self._refresh_at = now + settings.WS_GROUP_REFRESH_SECONDS
@@ -441,6 +444,7 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
     async def _teardown(self, code) -> None:
         self._closing = True
         Sweeper.forget(self)
+        LogRelay.forget(self)
         if self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None

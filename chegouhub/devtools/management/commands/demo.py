@@ -264,6 +264,9 @@ class Command(BaseCommand):
             "SHOPIFY_API_KEY": DEMO_CLIENT_ID,
             "SHOPIFY_API_SECRET": DEMO_SECRET,
             "WEBHOOK_BASE_DOMAIN": os.environ.get("WEBHOOK_BASE_DOMAIN") or site,
+            # One process per channel layer here: the server reads what push_stock and the workers
+            # record every second (realtime/relay.py), so their events are live on the dashboard.
+            "WS_LOG_RELAY_SECONDS": os.environ.get("WS_LOG_RELAY_SECONDS") or ("0" if base_env.get("REDIS_URL") else "1"),
         }
         server = sup.start("server", [py, "-m", "uvicorn", "config.asgi:application", "--host", host,
                                       "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
