@@ -275,7 +275,10 @@ def redact_shop(*, loja: Loja, params: dict) -> dict:
         deleted["corpos_apagados"] = WebhookDelivery.objects.filter(loja=loja).exclude(body=b"").update(body=b"")
     else:
         loja_deleting.send(sender=Loja, loja=loja)  # what it shares with other lojas stays theirs
-        for related in Loja._meta.related_objects:
+        # Hidden relations too (related_name="+": events, sales, envios...): all of them are its history.
+        for related in Loja._meta.get_fields(include_hidden=True):
+            if not (related.auto_created and not related.concrete and (related.one_to_many or related.one_to_one)):
+                continue
             model = related.related_model
             if model is PedidoPrivacidade or related.field.name != "loja":
                 continue

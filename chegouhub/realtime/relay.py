@@ -4,9 +4,10 @@ The embedded default (`make run`: no `REDIS_URL`) has one channel layer per proc
 hears live only what its own server process records; what `push_stock` or `process_webhooks`
 record reached it at the scope's next live event (a gap, then a log read). With
 `WS_LOG_RELAY_SECONDS` > 0 each server process reads the event log that often while it has
-sockets, and hands what is new to its own layer with each event's `prev_id`, as `publish` does.
-The sockets' delivery cursor drops what they already sent, so the events this process published
-itself cost nothing but the read. With Redis every process publishes for itself: leave it at 0.
+sockets: for each group they joined (a depósito's stock, a user's notifications), what came after
+what it last relayed, handed to its own layer with each event's `prev_id`, as `publish` does. The
+sockets' delivery cursor drops what they already sent, so the events this process published
+itself cost nothing but the read. With Redis every process publishes for itself: it stays off.
 """
 
 from __future__ import annotations
@@ -15,47 +16,52 @@ import asyncio
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Max
 
 from chegouhub.common.logging import channels_log
 
-from .events import GroupMessage, _group_for, _publish_async, _scope_filter, _scope_of, serialize_event
-from .models import Event
+from .events import GroupMessage, _publish_async, _scope_filter, serialize_event
+from .models import Event, Stream
 
-READ_LIMIT = 1000
-
-
-def newest_event_id() -> int:
-    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+READ_LIMIT = 500  # a group's events per read; a full read is followed by another at once
 
 
-def read_new_events(after: int) -> list[GroupMessage]:
-    """The log's events after `after`, in id order, as layer messages with their scope's prev_id."""
-    rows = list(Event.objects.filter(id__gt=after).order_by("id")[:READ_LIMIT])
-    previous: dict[tuple[str, int], int] = {}
-    messages = []
-    for row in rows:
-        scope = _scope_of(row)
-        if scope not in previous:
-            previous[scope] = (Event.objects.filter(_scope_filter(*scope), id__lt=row.id)
-                               .aggregate(m=Max("id"))["m"] or 0)
-        messages.append(GroupMessage(_group_for(row), serialize_event(row), previous[scope]))
-        previous[scope] = row.id
-    return messages
+def _group_filter(group: str):
+    """The log's events a group receives (events.py `_group_for`, the other way round)."""
+    kind, _, key = group.partition(".")
+    return _scope_filter(Stream.ESTOQUE if kind == "deposito" else Stream.NOTIFICATIONS, int(key))
+
+
+def read_new_events(cursors: dict[str, int]) -> tuple[list[GroupMessage], dict[str, int], bool]:
+    """Each group's events after its cursor, in id order, with exact prev_ids (within a scope ids
+    become visible in id order, events.py: nothing below a cursor can appear later). Returns the
+    messages, the moved cursors, and whether some group had more than one read's worth."""
+    messages, moved, full = [], dict(cursors), False
+    for group, after in cursors.items():
+        rows = list(Event.objects.filter(_group_filter(group), id__gt=after).order_by("id")[:READ_LIMIT])
+        previous = after
+        for row in rows:
+            messages.append(GroupMessage(group, serialize_event(row), previous))
+            previous = row.id
+        moved[group] = previous
+        full = full or len(rows) == READ_LIMIT
+    return messages, moved, full
 
 
 class LogRelay:
-    """One per event loop, running while the loop has sockets (like the Sweeper)."""
+    """One per event loop, running while the loop has sockets (like the Sweeper), with a cursor
+    per group its sockets joined."""
 
     _by_loop: dict = {}
 
     def __init__(self):
         self.sockets: set = set()
+        self.cursors: dict[str, int] = {}
         self.task: asyncio.Task | None = None
 
     @staticmethod
     def enabled() -> bool:
-        return settings.WS_LOG_RELAY_SECONDS > 0
+        backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+        return settings.WS_LOG_RELAY_SECONDS > 0 and backend.endswith("InMemoryChannelLayer")
 
     @classmethod
     def watch(cls, consumer) -> None:
@@ -66,6 +72,11 @@ class LogRelay:
         if relay is None:
             relay = cls._by_loop[loop] = cls()
         relay.sockets.add(consumer)
+        for group in consumer._scope_groups:
+            # A group's first socket: the relay starts where its cursor is (what it has sent). A
+            # later one needs nothing below the relay's cursor: it joined the group before reading
+            # its own start, so what the relay published before that is below that start.
+            relay.cursors.setdefault(group, consumer.delivery.cursor)
         if relay.task is None or relay.task.done():
             relay.task = loop.create_task(relay.run(loop))
 
@@ -75,18 +86,20 @@ class LogRelay:
             relay.sockets.discard(consumer)
 
     async def run(self, loop) -> None:
-        # Read from one pass back: ids of different scopes may commit out of order (each scope
-        # is in order, see events.py), and a transaction committing late is read on the next pass.
         try:
-            before = last = await database_sync_to_async(newest_event_id)()
+            full = False
             while self.sockets:
-                await asyncio.sleep(settings.WS_LOG_RELAY_SECONDS)
+                if not full:
+                    await asyncio.sleep(settings.WS_LOG_RELAY_SECONDS)
+                watched = {g for consumer in self.sockets for g in consumer._scope_groups}
+                self.cursors = {g: c for g, c in self.cursors.items() if g in watched}
                 try:
-                    messages = await database_sync_to_async(read_new_events)(before)
+                    messages, moved, full = await database_sync_to_async(read_new_events)(dict(self.cursors))
                     if messages:
                         await _publish_async(messages)
-                    before, last = last, max([last] + [m[1]["id"] for m in messages])
+                    self.cursors.update(moved)
                 except Exception as exc:  # the database away: the sockets' own resume covers it
+                    full = False
                     channels_log.warning("event log relay failed", extra={"error_type": type(exc).__name__})
         finally:
             if self.sockets:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Value
+from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -254,14 +254,18 @@ def _due(now):
     return PushPendente.objects.filter(proxima_em__lte=now).exclude(em_envio_ate__gt=now)
 
 
+# A push that takes a variant to 0 while its Shopify still shows stock: until it lands, the store
+# can sell a unit the depósito no longer has.
+SELLING_WHAT_IS_GONE = Q(variante__shopify_disponivel__gt=0,
+                         variante__produto__estoque_atual__lte=F("loja__estoque_reserva"))
+
+
 def lojas_selling_what_is_gone(loja_ids: set[int], now=None) -> set[int]:
-    """Those of `loja_ids` with a due push that takes a variant to 0 while its Shopify still shows
-    stock: the store can sell a unit the depósito no longer has until that push lands."""
+    """Those of `loja_ids` with such a push due."""
     if not loja_ids:
         return set()
-    return set(_due(now or timezone.now()).filter(
-        loja_id__in=loja_ids, variante__shopify_disponivel__gt=0,
-        variante__produto__estoque_atual__lte=F("loja__estoque_reserva")).values_list("loja_id", flat=True))
+    return set(_due(now or timezone.now()).filter(SELLING_WHAT_IS_GONE, loja_id__in=loja_ids)
+               .values_list("loja_id", flat=True))
 
 
 def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_CALL) -> list[LojaPush]:
@@ -274,8 +278,11 @@ def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_
         with transaction.atomic():
             qs = _due(now).filter(loja=loja)
             if connection.vendor == "postgresql":
-                qs = qs.select_for_update(skip_locked=True)
-            rows = list(qs.order_by("id")[:per_loja])
+                qs = qs.select_for_update(skip_locked=True, of=("self",))
+            # Those selling what is gone first: behind a backlog (a loja turning sync on) they would
+            # otherwise wait their turn while the loja is called at the urgent pace.
+            urgent_first = Case(When(SELLING_WHAT_IS_GONE, then=Value(0)), default=Value(1))
+            rows = list(qs.order_by(urgent_first, "id")[:per_loja])
             if not rows:
                 continue
             PushPendente.objects.filter(pk__in=[r.pk for r in rows]).update(

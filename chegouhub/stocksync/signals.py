@@ -4,6 +4,7 @@ deleted from a shared depósito leaves its produtos there."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
@@ -33,8 +34,11 @@ def _queue_when_sync_starts(sender, instance: Loja, **kwargs) -> None:
 @receiver(loja_deleting)
 def _keep_the_shared_stock(sender, loja: Loja, **kwargs) -> None:
     """A loja deleted from a shared depósito leaves its produtos to the lojas staying (they sell
-    them too); alone in its depósito, they go with it as before."""
-    heir = Loja.objects.filter(deposito_id=loja.deposito_id).exclude(pk=loja.pk).order_by("id").first()
+    them too); alone in its depósito, they go with it as before. A loja staying means an active
+    one, or else one whose owner kept its history (shop/redact leaves tombstones: one that asked
+    for its data to go must not inherit another's)."""
+    heir = (Loja.objects.filter(deposito_id=loja.deposito_id).exclude(pk=loja.pk)
+            .filter(Q(ativo=True) | Q(manter_historico=True)).order_by("-ativo", "id").first())
     if heir is not None:
         Produto.objects.filter(loja=loja).update(loja=heir)
         Alerta.objects.filter(loja=loja, produto__deposito_id=loja.deposito_id).update(loja=heir)

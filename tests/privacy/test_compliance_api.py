@@ -92,6 +92,10 @@ def test_shop_redact_after_uninstall(loja, make_produto, api, post_webhook, keep
     assert (tombstone.access_token, tombstone.webhook_secret, tombstone.ativo) == ("", "", False)
     assert not WebhookDelivery.objects.filter(loja=loja).exclude(body=b"").exists()
     assert _history(loja) == ((1, 2, 1) if keep else (0, 0, 0))
+    from chegouhub.sales.models import ValorVenda
+
+    kept = (ValorVenda.objects.filter(loja=loja).count(), Event.objects.filter(loja=loja, stream="estoque").count())
+    assert (all(kept) if keep else not any(kept)), kept  # the sale's value and its stock events
     told = Event.objects.filter(user_id=loja.owner_id, type="webhook_status_change").order_by("-id").first()
     assert told.data["status"] == "removido" and "remoção dos dados da loja" in told.data["detalhes"]
     assert ("mantido" if keep else "apagado") in told.data["detalhes"]
@@ -186,3 +190,19 @@ def test_shop_redact_of_a_loja_in_a_shared_deposito_leaves_the_other_lojas_stock
     assert post_webhook(other, "orders/paid", customer_order(2002, [(11, "CAMISA", 1)])).json()["status"] == "processed"
     camisa.refresh_from_db()
     assert camisa.estoque_atual == 6
+
+
+def test_a_redacted_lojas_tombstone_inherits_nothing(loja, make_loja, user, make_produto, post_webhook):
+    """Two lojas of one depósito redacted one after the other: the second's produtos go with it, not
+    to the first's tombstone (which asked for its own data to go)."""
+    from chegouhub.stocksync.depositos import move_loja
+
+    other = make_loja(user, secret="shpss_other_secret_0001")
+    make_produto(loja, "CAMISA", estoque=10)
+    move_loja(loja=other, deposito=loja.deposito)
+    for store in (loja, other):
+        post_webhook(store, "app/uninstalled", {"id": 1, "domain": store.shop_domain})
+        post_webhook(store, "shop/redact", TOPICS["shop/redact"](store.shop_domain))
+        run_worker()
+        assert Produto.objects.filter(loja=store).count() == 0
+    assert not Produto.objects.filter(deposito=loja.deposito).exists()

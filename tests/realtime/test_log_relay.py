@@ -36,7 +36,6 @@ def test_an_event_recorded_by_another_process_reaches_the_socket(relay, make_use
         async def scenario():
             async with ws(server, f"/ws/estoque/?loja_id={loja.pk}", key=key) as sock:
                 assert (await recv(sock))["type"] == "connection_established"
-                await asyncio.sleep(0.3)  # the relay's first read of where the log ends
                 started = time.monotonic()
                 await asyncio.to_thread(change_stock, produto)
                 try:
@@ -52,3 +51,29 @@ def test_an_event_recorded_by_another_process_reaches_the_socket(relay, make_use
         assert seconds < 1.5
     else:
         assert event is None  # the gap the relay closes
+
+
+@pytest.mark.django_db
+def test_the_relay_reads_each_group_after_its_cursor_with_exact_prev_ids(make_user, make_loja, make_produto,
+                                                                          monkeypatch):
+    from chegouhub.realtime import relay
+    from chegouhub.realtime.events import deposito_group
+    from chegouhub.realtime.models import Event
+
+    owner = make_user()
+    loja, other = make_loja(owner), make_loja(owner)
+    produto = make_produto(loja, "SKU-A", estoque=50, minimo=0)
+    make_produto(other, "SKU-B", estoque=50, minimo=0)
+    group = deposito_group(loja.deposito_id)
+    start = Event.objects.filter(deposito_id=loja.deposito_id).order_by("-id").values_list("id", flat=True).first()
+    for _ in range(3):
+        adjust_stock(produto=produto, quantidade=-1, motivo="quebra")
+    ids = list(Event.objects.filter(deposito_id=loja.deposito_id, id__gt=start).order_by("id").values_list("id", flat=True))
+    assert len(ids) == 3
+    messages, moved, full = relay.read_new_events({group: start})
+    assert [m[1]["id"] for m in messages] == ids and {m[0] for m in messages} == {group}  # not the other depósito
+    assert [m.prev_id for m in messages] == [start, *ids[:2]]
+    assert moved == {group: ids[-1]} and not full
+    monkeypatch.setattr(relay, "READ_LIMIT", 2)
+    messages, moved, full = relay.read_new_events({group: start})
+    assert [m[1]["id"] for m in messages] == ids[:2] and moved == {group: ids[1]} and full

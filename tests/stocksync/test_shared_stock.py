@@ -147,6 +147,21 @@ def test_a_store_that_shows_stock_that_is_gone_is_told_before_its_interval(two, 
     assert not sell(fake_shopify, post_webhook, b, "CAM")
 
 
+def test_a_push_to_zero_is_claimed_before_a_backlog(two, fake_shopify, post_webhook):
+    from chegouhub.stocksync import services
+
+    a, _ = two
+    Pusher(min_interval=0).drain_sync()
+    camisa = Produto.objects.get(deposito=a.deposito, sku="CAM")
+    bone = Produto.objects.get(deposito=a.deposito, sku="BON")
+    adjust_stock(produto=camisa, quantidade=-1, motivo="quebra")  # queued first, not urgent
+    adjust_stock(produto=bone, quantidade=-3, motivo="quebra")  # queued second: A's Shopify shows 3 of 0
+    services.ingest_all()
+    assert services.lojas_selling_what_is_gone({a.pk}) == {a.pk}
+    [plan] = [p for p in services.claim_pushes(per_loja=1) if p.loja_id == a.pk]
+    assert [(i.produto_id, i.quantidade) for i in plan.items] == [(bone.pk, 0)]
+
+
 def test_a_burst_of_sales_costs_a_handful_of_calls(two, fake_shopify, post_webhook):
     a, b = two
     produto = Produto.objects.get(deposito=a.deposito, sku="CAM")
