@@ -21,6 +21,7 @@ from chegouhub.common.logging import channels_log
 
 from .events import GroupMessage, _publish_async, _scope_filter, serialize_event
 from .models import Event, Stream
+from .sweeper import PerLoopTask
 
 READ_LIMIT = 500  # a group's events per read; a full read is followed by another at once
 
@@ -47,62 +48,38 @@ def read_new_events(cursors: dict[str, int]) -> tuple[list[GroupMessage], dict[s
     return messages, moved, full
 
 
-class LogRelay:
+class LogRelay(PerLoopTask):
     """One per event loop, running while the loop has sockets (like the Sweeper), with a cursor
     per group its sockets joined."""
 
-    _by_loop: dict = {}
-
     def __init__(self):
-        self.sockets: set = set()
+        super().__init__()
         self.cursors: dict[str, int] = {}
-        self.task: asyncio.Task | None = None
 
-    @staticmethod
-    def enabled() -> bool:
+    @classmethod
+    def enabled(cls) -> bool:
         backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
         return settings.WS_LOG_RELAY_SECONDS > 0 and backend.endswith("InMemoryChannelLayer")
 
-    @classmethod
-    def watch(cls, consumer) -> None:
-        if not cls.enabled():
-            return
-        loop = asyncio.get_running_loop()
-        relay = cls._by_loop.get(loop)
-        if relay is None:
-            relay = cls._by_loop[loop] = cls()
-        relay.sockets.add(consumer)
+    def joined(self, consumer) -> None:
         for group in consumer._scope_groups:
             # A group's first socket: the relay starts where its cursor is (what it has sent). A
             # later one needs nothing below the relay's cursor: it joined the group before reading
             # its own start, so what the relay published before that is below that start.
-            relay.cursors.setdefault(group, consumer.delivery.cursor)
-        if relay.task is None or relay.task.done():
-            relay.task = loop.create_task(relay.run(loop))
+            self.cursors.setdefault(group, consumer.delivery.cursor)
 
-    @classmethod
-    def forget(cls, consumer) -> None:
-        for relay in cls._by_loop.values():
-            relay.sockets.discard(consumer)
-
-    async def run(self, loop) -> None:
-        try:
-            full = False
-            while self.sockets:
-                if not full:
-                    await asyncio.sleep(settings.WS_LOG_RELAY_SECONDS)
-                watched = {g for consumer in self.sockets for g in consumer._scope_groups}
-                self.cursors = {g: c for g, c in self.cursors.items() if g in watched}
-                try:
-                    messages, moved, full = await database_sync_to_async(read_new_events)(dict(self.cursors))
-                    if messages:
-                        await _publish_async(messages)
-                    self.cursors.update(moved)
-                except Exception as exc:  # the database away: the sockets' own resume covers it
-                    full = False
-                    channels_log.warning("event log relay failed", extra={"error_type": type(exc).__name__})
-        finally:
-            if self.sockets:
-                self.task = None
-            else:
-                type(self)._by_loop.pop(loop, None)
+    async def loop_body(self, loop) -> None:
+        full = False
+        while self.sockets:
+            if not full:
+                await asyncio.sleep(settings.WS_LOG_RELAY_SECONDS)
+            watched = {g for consumer in self.sockets for g in consumer._scope_groups}
+            self.cursors = {g: c for g, c in self.cursors.items() if g in watched}
+            try:
+                messages, moved, full = await database_sync_to_async(read_new_events)(dict(self.cursors))
+                if messages:
+                    await _publish_async(messages)
+                self.cursors.update(moved)
+            except Exception as exc:  # the database away: the sockets' own resume covers it
+                full = False
+                channels_log.warning("event log relay failed", extra={"error_type": type(exc).__name__})

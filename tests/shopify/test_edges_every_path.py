@@ -185,9 +185,10 @@ def test_forged_webhooks_fill_no_table(user, make_loja):
         for n in range(150):
             h = signed_headers(body=body, secret="forged", shop_domain=loja.shop_domain, topic="orders/paid")
             codes.append(client.post(URL, content=body, headers=h).status_code)
-    assert codes.count(401) + codes.count(429) == 150 and codes.count(429) >= 80
     rows = list(WebhookRejection.objects.filter(loja=loja))
     assert len(rows) <= 2  # one counter a minute (two if the minute turned meanwhile)
+    # 60 a minute: a minute turning during the posts lets up to 60 more through (seen in CI: 71)
+    assert codes.count(401) + codes.count(429) == 150 and codes.count(429) >= (80 if len(rows) == 1 else 20)
     assert sum(r.count for r in rows) == codes.count(401)  # what was limited wrote nothing
 
 
