@@ -57,7 +57,10 @@ class Movimentacao(models.Model):
 
     # Both keys lead a composite index below: their own indexes would only double the writes.
     produto = models.ForeignKey(Produto, on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
-    loja = models.ForeignKey("stores.Loja", on_delete=models.CASCADE, related_name="movimentacoes", db_index=False)
+    # Null once its loja is deleted from a shared depósito: the line stays in the ledger of the
+    # produtos the other lojas go on selling (alone in its depósito, it goes with its produtos).
+    loja = models.ForeignKey("stores.Loja", on_delete=models.SET_NULL, null=True, related_name="movimentacoes",
+                             db_index=False)
     quantidade = models.BigIntegerField()
     estoque_anterior = models.BigIntegerField()
     estoque_atual = models.BigIntegerField()

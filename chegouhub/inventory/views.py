@@ -53,10 +53,12 @@ class OwnedByUserMixin:
     deposito_path: str | None = None
 
     def owned(self, model):
-        qs = model.objects.filter(loja__owner_id=self.request.user.pk)
         loja_id = int_param(self.request, "loja_id")
         if self.deposito_path is None:
+            qs = model.objects.filter(loja__owner_id=self.request.user.pk)
             return qs.filter(loja_id=loja_id) if loja_id is not None else qs
+        # Owned through the depósito: a movement of a loja deleted from it (loja null) stays visible.
+        qs = model.objects.filter(**{f"{self.deposito_path.removesuffix('_id')}__owner_id": self.request.user.pk})
         if loja_id is not None:
             qs = qs.filter(**{f"{self.deposito_path}__in": Loja.objects.filter(pk=loja_id).values("deposito_id")})
         deposito_id = int_param(self.request, "deposito_id")

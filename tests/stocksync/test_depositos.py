@@ -92,12 +92,19 @@ def test_a_loja_leaves_with_its_own_produtos_unless_links_cross(api, user, make_
     assert api.delete(f"/api/depositos/{a.deposito_id}/").status_code == 400
 
 
-def test_a_loja_deleted_from_a_shared_deposito_leaves_its_produtos_to_the_others(api, user, make_loja, make_produto):
+def test_a_loja_deleted_from_a_shared_deposito_leaves_its_produtos_to_the_others(api, user, make_loja, make_produto,
+                                                                                 post_webhook):
     a, b = make_loja(user), make_loja(user)
     make_produto(a, "CAM", estoque=10)
     assert api.patch(f"/api/depositos/{b.deposito_id}/", {"lojas": [a.pk]}, format="json").status_code == 200
+    post_webhook(a, "orders/paid", order_payload(9, [(1, "CAM", 2)]))
     assert api.delete(f"/api/lojas/{a.pk}/").status_code == 204
-    assert produtos(api, b) == {"CAM": 10}
+    assert produtos(api, b) == {"CAM": 8}
+    # A's lines stay in the ledger (loja_id null): the movements still add up to the stock
+    lines = api.get(f"/api/estoque/movimentacoes/?loja_id={b.pk}").json()["results"]
+    assert [(m["loja_id"], m["origem"], m["quantidade"]) for m in lines] == [
+        (None, "shopify_pedido_pago", -2), (None, "inicial", 10)]
+    assert sum(m["quantidade"] for m in lines) == 8
 
 
 @pytest.mark.django_db(transaction=True)
