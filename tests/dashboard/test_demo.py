@@ -4,6 +4,7 @@ produto out; Ctrl-C stops all of it, and a second run reuses the data and the VA
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -67,6 +68,18 @@ def wait_for_banner(proc: subprocess.Popen, log: Path, timeout: float = 120) -> 
             return
         time.sleep(0.2)
     raise AssertionError(f"no banner:\n{log.read_text()[-3000:]}")
+
+
+async def first_event(url: str, session_key: str, type_: str, timeout: float = 20.0) -> dict:
+    from websockets.asyncio.client import connect
+
+    async with connect(url, additional_headers={"Cookie": f"sessionid={session_key}"}, open_timeout=5) as sock:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = json.loads(await asyncio.wait_for(sock.recv(), max(deadline - time.monotonic(), 0.1)))
+            if message["type"] == type_:
+                return message
+    raise AssertionError(f"no {type_} within {timeout} s")
 
 
 def session(base: str) -> httpx.Client:
@@ -135,6 +148,12 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
             time.sleep(0.5)
         else:
             raise AssertionError((calls, status, log.read_text()[-3000:]))
+        # ... live on the outlet's dashboard socket: push_stock's confirmations are recorded by
+        # another process than the server's (its own in-memory channel layer): the log relay.
+        (outlet_loja,) = [lj for lj in client.get("/api/lojas/").json()["results"] if lj["shop_domain"] == outlet]
+        synced = asyncio.run(first_event(f"ws://127.0.0.1:{port}/ws/estoque/?loja_id={outlet_loja['id']}",
+                                         client.cookies["sessionid"], "estoque_sincronizado_shopify"))
+        assert synced["data"]["deposito_id"] == loja["deposito_id"], synced
         # ... and sells a produto out: the push worker delivers "Estoque zerado" to the browser
         # (VAPID checked and the aes128gcm body decrypted by the push service).
         deadline = time.monotonic() + 60
