@@ -254,10 +254,10 @@ def _due(now):
     return PushPendente.objects.filter(proxima_em__lte=now).exclude(em_envio_ate__gt=now)
 
 
-# A push that takes a variant to 0 while its Shopify still shows stock: until it lands, the store
-# can sell a unit the depósito no longer has.
-SELLING_WHAT_IS_GONE = Q(variante__shopify_disponivel__gt=0,
-                         variante__produto__estoque_atual__lte=F("loja__estoque_reserva"))
+# A push that takes a variant to 0 while its Shopify still shows stock (or may: never read): until
+# it lands, the store can sell a unit the depósito no longer has.
+SELLING_WHAT_IS_GONE = (Q(variante__shopify_disponivel__gt=0) | Q(variante__shopify_disponivel__isnull=True)) & Q(
+    variante__produto__estoque_atual__lte=F("loja__estoque_reserva"))
 
 
 def lojas_selling_what_is_gone(loja_ids: set[int], now=None) -> set[int]:

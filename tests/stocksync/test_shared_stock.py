@@ -160,6 +160,12 @@ def test_a_push_to_zero_is_claimed_before_a_backlog(two, fake_shopify, post_webh
     assert services.lojas_selling_what_is_gone({a.pk}) == {a.pk}
     [plan] = [p for p in services.claim_pushes(per_loja=1) if p.loja_id == a.pk]
     assert [(i.produto_id, i.quantidade) for i in plan.items] == [(bone.pk, 0)]
+    # a link whose Shopify quantity was never read may show stock too
+    PushPendente.objects.update(em_envio_ate=None)
+    VarianteShopify.objects.filter(loja=a).update(shopify_disponivel=None)
+    assert services.lojas_selling_what_is_gone({a.pk}) == {a.pk}
+    VarianteShopify.objects.filter(loja=a).update(shopify_disponivel=0)
+    assert services.lojas_selling_what_is_gone({a.pk}) == set()
 
 
 def test_a_burst_of_sales_costs_a_handful_of_calls(two, fake_shopify, post_webhook):
