@@ -28,6 +28,8 @@ class VarianteShopify(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["loja", "shopify_variant_id"], name="variante_unique_per_loja"),
         ]
+        # push_stock looks for links never confirmed every round (stocksync queue_unconfirmed): only those
+        indexes = [models.Index(fields=["loja"], name="variante_unconfirmed", condition=models.Q(shopify_confirmado=False))]
 
 
 class ImportStatus(models.TextChoices):
