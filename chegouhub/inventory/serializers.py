@@ -110,7 +110,7 @@ class MovimentacaoCreateSerializer(serializers.Serializer):
 
 class MovimentacaoSerializer(serializers.ModelSerializer):
     produto_id = serializers.IntegerField(read_only=True)
-    loja_id = serializers.IntegerField(read_only=True)
+    loja_id = serializers.IntegerField(read_only=True, allow_null=True)  # null: a loja since deleted from its depósito
 
     class Meta:
         model = Movimentacao

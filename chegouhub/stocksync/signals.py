@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from chegouhub.inventory.models import Alerta, Produto
+from chegouhub.inventory.models import Alerta, Movimentacao, Produto
 from chegouhub.stores.models import Loja, loja_deleting
 
 from . import services
@@ -41,4 +41,7 @@ def _keep_the_shared_stock(sender, loja: Loja, **kwargs) -> None:
             .filter(Q(ativo=True) | Q(manter_historico=True)).order_by("-ativo", "id").first())
     if heir is not None:
         Produto.objects.filter(loja=loja).update(loja=heir)
+        # Its lines in their ledger stay, no longer its (loja null): the movements still add up to
+        # the stock the others sell (they hold ids and quantities, nobody's personal data).
+        Movimentacao.objects.filter(loja=loja, produto__deposito_id=loja.deposito_id).update(loja=None)
         Alerta.objects.filter(loja=loja, produto__deposito_id=loja.deposito_id).update(loja=heir)
