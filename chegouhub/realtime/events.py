@@ -231,6 +231,12 @@ def _group_for(event: Event) -> str:
     return user_group(event.user_id)
 
 
+def group_filter(group: str) -> Q:
+    """The log's events a group receives: `_group_for` the other way round."""
+    kind, _, key = group.partition(".")
+    return _scope_filter(Stream.ESTOQUE if kind == "deposito" else Stream.NOTIFICATIONS, int(key))
+
+
 def publish(messages: list[tuple[str, dict]]) -> bool:
     """Fan out to the channel layer. Never raises and never blocks long: clients catch up from the log."""
     global _publish_failures

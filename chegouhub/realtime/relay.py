@@ -19,17 +19,11 @@ from django.conf import settings
 
 from chegouhub.common.logging import channels_log
 
-from .events import GroupMessage, _publish_async, _scope_filter, serialize_event
-from .models import Event, Stream
+from .events import GroupMessage, _publish_async, group_filter, serialize_event
+from .models import Event
 from .sweeper import PerLoopTask
 
 READ_LIMIT = 500  # a group's events per read; a full read is followed by another at once
-
-
-def _group_filter(group: str):
-    """The log's events a group receives (events.py `_group_for`, the other way round)."""
-    kind, _, key = group.partition(".")
-    return _scope_filter(Stream.ESTOQUE if kind == "deposito" else Stream.NOTIFICATIONS, int(key))
 
 
 def read_new_events(cursors: dict[str, int]) -> tuple[list[GroupMessage], dict[str, int], bool]:
@@ -38,7 +32,7 @@ def read_new_events(cursors: dict[str, int]) -> tuple[list[GroupMessage], dict[s
     messages, the moved cursors, and whether some group had more than one read's worth."""
     messages, moved, full = [], dict(cursors), False
     for group, after in cursors.items():
-        rows = list(Event.objects.filter(_group_filter(group), id__gt=after).order_by("id")[:READ_LIMIT])
+        rows = list(Event.objects.filter(group_filter(group), id__gt=after).order_by("id")[:READ_LIMIT])
         previous = after
         for row in rows:
             messages.append(GroupMessage(group, serialize_event(row), previous))

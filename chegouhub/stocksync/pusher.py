@@ -53,15 +53,18 @@ class Pusher:
             await client.aclose()
         self.clients.clear()
 
+    def _recent(self, now: float) -> set[int]:
+        """The lojas called within the last interval."""
+        return {loja for loja, at in self.last_call.items() if now - at < self.min_interval}
+
     def busy(self) -> bool:
         """A loja was called within the last interval: more may fall due any moment."""
-        now = time.monotonic()
-        return any(now - at < self.min_interval for at in self.last_call.values())
+        return bool(self._recent(time.monotonic()))
 
     def _claim(self) -> list[services.LojaPush]:
         services.ingest_all()
         now = time.monotonic()
-        recent = {loja for loja, at in self.last_call.items() if now - at < self.min_interval}
+        recent = self._recent(now)
         # A loja called a moment ago waits for its interval, unless its Shopify shows stock that is
         # gone (a variant to take to 0): then it goes after `urgent_interval`, the rest riding along.
         waited = {loja for loja in recent if now - self.last_call[loja] >= self.urgent_interval}
