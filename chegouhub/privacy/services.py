@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chegouhub.common.logging import webhook_log
+from chegouhub.inventory.models import Movimentacao
 from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.shopify.models import DeliveryStatus, OrderLedger, WebhookDelivery
 from chegouhub.shopify.services import ProcessResult, parse_payload
@@ -274,7 +275,10 @@ def redact_shop(*, loja: Loja, params: dict) -> dict:
     if loja.manter_historico:
         deleted["corpos_apagados"] = WebhookDelivery.objects.filter(loja=loja).exclude(body=b"").update(body=b"")
     else:
-        loja_deleting.send(sender=Loja, loja=loja)  # what it shares with other lojas stays theirs
+        # Its stock history goes (CONTRACT 13), its lines in a depósito it shared too: the others'
+        # ledger then misses them (the privacy duty first). What it shares with them stays theirs.
+        deleted["inventory.movimentacao"], _ = Movimentacao.objects.filter(loja=loja).delete()
+        loja_deleting.send(sender=Loja, loja=loja)
         # Hidden relations too (related_name="+": events, sales, envios...): all of them are its history.
         for related in Loja._meta.get_fields(include_hidden=True):
             if not (related.auto_created and not related.concrete and (related.one_to_many or related.one_to_one)):
