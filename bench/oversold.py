@@ -141,12 +141,14 @@ class Proc:
             return ""
 
 
-def child_env(log_dir: Path, fake_admin_template: str, min_interval: float, urgent_interval: float) -> dict:
+def child_env(log_dir: Path, fake_admin_template: str, args) -> dict:
     env = dict(os.environ)
     env.update(DATABASE_URL=BENCH_DB_URL, DJANGO_SECRET_KEY=SECRET_KEY, DJANGO_DEBUG="false",
                LOG_DIR=str(log_dir / "app-logs"), PYTHONUNBUFFERED="1", ALLOWED_HOSTS="127.0.0.1,localhost",
-               SHOPIFY_ADMIN_URL_TEMPLATE=fake_admin_template, STOCK_PUSH_MIN_INTERVAL=str(min_interval),
-               STOCK_PUSH_URGENT_INTERVAL=str(urgent_interval),
+               SHOPIFY_ADMIN_URL_TEMPLATE=fake_admin_template, STOCK_PUSH_MIN_INTERVAL=str(args.min_interval),
+               STOCK_PUSH_URGENT_INTERVAL=str(args.urgent_interval),
+               STOCK_PUSH_CALLS_PER_CHANGE=str(args.calls_per_change),
+               STOCK_PUSH_RUSH_MAX_INTERVAL=str(args.rush_max_interval),
                PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
     env.pop("REDIS_URL", None)
     return env
@@ -402,6 +404,7 @@ def delays_outside(load: dict, lojas: list[dict], stock: dict[str, int]) -> tupl
     processed = sorted((r for r in load["results"] if r.get("ack_status") == 200), key=lambda r: r["t_ack"])
     sold_so_far: dict[str, int] = defaultdict(int)
     out, unresolved = [], 0
+    t0 = processed[0]["t_ack"] if processed else 0.0
     for r in processed:
         sold_so_far[r["sku"]] += 1
         target = max(stock[r["sku"]] - sold_so_far[r["sku"]], 0)
@@ -421,7 +424,7 @@ def delays_outside(load: dict, lojas: list[dict], stock: dict[str, int]) -> tupl
         if worst is None:
             unresolved += 1
         else:
-            out.append(worst)
+            out.append((worst, round(r["t_ack"] - t0, 2), r["store"] + 1, r["sku"]))
     return out, unresolved
 
 
@@ -453,7 +456,8 @@ def run_mode(mode: str, *, fake, user, stock, orders, args, log_dir: Path, env: 
         else:
             raise RuntimeError(f"the imported quantities were not confirmed in 90 s: {pending_state(ids)}")
         log(f"[{mode}] push_stock running (STOCK_PUSH_MIN_INTERVAL={args.min_interval}, "
-            f"STOCK_PUSH_URGENT_INTERVAL={args.urgent_interval}); imported quantities confirmed")
+            f"STOCK_PUSH_URGENT_INTERVAL={args.urgent_interval}, STOCK_PUSH_CALLS_PER_CHANGE={args.calls_per_change}, "
+            f"STOCK_PUSH_RUSH_MAX_INTERVAL={args.rush_max_interval}); imported quantities confirmed")
     for l in lojas:
         fake.set_bucket(l["shop"], BUCKET["bucket_size"])  # both modes start with a full bucket
     before = {l["shop"]: fake.counters(l["shop"]) for l in lojas}
@@ -509,7 +513,11 @@ def run_mode(mode: str, *, fake, user, stock, orders, args, log_dir: Path, env: 
         res["envios"] = len(atrasos)
         res["atraso_ms"] = {"p50": pct(atrasos, 50), "p99": pct(atrasos, 99), "max": max(atrasos, default=None)}
         res["atraso_ms_all"] = sorted(atrasos)
-        delays, unresolved = delays_outside(load, lojas, stock)
+        timed, unresolved = delays_outside(load, lojas, stock)
+        delays = [d for d, *_ in timed]
+        # The slowest sales, with when (seconds after the first answer), where and what: a delay
+        # is read against the push_stock log of that moment.
+        res["delay_s_slowest"] = [[round(d, 3), t, store, sku] for d, t, store, sku in sorted(timed, reverse=True)[:20]]
         res["delay_s"] = {"p50": _r(pct(delays, 50)), "p99": _r(pct(delays, 99)), "max": _r(max(delays, default=None)),
                           "sales_measured": len(delays), "never_seen": unresolved}
         res["delay_s_all"] = [round(d, 4) for d in sorted(delays)]
@@ -723,8 +731,14 @@ def main(argv: list[str] | None = None) -> int:
                     default=float(os.environ.get("STOCK_PUSH_MIN_INTERVAL", "1.0")),
                     help="STOCK_PUSH_MIN_INTERVAL for push_stock (default: the env var, else 1.0)")
     ap.add_argument("--urgent-interval", type=float,
-                    default=float(os.environ.get("STOCK_PUSH_URGENT_INTERVAL", "0.2")),
-                    help="STOCK_PUSH_URGENT_INTERVAL for push_stock (default: the env var, else 0.2)")
+                    default=float(os.environ.get("STOCK_PUSH_URGENT_INTERVAL", "0.1")),
+                    help="STOCK_PUSH_URGENT_INTERVAL for push_stock (default: the env var, else 0.1)")
+    ap.add_argument("--calls-per-change", type=float,
+                    default=float(os.environ.get("STOCK_PUSH_CALLS_PER_CHANGE", "0.07")),
+                    help="STOCK_PUSH_CALLS_PER_CHANGE for push_stock, the budget in a rush (0: never paced)")
+    ap.add_argument("--rush-max-interval", type=float,
+                    default=float(os.environ.get("STOCK_PUSH_RUSH_MAX_INTERVAL", "1.6")),
+                    help="STOCK_PUSH_RUSH_MAX_INTERVAL for push_stock (default: the env var, else 1.6)")
     ap.add_argument("--profile-pusher", action="store_true", help="time each step of push_stock's rounds")
     ap.add_argument("--modes", default="off,on", help="diagnosis: run only some modes (the report needs both)")
     ap.add_argument("--out", default=str(RESULTS / "oversold.json"))
@@ -743,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         setup_database(fake.admin_url_template, log_dir)
-        env = child_env(log_dir, fake.admin_url_template, args.min_interval, args.urgent_interval)
+        env = child_env(log_dir, fake.admin_url_template, args)
         server, port = start_server(env, log_dir, args.workers)
         from django.contrib.auth import get_user_model
 
@@ -769,12 +783,13 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "command": "python -m bench.oversold" + (" --quick" if args.quick else "")
                    + (f" --min-interval {args.min_interval}" if args.min_interval != 1.0 else "")
-                   + (f" --urgent-interval {args.urgent_interval}" if args.urgent_interval != 0.2 else ""),
+                   + (f" --urgent-interval {args.urgent_interval}" if args.urgent_interval != 0.1 else ""),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"lojas": args.lojas, "skus": args.skus, "stock_range": [lo, hi], "seed": args.seed,
                      "rate": args.rate, "duration_s": args.duration, "poll_s": args.poll, "workers": args.workers,
                      "min_interval": args.min_interval,
-                     "urgent_interval": args.urgent_interval, "bucket": BUCKET},
+                     "urgent_interval": args.urgent_interval, "calls_per_change": args.calls_per_change,
+                     "rush_max_interval": args.rush_max_interval, "bucket": BUCKET},
         "targets": TARGETS,
         "delay_measure": "sale's webhook answer -> every other store's fake level shows at most the depósito's "
                          "level after that sale (polled); EnvioEstoque.atraso_ms reported beside it",

@@ -92,8 +92,14 @@ CATALOG_BULK_THRESHOLD = env.int("CATALOG_BULK_THRESHOLD", default=5000)
 # call per loja in this many seconds (the changes meanwhile share it), and how often push_stock looks.
 STOCK_PUSH_MIN_INTERVAL = env.float("STOCK_PUSH_MIN_INTERVAL", default=1.0)
 # A loja that may sell what is gone (a variant to take to 0) is called again sooner than MIN_INTERVAL.
-STOCK_PUSH_URGENT_INTERVAL = env.float("STOCK_PUSH_URGENT_INTERVAL", default=0.2)
+STOCK_PUSH_URGENT_INTERVAL = env.float("STOCK_PUSH_URGENT_INTERVAL", default=0.1)
 STOCK_PUSH_POLL_SECONDS = env.float("STOCK_PUSH_POLL_SECONDS", default=0.1)
+# In a rush the calls follow the sales: each loja of a depósito is paced so its calls stay within
+# this many per stock change (0: never paced). Below the 0.1 on purpose: a stale answer
+# costs a read and a second call, and the pace follows the sales a second or so late. A depósito
+# is in a rush while that pace is at most RUSH_MAX_INTERVAL seconds; slower, delay comes first.
+STOCK_PUSH_CALLS_PER_CHANGE = env.float("STOCK_PUSH_CALLS_PER_CHANGE", default=0.07)
+STOCK_PUSH_RUSH_MAX_INTERVAL = env.float("STOCK_PUSH_RUSH_MAX_INTERVAL", default=1.6)
 
 # Webhook receiver limits (CONTRACT section 4).
 WEBHOOK_PATH = "/api/estoque/webhook/shopify/"

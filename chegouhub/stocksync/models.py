@@ -18,6 +18,9 @@ class CursorDeposito(models.Model):
     deposito = models.OneToOneField("stores.Deposito", on_delete=models.CASCADE, primary_key=True,
                                     related_name="+")
     ultimo_evento = models.BigIntegerField(default=0)
+    # The depósito's stock changes per second as of `updated_at`, an exponentially decaying count
+    # (services.change_rate): how fast it sells decides whether its pushes are paced (a rush).
+    ritmo = models.FloatField(default=0.0)
     updated_at = models.DateTimeField(auto_now=True)
 
 

@@ -6,7 +6,9 @@ bucket, read from every answer) paces the next call. A loja is called at most on
 `STOCK_PUSH_MIN_INTERVAL`: under load the changes of that interval share one call (coalescing),
 idle a change goes out at once. A loja whose Shopify shows stock the depósito no longer has (a
 variant to take to 0) is called again after `STOCK_PUSH_URGENT_INTERVAL` instead: that is where a
-store oversells.
+store oversells. In a rush (a depósito selling so fast that one call per store per interval
+carries many changes) the calls follow the sales instead: each loja is paced to keep the
+depósito within `STOCK_PUSH_CALLS_PER_CHANGE`, and nothing jumps the queue.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ from . import remote, services
 class Pusher:
     min_interval: float = field(default_factory=lambda: float(settings.STOCK_PUSH_MIN_INTERVAL))
     urgent_interval: float = field(default_factory=lambda: float(settings.STOCK_PUSH_URGENT_INTERVAL))
+    # In a rush (services.rush_intervals) the calls follow the sales: 0 turns that off.
+    calls_per_change: float = field(default_factory=lambda: float(settings.STOCK_PUSH_CALLS_PER_CHANGE))
+    rush_max_interval: float = field(default_factory=lambda: float(settings.STOCK_PUSH_RUSH_MAX_INTERVAL))
     clients: dict[int, tuple[str, AdminApiClient]] = field(default_factory=dict)
     last_call: dict[int, float] = field(default_factory=dict)
     throttle: dict[int, object] = field(default_factory=dict)
+    rushing: set[int] = field(default_factory=set)  # the lojas paced now (logged when it changes)
     stats: dict[str, int] = field(default_factory=lambda: {"calls": 0, "confirmed": 0, "skipped": 0, "stale": 0,
                                                            "errors": 0})
 
@@ -53,23 +59,41 @@ class Pusher:
             await client.aclose()
         self.clients.clear()
 
-    def _recent(self, now: float) -> set[int]:
-        """The lojas called within the last interval."""
-        return {loja for loja, at in self.last_call.items() if now - at < self.min_interval}
+    def _longest(self) -> float:
+        """The longest interval a loja may have to wait for (no coalescing: no pacing either)."""
+        paced = self.min_interval > 0 and self.calls_per_change > 0
+        return max(self.min_interval, self.rush_max_interval if paced else 0.0)
+
+    def _recent(self, now: float) -> dict[int, float]:
+        """The lojas called within the longest interval, with the seconds since."""
+        return {loja: now - at for loja, at in self.last_call.items() if now - at < self._longest()}
 
     def busy(self) -> bool:
-        """A loja was called within the last interval: more may fall due any moment."""
+        """A loja was called within its interval's reach: more may fall due any moment."""
         return bool(self._recent(time.monotonic()))
 
     def _claim(self) -> list[services.LojaPush]:
         services.ingest_all()
-        now = time.monotonic()
-        recent = self._recent(now)
-        # A loja called a moment ago waits for its interval, unless its Shopify shows stock that is
-        # gone (a variant to take to 0): then it goes after `urgent_interval`, the rest riding along.
-        waited = {loja for loja in recent if now - self.last_call[loja] >= self.urgent_interval}
-        urgent = services.lojas_selling_what_is_gone(waited)
-        return services.claim_pushes(skip_lojas=recent - urgent)
+        ago = self._recent(time.monotonic())
+        # A loja called a moment ago waits for its interval: the paced one in a rush, otherwise
+        # `min_interval`, unless its Shopify shows stock that is gone (a variant to take to 0):
+        # then it goes after `urgent_interval`, the rest riding along. Not in a rush: there every
+        # call carries many changes, and the sold-out one rides in the next.
+        paced = services.rush_intervals(set(ago) if self._longest() > self.min_interval else set(),
+                                        calls_per_change=self.calls_per_change, longest=self.rush_max_interval)
+        self._log_rush(paced)
+        waiting = {loja for loja, s in ago.items() if s < max(paced.get(loja, 0.0), self.min_interval)}
+        urgent = services.lojas_selling_what_is_gone(
+            {loja for loja in waiting - paced.keys() if ago[loja] >= self.urgent_interval})
+        return services.claim_pushes(skip_lojas=waiting - urgent)
+
+    def _log_rush(self, paced: dict[int, float]) -> None:
+        for loja in paced.keys() - self.rushing:
+            estoque_log.info("stock push paced: the depósito is in a rush",
+                             extra={"loja_id": loja, "intervalo_s": round(paced[loja], 2)})
+        for loja in self.rushing - paced.keys():
+            estoque_log.info("stock push no longer paced", extra={"loja_id": loja})
+        self.rushing = set(paced)
 
     @staticmethod
     def _settled(outcomes) -> int:

@@ -19,11 +19,12 @@ The HTTP part (pusher.py) sits between 2 and 3 and touches no database.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Max, Q, Value, When
+from django.db.models import Case, Count, F, Max, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -137,7 +138,8 @@ def ingest_deposito(deposito_id: int, limit: int = INGEST_BATCH) -> int:
             _queue_from_events(deposito_id, events)
         # Past the stream's other events too (sales, alerts, confirmations) up to `end`.
         cursor.ultimo_evento = events[-1]["id"] if len(events) == limit else end
-        cursor.save(update_fields=["ultimo_evento", "updated_at"])
+        cursor.ritmo = change_rate(cursor, timezone.now()) + len(events) / RATE_SECONDS
+        cursor.save(update_fields=["ultimo_evento", "ritmo", "updated_at"])
     return len(events)
 
 
@@ -208,6 +210,49 @@ def _queue_from_events(deposito_id: int, events: list[dict]) -> None:
     # A row already waiting keeps its `desde` (the delay counts from the oldest change) and backoff.
     PushPendente.objects.bulk_create(rows, update_conflicts=True, unique_fields=["variante"],
                                      update_fields=["evento_id"])
+
+
+# --- pacing: how fast a depósito sells ----------------------------------------------------------
+
+# The time constant of a depósito's rate of stock changes: an exponentially decaying count, so a
+# rush is seen within a second or two and its end as fast. Kept on the cursor, it is the same for
+# every pusher process whichever of them read the events.
+RATE_SECONDS = 1.0
+
+
+def change_rate(cursor: CursorDeposito, now) -> float:
+    """The depósito's stock changes per second now (`cursor.ritmo` decayed since it was written)."""
+    if not cursor.ritmo or cursor.updated_at is None:
+        return 0.0
+    age = max((now - cursor.updated_at).total_seconds(), 0.0)
+    return cursor.ritmo * math.exp(-age / RATE_SECONDS)
+
+
+def rush_intervals(loja_ids: set[int], *, calls_per_change: float, longest: float) -> dict[int, float]:
+    """The lojas of `loja_ids` whose depósito is in a rush, each with its paced interval.
+
+    A depósito of n syncing lojas selling r changes a second keeps its Shopify calls within
+    `calls_per_change` of its changes when each loja is called once per n / (calls_per_change × r)
+    seconds. It is in a rush when that interval is at most `longest`: it sells so fast that one
+    call per store per interval carries many changes, and an extra call (a sold-out push) would be
+    paid for by nobody. Slower, the budget would cost more delay than it saves and does not apply.
+    """
+    if not loja_ids or calls_per_change <= 0:
+        return {}
+    now = timezone.now()
+    lojas = dict(Loja.objects.filter(pk__in=loja_ids).values_list("pk", "deposito_id"))
+    depositos = set(lojas.values())
+    rates = {c.deposito_id: change_rate(c, now) for c in CursorDeposito.objects.filter(deposito_id__in=depositos)}
+    syncing = dict(syncing_lojas().filter(deposito_id__in=depositos).values("deposito_id")
+                   .annotate(n=Count("id")).values_list("deposito_id", "n"))
+    paced = {}
+    for loja_id, deposito_id in lojas.items():
+        rate = rates.get(deposito_id, 0.0)
+        if rate > 0:
+            interval = syncing.get(deposito_id, 1) / (calls_per_change * rate)
+            if interval <= longest:
+                paced[loja_id] = interval
+    return paced
 
 
 # --- 2. claiming --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from chegouhub.catalog.models import VarianteShopify
 from chegouhub.inventory.models import Movimentacao, Produto
 from chegouhub.inventory.services import adjust_stock
 from chegouhub.realtime.models import Event
-from chegouhub.stocksync.models import Divergencia, EnvioEstoque, PushPendente
+from chegouhub.stocksync.models import CursorDeposito, Divergencia, EnvioEstoque, PushPendente
 from chegouhub.stocksync.pusher import Pusher
 from chegouhub.stores.models import Loja
 from tests.devtools.fake_fixtures import register
@@ -142,6 +142,33 @@ def test_a_store_that_shows_stock_that_is_gone_is_told_before_its_interval(two, 
     pusher.urgent_interval = 0
     pusher.drain_sync()
     # the last units sold in A: B is told at once, in one call
+    assert available(fake_shopify, b)["CAM"] == 0
+    assert fake_shopify.counters(b.shop_domain)["set_quantities_calls"] == calls + 1
+    assert not sell(fake_shopify, post_webhook, b, "CAM")
+
+
+def test_in_a_rush_the_calls_follow_the_sales_and_after_it_sold_out_goes_first(two, fake_shopify, post_webhook):
+    """A depósito selling fast has each loja paced to its share of the call budget, a push to 0
+    included (the next paced call carries it); once the rush is over it goes at once again."""
+    from chegouhub.stocksync import services
+
+    a, b = two
+    # A budget so small that one sale a second is a rush for these two lojas: a pace of 2,000 s.
+    pusher = Pusher(min_interval=0.001, urgent_interval=0, calls_per_change=0.001, rush_max_interval=3600)
+    pusher.drain_sync()  # the imported quantities confirmed: both lojas called
+    calls = fake_shopify.counters(b.shop_domain)["set_quantities_calls"]
+    assert sell(fake_shopify, post_webhook, a, "CAM", 5)  # the last 5 units, sold in A
+    pusher.drain_sync()
+    cursor = CursorDeposito.objects.get(deposito_id=a.deposito_id)
+    assert services.change_rate(cursor, timezone.now()) > 0.5
+    assert 1000 < services.rush_intervals({b.pk}, calls_per_change=0.001, longest=3600)[b.pk] < 3600
+    # B shows 5 of 0 and its interval is far shorter than the pace: still it waits
+    assert available(fake_shopify, b)["CAM"] == 5
+    assert fake_shopify.counters(b.shop_domain)["set_quantities_calls"] == calls
+    # A minute without a change: the rate has decayed, no rush, and the sold-out push goes at once.
+    CursorDeposito.objects.update(updated_at=timezone.now() - timedelta(seconds=60))
+    assert services.rush_intervals({b.pk}, calls_per_change=0.001, longest=3600) == {}
+    pusher.drain_sync()
     assert available(fake_shopify, b)["CAM"] == 0
     assert fake_shopify.counters(b.shop_domain)["set_quantities_calls"] == calls + 1
     assert not sell(fake_shopify, post_webhook, b, "CAM")
