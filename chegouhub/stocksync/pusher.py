@@ -59,10 +59,13 @@ class Pusher:
             await client.aclose()
         self.clients.clear()
 
+    def _paces(self) -> bool:
+        """Pacing in a rush is on (no coalescing, as in `--once`: no pacing either)."""
+        return self.min_interval > 0 and self.calls_per_change > 0
+
     def _longest(self) -> float:
-        """The longest interval a loja may have to wait for (no coalescing: no pacing either)."""
-        paced = self.min_interval > 0 and self.calls_per_change > 0
-        return max(self.min_interval, self.rush_max_interval if paced else 0.0)
+        """The longest interval a loja may have to wait for."""
+        return max(self.min_interval, self.rush_max_interval if self._paces() else 0.0)
 
     def _recent(self, now: float) -> dict[int, float]:
         """The lojas called within the longest interval, with the seconds since."""
@@ -77,9 +80,9 @@ class Pusher:
         ago = self._recent(time.monotonic())
         # A loja called a moment ago waits for its interval: the paced one in a rush, otherwise
         # `min_interval`, unless its Shopify shows stock that is gone (a variant to take to 0):
-        # then it goes after `urgent_interval`, the rest riding along. Not in a rush: there every
-        # call carries many changes, and the sold-out one rides in the next.
-        paced = services.rush_intervals(set(ago) if self._longest() > self.min_interval else set(),
+        # then it goes after `urgent_interval`, the rest riding along. In a rush nothing jumps the
+        # pace: every call carries many changes, and the sold-out one rides in the next.
+        paced = services.rush_intervals(set(ago) if self._paces() else set(),
                                         calls_per_change=self.calls_per_change, longest=self.rush_max_interval)
         self._log_rush(paced)
         waiting = {loja for loja, s in ago.items() if s < max(paced.get(loja, 0.0), self.min_interval)}
