@@ -727,18 +727,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between reads of every store's levels")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn workers of the ChegouHub server")
-    ap.add_argument("--min-interval", type=float,
-                    default=float(os.environ.get("STOCK_PUSH_MIN_INTERVAL", "1.0")),
-                    help="STOCK_PUSH_MIN_INTERVAL for push_stock (default: the env var, else 1.0)")
-    ap.add_argument("--urgent-interval", type=float,
-                    default=float(os.environ.get("STOCK_PUSH_URGENT_INTERVAL", "0.1")),
-                    help="STOCK_PUSH_URGENT_INTERVAL for push_stock (default: the env var, else 0.1)")
-    ap.add_argument("--calls-per-change", type=float,
-                    default=float(os.environ.get("STOCK_PUSH_CALLS_PER_CHANGE", "0.07")),
-                    help="STOCK_PUSH_CALLS_PER_CHANGE for push_stock, the budget in a rush (0: never paced)")
-    ap.add_argument("--rush-max-interval", type=float,
-                    default=float(os.environ.get("STOCK_PUSH_RUSH_MAX_INTERVAL", "1.6")),
-                    help="STOCK_PUSH_RUSH_MAX_INTERVAL for push_stock (default: the env var, else 1.6)")
+    # push_stock's settings: each flag defaults to its env var, else the project's default.
+    for flag, var, default in (("--min-interval", "STOCK_PUSH_MIN_INTERVAL", "1.0"),
+                               ("--urgent-interval", "STOCK_PUSH_URGENT_INTERVAL", "0.1"),
+                               ("--calls-per-change", "STOCK_PUSH_CALLS_PER_CHANGE", "0.07"),
+                               ("--rush-max-interval", "STOCK_PUSH_RUSH_MAX_INTERVAL", "1.6")):
+        ap.add_argument(flag, type=float, default=float(os.environ.get(var, default)),
+                        help=f"{var} for push_stock (default: the env var, else {default})")
     ap.add_argument("--profile-pusher", action="store_true", help="time each step of push_stock's rounds")
     ap.add_argument("--modes", default="off,on", help="diagnosis: run only some modes (the report needs both)")
     ap.add_argument("--out", default=str(RESULTS / "oversold.json"))
