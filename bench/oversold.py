@@ -141,14 +141,24 @@ class Proc:
             return ""
 
 
+# push_stock's settings the bench passes on: flag, env var, the project's default. Each flag
+# defaults to its env var, else that default; the report's command names those that differ.
+PUSH_SETTINGS = (("--min-interval", "STOCK_PUSH_MIN_INTERVAL", 1.0),
+                 ("--urgent-interval", "STOCK_PUSH_URGENT_INTERVAL", 0.1),
+                 ("--calls-per-change", "STOCK_PUSH_CALLS_PER_CHANGE", 0.07),
+                 ("--rush-max-interval", "STOCK_PUSH_RUSH_MAX_INTERVAL", 1.6))
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def child_env(log_dir: Path, fake_admin_template: str, args) -> dict:
     env = dict(os.environ)
     env.update(DATABASE_URL=BENCH_DB_URL, DJANGO_SECRET_KEY=SECRET_KEY, DJANGO_DEBUG="false",
                LOG_DIR=str(log_dir / "app-logs"), PYTHONUNBUFFERED="1", ALLOWED_HOSTS="127.0.0.1,localhost",
-               SHOPIFY_ADMIN_URL_TEMPLATE=fake_admin_template, STOCK_PUSH_MIN_INTERVAL=str(args.min_interval),
-               STOCK_PUSH_URGENT_INTERVAL=str(args.urgent_interval),
-               STOCK_PUSH_CALLS_PER_CHANGE=str(args.calls_per_change),
-               STOCK_PUSH_RUSH_MAX_INTERVAL=str(args.rush_max_interval),
+               SHOPIFY_ADMIN_URL_TEMPLATE=fake_admin_template,
+               **{var: str(getattr(args, _dest(flag))) for flag, var, _ in PUSH_SETTINGS},
                PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
     env.pop("REDIS_URL", None)
     return env
@@ -455,9 +465,8 @@ def run_mode(mode: str, *, fake, user, stock, orders, args, log_dir: Path, env: 
             time.sleep(0.3)
         else:
             raise RuntimeError(f"the imported quantities were not confirmed in 90 s: {pending_state(ids)}")
-        log(f"[{mode}] push_stock running (STOCK_PUSH_MIN_INTERVAL={args.min_interval}, "
-            f"STOCK_PUSH_URGENT_INTERVAL={args.urgent_interval}, STOCK_PUSH_CALLS_PER_CHANGE={args.calls_per_change}, "
-            f"STOCK_PUSH_RUSH_MAX_INTERVAL={args.rush_max_interval}); imported quantities confirmed")
+        named = ", ".join(f"{var}={getattr(args, _dest(flag))}" for flag, var, _ in PUSH_SETTINGS)
+        log(f"[{mode}] push_stock running ({named}); imported quantities confirmed")
     for l in lojas:
         fake.set_bucket(l["shop"], BUCKET["bucket_size"])  # both modes start with a full bucket
     before = {l["shop"]: fake.counters(l["shop"]) for l in lojas}
@@ -727,11 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between reads of every store's levels")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn workers of the ChegouHub server")
-    # push_stock's settings: each flag defaults to its env var, else the project's default.
-    for flag, var, default in (("--min-interval", "STOCK_PUSH_MIN_INTERVAL", "1.0"),
-                               ("--urgent-interval", "STOCK_PUSH_URGENT_INTERVAL", "0.1"),
-                               ("--calls-per-change", "STOCK_PUSH_CALLS_PER_CHANGE", "0.07"),
-                               ("--rush-max-interval", "STOCK_PUSH_RUSH_MAX_INTERVAL", "1.6")):
+    for flag, var, default in PUSH_SETTINGS:
         ap.add_argument(flag, type=float, default=float(os.environ.get(var, default)),
                         help=f"{var} for push_stock (default: the env var, else {default})")
     ap.add_argument("--profile-pusher", action="store_true", help="time each step of push_stock's rounds")
@@ -777,14 +782,12 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "command": "python -m bench.oversold" + (" --quick" if args.quick else "")
-                   + (f" --min-interval {args.min_interval}" if args.min_interval != 1.0 else "")
-                   + (f" --urgent-interval {args.urgent_interval}" if args.urgent_interval != 0.1 else ""),
+                   + "".join(f" {flag} {getattr(args, _dest(flag))}" for flag, _, default in PUSH_SETTINGS
+                             if getattr(args, _dest(flag)) != default),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"lojas": args.lojas, "skus": args.skus, "stock_range": [lo, hi], "seed": args.seed,
                      "rate": args.rate, "duration_s": args.duration, "poll_s": args.poll, "workers": args.workers,
-                     "min_interval": args.min_interval,
-                     "urgent_interval": args.urgent_interval, "calls_per_change": args.calls_per_change,
-                     "rush_max_interval": args.rush_max_interval, "bucket": BUCKET},
+                     **{_dest(flag): getattr(args, _dest(flag)) for flag, _, _ in PUSH_SETTINGS}, "bucket": BUCKET},
         "targets": TARGETS,
         "delay_measure": "sale's webhook answer -> every other store's fake level shows at most the depósito's "
                          "level after that sale (polled); EnvioEstoque.atraso_ms reported beside it",

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Max, Q, Value, When
+from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -222,7 +223,7 @@ RATE_SECONDS = 1.0
 
 def change_rate(cursor: CursorDeposito, now) -> float:
     """The depósito's stock changes per second now (`cursor.ritmo` decayed since it was written)."""
-    if not cursor.ritmo or cursor.updated_at is None:
+    if not cursor.ritmo:
         return 0.0
     age = max((now - cursor.updated_at).total_seconds(), 0.0)
     return cursor.ritmo * math.exp(-age / RATE_SECONDS)
@@ -240,16 +241,16 @@ def rush_intervals(loja_ids: set[int], *, calls_per_change: float, longest: floa
     if not loja_ids or calls_per_change <= 0:
         return {}
     now = timezone.now()
-    lojas = dict(Loja.objects.filter(pk__in=loja_ids).values_list("pk", "deposito_id"))
-    depositos = set(lojas.values())
-    rates = {c.deposito_id: change_rate(c, now) for c in CursorDeposito.objects.filter(deposito_id__in=depositos)}
-    syncing = dict(syncing_lojas().filter(deposito_id__in=depositos).values("deposito_id")
-                   .annotate(n=Count("id")).values_list("deposito_id", "n"))
+    # The syncing lojas of those lojas' depósitos, in one read: how many each has, and where each is.
+    lojas = dict(syncing_lojas().filter(deposito__in=Loja.objects.filter(pk__in=loja_ids).values("deposito_id"))
+                 .values_list("pk", "deposito_id"))
+    syncing = Counter(lojas.values())
+    rates = {c.deposito_id: change_rate(c, now) for c in CursorDeposito.objects.filter(deposito_id__in=syncing)}
     paced = {}
-    for loja_id, deposito_id in lojas.items():
-        rate = rates.get(deposito_id, 0.0)
+    for loja_id in loja_ids & lojas.keys():
+        rate = rates.get(lojas[loja_id], 0.0)
         if rate > 0:
-            interval = syncing.get(deposito_id, 1) / (calls_per_change * rate)
+            interval = syncing[lojas[loja_id]] / (calls_per_change * rate)
             if interval <= longest:
                 paced[loja_id] = interval
     return paced
