@@ -406,8 +406,15 @@ VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
 VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:suporte@chegouhub.com.br")
 if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
     raise ImproperlyConfigured("VAPID_SUBJECT must start with mailto: or https: (RFC 8292).")
-# Push endpoints are https://; plain http to loopback only in debug or when this is set (tests).
+# Push endpoints (chegouhub/push/endpoints.py): https:// to one of these hosts (`*.x`: its subdomains,
+# `*`: any) resolving only to public addresses; http/https to loopback only in debug (the demo, tests).
+PUSH_ALLOWED_HOSTS = env.list("PUSH_ALLOWED_HOSTS", default=[
+    "fcm.googleapis.com", "updates.push.services.mozilla.com", "*.notify.windows.com", "*.push.apple.com",
+    "web.push.apple.com"])
 PUSH_ALLOW_HTTP_LOOPBACK = strict_bool("PUSH_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+if PUSH_ALLOW_HTTP_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured("PUSH_ALLOW_HTTP_LOOPBACK=true needs DJANGO_DEBUG=true: a production worker "
+                               "never posts to its own machine.")
 PUSH_CONCURRENCY = env.int("PUSH_CONCURRENCY", default=4)
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
