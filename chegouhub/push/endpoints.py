@@ -34,7 +34,7 @@ _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 
 MSG_INVALID = "Endereço inválido."
 MSG_SCHEME = "O endereço do serviço de push deve usar https://."
-MSG_HOST = "Este endereço não é de um serviço de push permitido (Google, Mozilla, Microsoft ou Apple)."
+MSG_HOST = "Este endereço não é de um serviço de push permitido."
 MSG_PRIVATE = "O endereço do serviço de push deve ser público: endereços internos, privados ou locais são recusados."
 MSG_UNRESOLVED = "Não foi possível encontrar o endereço do serviço de push."
 

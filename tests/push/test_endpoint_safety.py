@@ -14,9 +14,9 @@ import logging
 import pytest
 from django.core.management import call_command
 
+from chegouhub.inventory.services import adjust_stock
 from chegouhub.push import endpoints
 from chegouhub.push.models import Inscricao, PushMessage, PushStatus
-from chegouhub.inventory.services import adjust_stock
 from tests.ops.http_receiver import Receiver
 from tests.push.conftest import VAPID_PUBLIC
 from tests.push.push_service import Browser, PushService
