@@ -10,11 +10,11 @@ close it anyway, within 5 seconds, on every process:
   close with 4401 at once.
 - The check, for what sends no message (a `QuerySet.update` or SQL that deactivates a user or
   changes a password, a message lost while Redis was away): every WS_ACCESS_CHECK_SECONDS (2 s)
-  each process reads, in one query, the password hash of its sockets' users that are still active,
-  and closes the sockets whose user is gone, inactive or has another password than when the socket
-  was checked first. Why a poll rather than a database trigger with LISTEN/NOTIFY: it works the
-  same on PostgreSQL and SQLite, needs no migration nor a listening connection per process, and
-  one indexed primary-key query every 2 s is cheap next to the sockets' own traffic.
+  each process reads the password hash of its sockets' users that are still active (one query per
+  500 users), and closes the sockets whose user is gone, inactive or has another password than
+  when the socket was first checked. Why a poll rather than a database trigger with LISTEN/NOTIFY:
+  it works the same on PostgreSQL and SQLite, needs no migration nor a listening connection per
+  process, and a primary-key query every 2 s is cheap next to the sockets' own traffic.
 - Sessions deleted or expired (no password or user change): the sessions of the open sockets
   are re-checked with Django's own `auth.get_user` once when a socket is first checked and then
   every WS_SESSION_CHECK_SECONDS (one database hop per distinct session).

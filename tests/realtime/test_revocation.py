@@ -272,7 +272,7 @@ def test_a_deactivation_or_new_password_that_skips_save_closes_the_sockets_withi
             assert await still_open(again)
 
     asyncio.run(scenario())
-    assert not token_works(srv, token)
+    assert not token_works(srv, token)  # a deactivated user's token answers 401
 
 
 def test_token_revoke_endpoint_revokes_the_callers_token(user):
