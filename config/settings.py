@@ -139,7 +139,9 @@ WEBHOOK_LOCK_TIMEOUT_MS = env.int("WEBHOOK_LOCK_TIMEOUT_MS", default=2000)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
 WS_MAX_CLIENT_FRAME_BYTES = env.int("WS_MAX_CLIENT_FRAME_BYTES", default=4096)
 WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
-# How often each process re-checks its sockets' sessions (the net under the revocation message; 0: never).
+# How often each process checks its sockets' users (one query: deactivated, new password, even by
+# QuerySet.update or SQL) and re-checks their sessions (deleted, expired); 0: never (realtime/revocation.py).
+WS_ACCESS_CHECK_SECONDS = env.float("WS_ACCESS_CHECK_SECONDS", default=2.0)
 WS_SESSION_CHECK_SECONDS = env.float("WS_SESSION_CHECK_SECONDS", default=30.0)
 # How long a socket holds an event that arrived ahead of a missing one before reading the log.
 WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
@@ -198,19 +200,21 @@ MIDDLEWARE = [
 ]
 
 # Failed logins (CONTRACT section 8): django-axes' database handler, so every process shares the
-# counts; per username and per client address. Past LOGIN_FAILURE_LIMIT failures within the
-# window, 429 with Retry-After.
+# counts; per (username, address) pair and per address, never per username alone (anyone could
+# lock a merchant out). Past a limit within the window, 429 with Retry-After (accounts/limits.py).
 # Called after a logout, a new password, a deactivation (chegouhub/accounts/services.py): the
 # sockets of that session or user close on every process.
 ACCESS_REVOKED_HANDLERS = ["chegouhub.realtime.revocation.close_user_sockets"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # per (username, address) pair
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 LOGIN_LOCKED_TEMPLATE = "dashboard/login.html"
 AXES_HANDLER = "chegouhub.accounts.limits.LoginFailureHandler"
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT + 1  # see LoginFailureHandler: the 10th failure is no lockout yet
+# In the order of limits.failure_limits(): LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_LIMIT_PER_ADDRESS.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCK_OUT_AT_FAILURE = False  # a failure answers as one; the handler's is_locked refuses the next attempt
 AXES_COOLOFF_TIME = lambda request: timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)  # noqa: E731
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 # A refused attempt does not restart the window: the lock ends LOGIN_FAILURE_WINDOW_SECONDS after the last failure.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

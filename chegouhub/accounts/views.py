@@ -88,8 +88,8 @@ class LoginView(CredentialsView):
 
 class LogoutView(APIView):
     def post(self, request):
-        # Django's logout sends user_logged_out (signals.py): the API tokens go, and the sockets
-        # of this session (a token-authenticated caller has none) are closed.
+        # Django's logout sends user_logged_out (signals.py): the sockets of this session (a
+        # token-authenticated caller has none) are closed; API tokens stay valid.
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
