@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from chegouhub.inventory.views import int_param
 from chegouhub.stores.selectors import lojas_for_user
+from chegouhub.stores.serializers import CredentialField
 
 from .models import Importacao, VarianteShopify
 from .serializers import ImportacaoSerializer, VarianteSerializer
@@ -67,8 +68,8 @@ class VarianteViewSet(viewsets.ReadOnlyModelViewSet):
 
 class ConectarTokenInput(serializers.Serializer):
     shop_domain = serializers.CharField(max_length=255)
-    access_token = serializers.CharField(max_length=500, trim_whitespace=True)
-    webhook_secret = serializers.CharField(max_length=500, trim_whitespace=True)
+    access_token = CredentialField()  # printable ASCII, at most 255 characters (CONTRACT 8)
+    webhook_secret = CredentialField()
     nome = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
