@@ -71,6 +71,16 @@ def _keys_changed(*, setting, **kwargs):
         primary_fernet.cache_clear()
 
 
+UNSENDABLE_TOKEN = ("O access_token guardado desta loja tem caracteres que não podem ir à Shopify (só ASCII "
+                    "visível); cadastre-o de novo com PATCH /api/lojas/{id}/.")
+
+
+def credential_is_sendable(value: str) -> bool:
+    """Whether a credential can travel in an HTTP header: printable ASCII. Input is checked by the
+    serializers; this guards values stored before that check (one used to make every call a 500)."""
+    return all(" " <= ch <= "~" for ch in value)
+
+
 class EncryptedTextField(models.TextField):
     """Stores Fernet ciphertext; Python code sees the plain value."""
 

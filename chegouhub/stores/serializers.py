@@ -6,6 +6,7 @@ from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_versio
 from chegouhub.common.validation import no_control_characters
 
 from . import ownership
+from .fields import credential_is_sendable
 from .models import Deposito, Loja, shop_domain_validator
 
 
@@ -20,7 +21,7 @@ CREDENTIAL_CHARACTERS_MESSAGE = "Use apenas caracteres ASCII visíveis, como os 
 
 def printable_ascii(value: str) -> None:
     # An HTTP header carries the token: anything else could not be sent to Shopify (and once made it 500).
-    if isinstance(value, str) and not all(" " <= ch <= "~" for ch in value):
+    if isinstance(value, str) and not credential_is_sendable(value):
         raise serializers.ValidationError(CREDENTIAL_CHARACTERS_MESSAGE)
 
 
