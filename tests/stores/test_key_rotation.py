@@ -13,6 +13,7 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
+from rest_framework.authtoken.models import Token
 
 from chegouhub.devtools.payloads import encode, order_payload, signed_headers
 from tests import live
@@ -92,6 +93,10 @@ def test_a_credential_no_key_opens_answers_503_logged_once_per_loja(live_server_
                 r = _deliver(server, loja, topic, 100 + n)
                 assert r.status_code == 503, r.text
                 assert "chaves de criptografia" in r.json()["erro"]
+    # The API answers the same for a loja it cannot read, instead of a 500.
+    token = Token.objects.create(user=lojas[0].owner).key
+    r = httpx.get(f"{server.url}/api/lojas/", headers={"Authorization": f"Token {token}"}, timeout=15)
+    assert r.status_code == 503 and "não abre com as chaves" in r.json()["erro"], r.text
     server.stop()
     lines = [json.loads(line) for line in (tmp_path / "webhook.log").read_text().splitlines()]
     reports = [line for line in lines if "cannot be decrypted" in line["message"]]
