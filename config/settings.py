@@ -46,8 +46,12 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-dev-key-only-for-DJANGO_DEBUG-true"
 
-# Key for the Shopify credentials encrypted at rest; derived from SECRET_KEY unless given.
+# Old secret keys: still accepted for signatures and, through derived keys, for credentials.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# Key for the Shopify credentials encrypted at rest; derived from SECRET_KEY unless given. The first
+# key encrypts, every key (and the fallbacks) decrypts: chegouhub/stores/fields.py, docs/deploy.md.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+FIELD_ENCRYPTION_KEY_FALLBACKS = env.list("FIELD_ENCRYPTION_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

@@ -22,7 +22,7 @@ from chegouhub.realtime.events import NewEvent, record_events
 from chegouhub.sales.money import event_value
 from chegouhub.sales.services import record_sale_values
 from chegouhub.stores.models import Loja, WebhookStatus
-from chegouhub.stores.selectors import active_loja_for_shop, loja_for_compliance
+from chegouhub.stores.selectors import CredentialUnavailable, active_loja_for_shop, loja_for_compliance
 
 from . import ledger
 from . import metrics
@@ -81,6 +81,8 @@ def receive_webhook(*, headers: Iterable[tuple[str, str]], body: bytes, remote_i
         verified = verify_webhook(headers=headers, body=body)
     except WebhookRejected as rejected:
         return _reject(rejected, remote_ip)
+    except CredentialUnavailable as exc:  # logged once per loja by the selector; Shopify retries a 503
+        return WebhookOutcome(503, {"erro": exc.erro})
     outcome = store_and_process(verified)
     metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
     return outcome

@@ -25,6 +25,7 @@ from psycopg_pool import PoolTimeout
 
 from chegouhub.common.logging import webhook_log
 from chegouhub.stores import selectors as loja_selectors
+from chegouhub.stores.fields import UndecryptableCredential
 from chegouhub.stores.models import Loja
 
 from .. import ledger
@@ -120,8 +121,11 @@ async def _active_loja(shop: str) -> dict | None:
     except (psycopg.Error, PoolTimeout):
         return None  # the Django path looks again and answers (503 if the database is down)
     secret_field = Loja._meta.get_field("webhook_secret")
-    value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
-             if row is not None and row[3] else {})
+    try:
+        value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
+                 if row is not None and row[3] else {})
+    except UndecryptableCredential:
+        return None  # the Django path answers it (503, logged once per loja)
     loja_selectors.loja_cache().set(key, value, loja_selectors.loja_cache_seconds())
     return value or None
 
