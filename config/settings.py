@@ -121,6 +121,11 @@ WEBHOOK_REJECTION_RETENTION_DAYS = env.int("WEBHOOK_REJECTION_RETENTION_DAYS", d
 WEBHOOK_BODY_RETENTION_DAYS = env.int("WEBHOOK_BODY_RETENTION_DAYS", default=30)
 if WEBHOOK_BODY_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("WEBHOOK_BODY_RETENTION_DAYS must be at least 1.")
+# The event log keeps what resume and polling need: events older than this many days are deleted
+# in batches by `process_webhooks` (never one an in-house reader has not read yet). docs/history.md
+EVENT_LOG_RETENTION_DAYS = env.int("EVENT_LOG_RETENTION_DAYS", default=7)
+if EVENT_LOG_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EVENT_LOG_RETENTION_DAYS must be at least 1.")
 # How long each process trusts its copy of a loja's secret and state: a deactivated loja or a new
 # secret is refused by every process within this (CONTRACT section 4: at most 1 s).
 LOJA_CACHE_SECONDS = env.float("LOJA_CACHE_SECONDS", default=0.5)

@@ -61,6 +61,11 @@ class Movimentacao(models.Model):
     # produtos the other lojas go on selling (alone in its depósito, it goes with its produtos).
     loja = models.ForeignKey("stores.Loja", on_delete=models.SET_NULL, null=True, related_name="movimentacoes",
                              db_index=False)
+    # The produto's depósito, copied by a database trigger on insert (migration 0008; a produto never
+    # changes depósito): `?loja_id=` lists a depósito's movements newest first from one index, not by
+    # joining every produto (docs/history.md). Cascades go through `produto`, hence no constraint here.
+    deposito = models.ForeignKey("stores.Deposito", on_delete=models.DO_NOTHING, null=True, blank=True,
+                                 related_name="+", db_index=False, db_constraint=False, editable=False)
     quantidade = models.BigIntegerField()
     estoque_anterior = models.BigIntegerField()
     estoque_atual = models.BigIntegerField()
@@ -71,7 +76,12 @@ class Movimentacao(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["loja", "-id"]), models.Index(fields=["produto", "-id"])]
+        indexes = [
+            models.Index(fields=["loja", "-id"]),
+            models.Index(fields=["produto", "-id"]),
+            models.Index(fields=["deposito", "-id"], name="mov_deposito_id"),
+            models.Index(fields=["deposito", "origem", "-id"], name="mov_deposito_origem_id"),
+        ]
 
 
 class AlertaTipo(models.TextChoices):

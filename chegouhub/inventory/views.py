@@ -5,6 +5,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from chegouhub.common.pagination import HistoryPagination, StandardPagination
 from chegouhub.common.validation import INT64_MAX, INT64_MIN, range_message
 from chegouhub.stores.models import Loja
 
@@ -101,8 +102,11 @@ class ProdutoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
 
 
 class MovimentacaoViewSet(OwnedByUserMixin, viewsets.ReadOnlyModelViewSet):
+    """The audit trail grows with every sale: paged by cursor from the (deposito, id) indexes."""
+
     serializer_class = MovimentacaoSerializer
-    deposito_path = "produto__deposito_id"
+    pagination_class = HistoryPagination
+    deposito_path = "deposito_id"  # the movement's own copy of its produto's (migration 0008)
 
     def get_queryset(self):
         qs = self.owned(Movimentacao)
@@ -125,6 +129,15 @@ class MapeamentoViewSet(OwnedByUserMixin, viewsets.ModelViewSet):
 class AlertaViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AlertaSerializer
     deposito_path = "produto__deposito_id"
+
+    @property
+    def paginator(self):
+        # Active alerts are at most two a produto: numbered pages, critical first. Resolved ones
+        # pile up with history: by cursor, newest first.
+        if not hasattr(self, "_paginator"):
+            active = self.request.query_params.get("status") == "ativo"
+            self._paginator = StandardPagination() if active else HistoryPagination()
+        return self._paginator
 
     def get_queryset(self):
         qs = self.owned(Alerta)

@@ -106,3 +106,30 @@ class ReconcileCursor(models.Model):
 
     class Meta:
         db_table = "common_reconcilecursor"  # created by the common app before it moved here
+
+
+class WebhookDailyCount(models.Model):
+    """What the stats count, per loja and UTC day, kept as deliveries arrive (issue 31): the stats
+    read a few rows a day instead of scanning a year of deliveries.
+
+    `kind`/`key`: `status`/<status>, `topic`/<topic>, `sku`/<unmapped sku>, `sem_sku`/"" (a line
+    without a SKU), `motivo`/<why a line was set aside>. Written only by PostgreSQL triggers on the
+    deliveries table (migration 0006), whichever path inserts or updates a delivery; `shard` spreads
+    one day's hot counter over a few rows (by server connection) so concurrent webhooks never queue
+    on one row lock. No foreign-key constraint: a loja's deletion removes its deliveries, and their
+    delete trigger would write here while the loja goes; rows of lojas gone are dropped by
+    `prune_daily_counts`, with those older than the stats' longest window.
+    """
+
+    loja = models.ForeignKey("stores.Loja", on_delete=models.DO_NOTHING, related_name="+", db_index=False,
+                             db_constraint=False)
+    day = models.DateField()
+    kind = models.CharField(max_length=10)
+    key = models.CharField(max_length=255)
+    shard = models.SmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["loja", "day", "kind", "key", "shard"], name="webhook_daily_count_key")
+        ]

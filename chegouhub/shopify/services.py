@@ -27,7 +27,8 @@ from chegouhub.stores.selectors import CredentialUnavailable, active_loja_for_sh
 from . import ledger
 from . import metrics
 from .ledger import LedgerState, OrderFacts, UnreadableOrder
-from .models import DeliveryStatus, OrderLedger, RejectionReason, WebhookDelivery, WebhookRejection
+from .models import (DeliveryStatus, OrderLedger, RejectionReason, WebhookDailyCount, WebhookDelivery,
+                     WebhookRejection)
 from .verification import (  # noqa: F401 (re-exported: the project's one signing function)
     VerifiedWebhook,
     WebhookRejected,
@@ -129,6 +130,15 @@ def purge_rejections(*, now=None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_REJECTION_RETENTION_DAYS)
     deleted, _ = WebhookRejection.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def prune_daily_counts(*, now=None) -> dict[str, int]:
+    """Drop the stats' daily counters past their longest window (365 days), and those of lojas
+    since deleted (the counters have no foreign key: see WebhookDailyCount)."""
+    oldest = ((now or timezone.now()) - timedelta(days=366)).date()
+    old = WebhookDailyCount.objects.filter(day__lt=oldest).delete()[0]
+    orphans = WebhookDailyCount.objects.exclude(loja_id__in=Loja.objects.values("pk")).delete()[0]
+    return {"daily_counts_pruned": old + orphans} if old + orphans else {}
 
 
 def store_and_process(verified: VerifiedWebhook) -> WebhookOutcome:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chegouhub.common.logging import webhook_log
+from chegouhub.common.pagination import HistoryPagination
 from chegouhub.inventory.views import OwnedByUserMixin, choice_param, int_param
 
 from .models import DeliveryStatus, WebhookDelivery
@@ -76,6 +77,7 @@ class DeliveryViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.RetrieveMo
     """Operators' view of the inbox; dead deliveries can be replayed."""
 
     serializer_class = DeliverySerializer
+    pagination_class = HistoryPagination  # one delivery an order, forever: by cursor, no count
 
     def get_queryset(self):
         qs = self.owned(WebhookDelivery).defer("body")

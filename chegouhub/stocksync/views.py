@@ -6,6 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chegouhub.common.pagination import HistoryPagination
 from chegouhub.inventory.views import int_param
 from chegouhub.stores.models import Deposito
 
@@ -60,6 +61,7 @@ class DivergenciaViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """`GET /api/estoque/divergencias/[?loja_id=]`: quantities found changed on Shopify's side."""
 
     serializer_class = DivergenciaSerializer
+    pagination_class = HistoryPagination  # they accumulate with history: by cursor, no count
 
     def get_queryset(self):
         qs = Divergencia.objects.filter(loja__owner_id=self.request.user.pk)
