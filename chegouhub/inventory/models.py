@@ -80,7 +80,9 @@ class Movimentacao(models.Model):
             models.Index(fields=["loja", "-id"]),
             models.Index(fields=["produto", "-id"]),
             models.Index(fields=["deposito", "-id"], name="mov_deposito_id"),
-            models.Index(fields=["deposito", "origem", "-id"], name="mov_deposito_origem_id"),
+            # `?origem=` other than a sale: the rare movements alone (a sale filter reads the one above).
+            models.Index(fields=["deposito", "-id"], name="mov_deposito_not_sale_id",
+                         condition=~Q(origem="shopify_pedido_pago")),
         ]
 
 
