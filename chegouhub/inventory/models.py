@@ -61,9 +61,10 @@ class Movimentacao(models.Model):
     # produtos the other lojas go on selling (alone in its depósito, it goes with its produtos).
     loja = models.ForeignKey("stores.Loja", on_delete=models.SET_NULL, null=True, related_name="movimentacoes",
                              db_index=False)
-    # The produto's depósito, copied by a database trigger on insert (migration 0008; a produto never
-    # changes depósito): `?loja_id=` lists a depósito's movements newest first from one index, not by
-    # joining every produto (docs/history.md). Cascades go through `produto`, hence no constraint here.
+    # The produto's depósito, kept by database triggers (migration 0008: copied on insert, and moved
+    # with the produto when its loja changes depósito): `?loja_id=` lists a depósito's movements
+    # newest first from one index, not by joining every produto (docs/history.md). Cascades go
+    # through `produto`, hence no constraint here.
     deposito = models.ForeignKey("stores.Deposito", on_delete=models.DO_NOTHING, null=True, blank=True,
                                  related_name="+", db_index=False, db_constraint=False, editable=False)
     quantidade = models.BigIntegerField()

@@ -58,7 +58,7 @@ async def test_stats_from_counters_match_the_deliveries(webhook_asgi, user, make
     await age(ids[2], days=29, hours=23)  # inside it, on the window's first (partial) day
     await age(ids[3], days=30, minutes=5)  # just out of it, on that same first day
     s30 = await stats(user, f"days=30&loja_id={loja.pk}")
-    assert (s30["total"], s30["processados"]) == (3, 2)
+    assert (s30["total"], s30["processados"]) == (4, 3)
     assert s30["skus_nao_mapeados"] == [{"sku": "GHOST", "ocorrencias": 1}]
     assert (await stats(user, f"days=60&loja_id={loja.pk}"))["total"] == 6
 

@@ -1,7 +1,9 @@
 """Movements carry their produto's depósito, so a depósito's history pages from one index.
 
 A BEFORE INSERT trigger copies `inventory_produto.deposito_id` onto every new movement, whichever
-path inserts it (the lean route's SQL, the ORM): one writer, no executor edited. Existing rows are
+path inserts it (the lean route's SQL, the ORM): one writer, no executor edited. A produto moved to
+another depósito (a loja moved, stocksync.depositos.move_loja) takes its movements along: a trigger
+on the produto's `deposito_id` (a rare operator action, through the (produto, id) index). Existing rows are
 filled in batches of ids (short transactions, no long lock), then the indexes are built
 CONCURRENTLY (the release still serving keeps writing).
 """
@@ -22,9 +24,22 @@ END $$;
 DROP TRIGGER IF EXISTS movimentacao_set_deposito ON inventory_movimentacao;
 CREATE TRIGGER movimentacao_set_deposito BEFORE INSERT ON inventory_movimentacao
   FOR EACH ROW EXECUTE FUNCTION inventory_movimentacao_set_deposito();
+
+CREATE OR REPLACE FUNCTION inventory_produto_moves_movimentacoes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE inventory_movimentacao SET deposito_id = NEW.deposito_id WHERE produto_id = NEW.id;
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS produto_moves_movimentacoes ON inventory_produto;
+CREATE TRIGGER produto_moves_movimentacoes AFTER UPDATE OF deposito_id ON inventory_produto
+  FOR EACH ROW WHEN (OLD.deposito_id IS DISTINCT FROM NEW.deposito_id)
+  EXECUTE FUNCTION inventory_produto_moves_movimentacoes();
 """
 
 DROP_TRIGGER = """
+DROP TRIGGER IF EXISTS produto_moves_movimentacoes ON inventory_produto;
+DROP FUNCTION IF EXISTS inventory_produto_moves_movimentacoes();
 DROP TRIGGER IF EXISTS movimentacao_set_deposito ON inventory_movimentacao;
 DROP FUNCTION IF EXISTS inventory_movimentacao_set_deposito();
 """
