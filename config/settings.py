@@ -58,7 +58,8 @@ WEBHOOK_BASE_DOMAIN = env.str("WEBHOOK_BASE_DOMAIN", default="http://127.0.0.1:8
 # The addresses given to Shopify (base_domain, --webhook-url) must be https:// public host names;
 # plain http:// and loopback/private addresses only in development (the tests set it explicitly).
 WEBHOOK_ALLOW_INSECURE_URLS = strict_bool("WEBHOOK_ALLOW_INSECURE_URLS", default=DEBUG)
-SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
+# The newest stable version the code is tested against; one older than twelve months warns (apiversion.py).
+SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-10")
 if not is_valid_api_version(SHOPIFY_API_VERSION):
     # It becomes part of every Admin API URL: refuse to start rather than call a wrong one.
     raise ImproperlyConfigured(f"SHOPIFY_API_VERSION={SHOPIFY_API_VERSION!r}: {API_VERSION_MESSAGE}")
@@ -83,6 +84,8 @@ SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE = env.str(
     "SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", default="https://{shop}/admin/oauth/authorize"
 )
 SHOPIFY_OAUTH_TOKEN_TEMPLATE = env.str("SHOPIFY_OAUTH_TOKEN_TEMPLATE", default="https://{shop}/admin/oauth/access_token")
+# Expiring offline tokens (docs/tokens.md): refreshed this many seconds before they expire.
+SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = env.float("SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS", default=300.0)
 for _name in ("SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", "SHOPIFY_OAUTH_TOKEN_TEMPLATE"):
     if "{shop}" not in globals()[_name]:
         raise ImproperlyConfigured(f"{_name} must contain {{shop}}.")

@@ -33,6 +33,7 @@ from chegouhub.catalog.models import VarianteShopify
 from chegouhub.inventory.models import Origem, Produto
 from chegouhub.realtime.events import EVENT_SCHEMAS, NewEvent, record_events
 from chegouhub.realtime.models import Event, Stream
+from chegouhub.shopify.tokens import LojaCredential
 from chegouhub.stores.models import Loja
 
 from .models import CursorDeposito, Divergencia, EnvioEstoque, PushPendente
@@ -284,6 +285,7 @@ class LojaPush:
     api_version: str
     location_id: str
     items: list[PushItem] = field(default_factory=list)
+    credential: LojaCredential | None = field(default=None, repr=False)  # renews an expiring token
 
     def __repr__(self) -> str:  # never the token
         return f"LojaPush(loja_id={self.loja_id}, items={len(self.items)})"
@@ -337,7 +339,8 @@ def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_
             stock = dict(Produto.objects.filter(pk__in=[v.produto_id for v in links.values()])
                          .values_list("pk", "estoque_atual"))
         plan = LojaPush(loja_id=loja.pk, deposito_id=loja.deposito_id, shop_domain=loja.shop_domain,
-                        access_token=loja.access_token, api_version=loja.api_version, location_id=loja.location_id)
+                        access_token=loja.access_token, api_version=loja.api_version, location_id=loja.location_id,
+                        credential=LojaCredential.of(loja))
         for r in rows:
             v = links[r.variante_id]
             plan.items.append(PushItem(
