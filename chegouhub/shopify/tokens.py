@@ -53,14 +53,6 @@ def reconnect_url(shop_domain: str) -> str:
     return f"/shopify/instalar/?shop={shop_domain}"
 
 
-def tipo_token(loja: Loja) -> str:
-    """`expiravel` (install flow, renewed by us), `permanente_instalacao` (an older install's
-    non-expiring token: stops on NON_EXPIRING_CUTOFF) or `app_personalizado` (pasted)."""
-    if loja.origem_token == OrigemToken.COLADO:
-        return "app_personalizado"
-    return "expiravel" if loja.refresh_token or loja.token_expira_em else "permanente_instalacao"
-
-
 @dataclass
 class TokenState:
     access_token: str = field(repr=False)

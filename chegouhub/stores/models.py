@@ -105,6 +105,14 @@ class Loja(models.Model):
             return EstadoConexao.RECONECTAR
         return EstadoConexao.TOKEN_PERMANENTE if self.origem_token == OrigemToken.COLADO else EstadoConexao.OK
 
+    @property
+    def tipo_token(self) -> str:
+        """`expiravel` (install flow, renewed by us), `permanente_instalacao` (an older install's
+        non-expiring token: Shopify stops it on 2027-01-01) or `app_personalizado` (pasted)."""
+        if self.origem_token == OrigemToken.COLADO:
+            return "app_personalizado"
+        return "expiravel" if self.refresh_token or self.token_expira_em else "permanente_instalacao"
+
     def delete(self, *args, **kwargs):
         loja_deleting.send(sender=Loja, loja=self)
         return super().delete(*args, **kwargs)

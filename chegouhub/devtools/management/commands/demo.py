@@ -406,6 +406,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
         self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
+        self.stdout.write("  Tokens                 Loja Demo: expiring (install flow, renewed every 10 min);")
+        self.stdout.write("                         Loja Demo Outlet: a custom app's pasted token (never expires)")
         self.stdout.write("  Shared stock           Loja Demo + Loja Demo Outlet on one depósito; push_stock tells")
         self.stdout.write("                         both Shopify stores what is left (Depósito e sincronização)")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
@@ -415,6 +417,9 @@ class Command(BaseCommand):
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+DEMO_TOKEN_LIFETIME_SECONDS = 900  # with the default 5-minute margin: renewed every 10 minutes
 
 
 def _demo_token() -> str:
@@ -429,6 +434,9 @@ def _demo_token() -> str:
 def _prepare_fake_shop(shopify_url: str) -> None:
     """The demo app and the demo shop (without a token: the install flow gets one) with its products."""
     with httpx.Client(base_url=shopify_url, timeout=10) as fake:
-        fake.post("/_fake/apps", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_SECRET}).raise_for_status()
+        # Expiring offline tokens, as Shopify's for public apps (docs/tokens.md), but living
+        # DEMO_TOKEN_LIFETIME_SECONDS instead of an hour: the renewal shows within a demo session.
+        fake.post("/_fake/apps", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_SECRET,
+                                       "token_lifetime": DEMO_TOKEN_LIFETIME_SECONDS}).raise_for_status()
         fake.post("/_fake/shops", json={"shop": DEMO_SHOP, "token": "", "name": "Loja Demo ChegouHub"}).raise_for_status()
         fake.post(f"/_fake/shops/{DEMO_SHOP}/catalog", json={"products": fake_shop_products()}).raise_for_status()
