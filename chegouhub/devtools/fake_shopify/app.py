@@ -25,7 +25,7 @@ Control (tests, demo):
   GET  /_fake/shops/{shop}/stats             the shop's counters (calls, cost, throttled, sets, stale, replays, sales)
   POST /_fake/shops/{shop}/revoke            {"after_requests": N}: the token stops working after N more calls
   POST /_fake/shops/{shop}/uninstall         the app uninstalled: every token and refresh token refused
-  POST /_fake/apps                           {"client_id","client_secret",["token_lifetime","refresh_token_lifetime"]}:
+  POST /_fake/apps                           {"client_id","client_secret",["token_lifetime","refresh_token_lifetime","refresh_delay"]}:
                                              an app for the OAuth install flow (lifetimes in seconds)
 OAuth (oauth.py):   GET /{shop}/admin/oauth/authorize, POST /{shop}/admin/oauth/authorize/confirm,
                     POST /{shop}/admin/oauth/access_token
@@ -140,7 +140,8 @@ class FakeShopifyApp:
             try:
                 fake.add_app(str(data["client_id"]), str(data["client_secret"]),
                              token_lifetime=data.get("token_lifetime"),
-                             refresh_token_lifetime=data.get("refresh_token_lifetime"))
+                             refresh_token_lifetime=data.get("refresh_token_lifetime"),
+                             refresh_delay=data.get("refresh_delay"))
             except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"app inválido: {exc}"})
             return Reply(201, {"ok": True})

@@ -10,7 +10,7 @@
        refresh_token} -> a new pair (the same fields); 400 {"error": "invalid_grant"} when refused
 
 Apps are registered through the control API (POST /_fake/apps {"client_id","client_secret",
-["token_lifetime","refresh_token_lifetime"]} in seconds: Shopify's are an hour and 90 days). A code
+["token_lifetime","refresh_token_lifetime","refresh_delay"]} in seconds: Shopify's are an hour and 90 days). A code
 is single use and expires after 10 minutes; the token it buys becomes the shop's token (the shop is
 created on first install), so the Admin API then answers to it. An expiring token answers 401 once
 its lifetime is over. Refresh tokens rotate: the one used stays valid until its replacement is used
@@ -40,6 +40,7 @@ class App:
     client_secret: str
     token_lifetime: float = TOKEN_LIFETIME
     refresh_token_lifetime: float = REFRESH_TOKEN_LIFETIME
+    refresh_delay: float = 0.0  # seconds a refresh answer takes (tests widen the window two refreshes could race in)
 
 
 @dataclass
@@ -78,10 +79,11 @@ class OAuthMixin:
     grants: dict[str, Grant]
 
     def add_app(self, client_id: str, client_secret: str, *, token_lifetime: float | None = None,
-                refresh_token_lifetime: float | None = None) -> App:
+                refresh_token_lifetime: float | None = None, refresh_delay: float | None = None) -> App:
         app = App(client_id=client_id, client_secret=client_secret,
                   token_lifetime=float(token_lifetime or TOKEN_LIFETIME),
-                  refresh_token_lifetime=float(refresh_token_lifetime or REFRESH_TOKEN_LIFETIME))
+                  refresh_token_lifetime=float(refresh_token_lifetime or REFRESH_TOKEN_LIFETIME),
+                  refresh_delay=float(refresh_delay or 0.0))
         self.apps[client_id] = app
         return app
 
@@ -205,5 +207,7 @@ class OAuthMixin:
                 del shop.refresh_tokens[old]
         else:  # an older one whose replacement was never used (its answer was lost): that replacement goes
             shop.refresh_tokens.pop(shop.current_refresh, None)
+            shop.stats["refreshes_with_previous_token"] += 1
         shop.stats["token_refreshes"] += 1
-        return Reply(200, self._issue_pair(shop, app))
+        shop.refreshed_at.append(time.time())
+        return Reply(200, self._issue_pair(shop, app), delay=app.refresh_delay)

@@ -200,7 +200,8 @@ class FakeShopifyServer:
         return self._ok(self.http.post(f"/_fake/shops/{shop}/revoke", json={"after_requests": after_requests}))
 
     def add_app(self, client_id: str, client_secret: str, **lifetimes) -> dict:
-        """`token_lifetime`, `refresh_token_lifetime`: seconds (default an hour and 90 days)."""
+        """`token_lifetime`, `refresh_token_lifetime`: seconds (default an hour and 90 days);
+        `refresh_delay`: seconds each refresh answer takes."""
         return self._ok(self.http.post("/_fake/apps", json={"client_id": client_id, "client_secret": client_secret,
                                                             **lifetimes}))
 

@@ -47,6 +47,7 @@ SHOP_COUNTERS = (
     "requests", "throttled", "http429", "failures", "created", "deleted", "unauthorized",
     "graphql_calls", "cost_spent", "set_quantities_calls", "quantities_set", "stale", "idempotent_replays",
     "orders_placed", "orders_refused", "token_refreshes", "refreshes_refused", "expired_token_calls",
+    "refreshes_with_previous_token",
 )
 MAX_ORDER_LINES = 100
 _ids = itertools.count(1_000_001)
@@ -160,6 +161,7 @@ class Shop:
     expiring_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: dict[str, float] = field(default_factory=dict)
     current_refresh: str = ""
+    refreshed_at: list[float] = field(default_factory=list)  # time.time() of each refresh (tests count them)
     scope: str = ""
     currency: str = "BRL"
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SHOP_COUNTERS, 0))
@@ -178,6 +180,7 @@ class Shop:
             "variants": len(self.catalog.variants),
             "pending_failures": [f.__dict__ for f in self.failures],
             "stats": dict(self.stats),
+            "token_refreshed_at": list(self.refreshed_at),
         }
 
 
