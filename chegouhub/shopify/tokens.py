@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -95,7 +95,8 @@ class LojaCredential:
 
     async def _renew(self, *, force: bool, seen: str | None = None) -> None:
         try:
-            state = await sync_to_async(fresh_access_token)(self.loja_id, force=force, seen=seen)
+            # a thread's connection closed after use, as the consumers' (the refresh is rare)
+            state = await database_sync_to_async(fresh_access_token)(self.loja_id, force=force, seen=seen)
         except ShopifyReconnectRequired:
             self.blocked = True
             raise
