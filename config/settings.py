@@ -359,6 +359,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "chegouhub.common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
+    # JSON through chegouhub/common/jsonparse.py: nesting beyond its limit is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "chegouhub.common.jsonparse.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
         "chegouhub.common.throttling.EndpointAnonRateThrottle",

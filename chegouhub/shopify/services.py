@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Q
 from django.utils import timezone
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import webhook_log
 from chegouhub.inventory.models import Origem
 from chegouhub.inventory.services import StockChange, apply_stock_changes, resolve_skus
@@ -179,8 +179,8 @@ def _is_database_outage(exc: Exception) -> bool:
 
 def parse_payload(body: bytes) -> dict | None:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = jsonparse.loads(body)
+    except ValueError:  # not JSON, not UTF-8, or nested deeper than the limit
         return None
     return payload if isinstance(payload, dict) else None
 
