@@ -425,7 +425,10 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "chegouhub.common.logging.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "chegouhub.common.logging.RedactingFilter"},
+        "not_refused_by_limit": {"()": "chegouhub.common.logging.NotRefusedByLimit"},
+    },
     "formatters": {
         "json": {
             "()": "chegouhub.common.logging.JsonLinesFormatter",
@@ -449,6 +452,8 @@ LOGGING = {
         "chegouhub.estoque": {"handlers": ["estoque"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.webhook": {"handlers": ["webhook"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.channels": {"handlers": ["channels"], "level": LOG_LEVEL, "propagate": False},
+        # Its "Too Many Requests" lines: a request refused by a limit (429) writes no line.
+        "django.request": {"filters": ["not_refused_by_limit"]},
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
