@@ -367,6 +367,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "chegouhub.common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
+    # JSON through chegouhub/common/jsonparse.py: nesting beyond its limit is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "chegouhub.common.jsonparse.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
         "chegouhub.common.throttling.EndpointAnonRateThrottle",
@@ -434,7 +440,10 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "chegouhub.common.logging.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "chegouhub.common.logging.RedactingFilter"},
+        "not_refused_by_limit": {"()": "chegouhub.common.logging.NotRefusedByLimit"},
+    },
     "formatters": {
         "json": {
             "()": "chegouhub.common.logging.JsonLinesFormatter",
@@ -458,6 +467,8 @@ LOGGING = {
         "chegouhub.estoque": {"handlers": ["estoque"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.webhook": {"handlers": ["webhook"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.channels": {"handlers": ["channels"], "level": LOG_LEVEL, "propagate": False},
+        # Its "Too Many Requests" lines: a request refused by a limit (429) writes no line.
+        "django.request": {"filters": ["not_refused_by_limit"]},
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},

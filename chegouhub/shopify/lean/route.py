@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from psycopg_pool import PoolTimeout
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import webhook_log
 from chegouhub.stores import selectors as loja_selectors
 from chegouhub.stores.fields import UndecryptableCredential
@@ -147,6 +148,8 @@ async def _lean_case(pairs: list[tuple[str, str]], body: bytes) -> batch.LeanCas
         # orjson reads what json does, three times faster; what it refuses (integers beyond 64
         # bits, NaN, UTF-16) goes to the Django path, which reads it with json.
         payload = orjson.loads(body)
+        # The limit the Django path reads with (orjson's own is 1,024 levels).
+        jsonparse.check_depth(payload, body)
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or not _ids_exact(payload):
