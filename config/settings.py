@@ -46,8 +46,12 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-dev-key-only-for-DJANGO_DEBUG-true"
 
-# Key for the Shopify credentials encrypted at rest; derived from SECRET_KEY unless given.
+# Old secret keys: still accepted for signatures and, through derived keys, for credentials.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# Key for the Shopify credentials encrypted at rest; derived from SECRET_KEY unless given. The first
+# key encrypts, every key (and the fallbacks) decrypts: chegouhub/stores/fields.py, docs/deploy.md.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+FIELD_ENCRYPTION_KEY_FALLBACKS = env.list("FIELD_ENCRYPTION_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -142,7 +146,9 @@ WEBHOOK_LOCK_TIMEOUT_MS = env.int("WEBHOOK_LOCK_TIMEOUT_MS", default=2000)
 WS_IDLE_TIMEOUT_SECONDS = env.float("WS_IDLE_TIMEOUT_SECONDS", default=300.0)
 WS_MAX_CLIENT_FRAME_BYTES = env.int("WS_MAX_CLIENT_FRAME_BYTES", default=4096)
 WS_GROUP_REFRESH_SECONDS = env.float("WS_GROUP_REFRESH_SECONDS", default=3600.0)
-# How often each process re-checks its sockets' sessions (the net under the revocation message; 0: never).
+# How often each process checks its sockets' users (one query: deactivated, new password, even by
+# QuerySet.update or SQL) and re-checks their sessions (deleted, expired); 0: never (realtime/revocation.py).
+WS_ACCESS_CHECK_SECONDS = env.float("WS_ACCESS_CHECK_SECONDS", default=2.0)
 WS_SESSION_CHECK_SECONDS = env.float("WS_SESSION_CHECK_SECONDS", default=30.0)
 # How long a socket holds an event that arrived ahead of a missing one before reading the log.
 WS_GAP_WAIT_SECONDS = env.float("WS_GAP_WAIT_SECONDS", default=0.2)
@@ -201,19 +207,21 @@ MIDDLEWARE = [
 ]
 
 # Failed logins (CONTRACT section 8): django-axes' database handler, so every process shares the
-# counts; per username and per client address. Past LOGIN_FAILURE_LIMIT failures within the
-# window, 429 with Retry-After.
+# counts; per (username, address) pair and per address, never per username alone (anyone could
+# lock a merchant out). Past a limit within the window, 429 with Retry-After (accounts/limits.py).
 # Called after a logout, a new password, a deactivation (chegouhub/accounts/services.py): the
 # sockets of that session or user close on every process.
 ACCESS_REVOKED_HANDLERS = ["chegouhub.realtime.revocation.close_user_sockets"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # per (username, address) pair
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 LOGIN_LOCKED_TEMPLATE = "dashboard/login.html"
 AXES_HANDLER = "chegouhub.accounts.limits.LoginFailureHandler"
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT + 1  # see LoginFailureHandler: the 10th failure is no lockout yet
+# In the order of limits.failure_limits(): LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_LIMIT_PER_ADDRESS.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCK_OUT_AT_FAILURE = False  # a failure answers as one; the handler's is_locked refuses the next attempt
 AXES_COOLOFF_TIME = lambda request: timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)  # noqa: E731
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 # A refused attempt does not restart the window: the lock ends LOGIN_FAILURE_WINDOW_SECONDS after the last failure.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -362,6 +370,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "chegouhub.common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
+    # JSON through chegouhub/common/jsonparse.py: nesting beyond its limit is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "chegouhub.common.jsonparse.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
         "chegouhub.common.throttling.EndpointAnonRateThrottle",
@@ -409,8 +423,15 @@ VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
 VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:suporte@chegouhub.com.br")
 if not VAPID_SUBJECT.startswith(("mailto:", "https:")):
     raise ImproperlyConfigured("VAPID_SUBJECT must start with mailto: or https: (RFC 8292).")
-# Push endpoints are https://; plain http to loopback only in debug or when this is set (tests).
+# Push endpoints (chegouhub/push/endpoints.py): https:// to one of these hosts (`*.x`: its subdomains,
+# `*`: any) resolving only to public addresses; http/https to loopback only in debug (the demo, tests).
+PUSH_ALLOWED_HOSTS = env.list("PUSH_ALLOWED_HOSTS", default=[
+    "fcm.googleapis.com", "updates.push.services.mozilla.com", "*.notify.windows.com", "*.push.apple.com",
+    "web.push.apple.com"])
 PUSH_ALLOW_HTTP_LOOPBACK = strict_bool("PUSH_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+if PUSH_ALLOW_HTTP_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured("PUSH_ALLOW_HTTP_LOOPBACK=true needs DJANGO_DEBUG=true: a production worker "
+                               "never posts to its own machine.")
 PUSH_CONCURRENCY = env.int("PUSH_CONCURRENCY", default=4)
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
@@ -422,7 +443,10 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "chegouhub.common.logging.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "chegouhub.common.logging.RedactingFilter"},
+        "not_refused_by_limit": {"()": "chegouhub.common.logging.NotRefusedByLimit"},
+    },
     "formatters": {
         "json": {
             "()": "chegouhub.common.logging.JsonLinesFormatter",
@@ -446,6 +470,8 @@ LOGGING = {
         "chegouhub.estoque": {"handlers": ["estoque"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.webhook": {"handlers": ["webhook"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.channels": {"handlers": ["channels"], "level": LOG_LEVEL, "propagate": False},
+        # Its "Too Many Requests" lines: a request refused by a limit (429) writes no line.
+        "django.request": {"filters": ["not_refused_by_limit"]},
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},

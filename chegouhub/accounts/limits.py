@@ -1,16 +1,21 @@
 """Failed-login limits (CONTRACT section 8), by django-axes with its database handler.
 
 Every login path (API token, API login, dashboard, admin) goes through `authenticate()`, whose
-first backend is axes'. Failures are counted per username and per client address in the
-database, so every server process shares them. Past LOGIN_FAILURE_LIMIT failures within
-LOGIN_FAILURE_WINDOW_SECONDS, the next attempt is refused (429 with Retry-After) before the
-password is even checked, right or wrong.
+first backend is axes'. Failures are counted in the database (so every server process shares
+them) per (username, address) pair and per address: AXES_LOCKOUT_PARAMETERS lists the two, in
+that order, and LOGIN_FAILURE_LIMIT / LOGIN_FAILURE_LIMIT_PER_ADDRESS are their limits. Past a
+limit within LOGIN_FAILURE_WINDOW_SECONDS, the next attempt from that pair (or that address) is
+refused (429 with Retry-After) before the password is even checked, right or wrong.
+
+Never per username alone: anyone could then lock a merchant out by failing with their name. The
+right password from an address that has not failed always logs in.
 """
 
 from __future__ import annotations
 
 from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
+from django.db.models import Sum
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -23,16 +28,27 @@ LOCKED_MESSAGE = (
 
 
 class LoginFailureHandler(AxesDatabaseHandler):
-    """Axes' database handler, refusing from the attempt *after* the limit's last failure.
+    """Axes' database handler with one limit per entry of AXES_LOCKOUT_PARAMETERS.
 
-    Axes answers the failure that reaches its limit with the lockout itself; the contract lets
-    10 failures answer as failures and refuses what comes past them. So the lock check here is
-    `failures >= LOGIN_FAILURE_LIMIT`, and AXES_FAILURE_LIMIT (the check made right after a
-    failure) is one more, so the 10th failure still answers "wrong password".
+    Axes compares the largest count of all its entries with one AXES_FAILURE_LIMIT; here each
+    entry has its own (`failure_limits()`, same order). A failure itself always answers as a
+    failure (AXES_LOCK_OUT_AT_FAILURE is off): the contract lets the 10th failure of a pair say
+    "wrong password" and refuses what comes past it, which is this `is_locked`, checked by axes'
+    backend before every attempt.
     """
 
     def is_locked(self, request, credentials=None) -> bool:
-        return self.get_failures(request, credentials) >= settings.LOGIN_FAILURE_LIMIT
+        attempts = self.get_user_attempts(request, credentials)  # one queryset per lockout parameter
+        return any(_failures(queryset) >= limit for queryset, limit in zip(attempts, failure_limits(), strict=True))
+
+
+def failure_limits() -> tuple[int, int]:
+    """The limits of AXES_LOCKOUT_PARAMETERS' entries: the (username, address) pair, the address."""
+    return settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS
+
+
+def _failures(attempts) -> int:
+    return attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
 
 
 def client_address(request) -> str:

@@ -1,8 +1,10 @@
 """What ends a user's access: logging out, a new password, deactivation (CONTRACT section 8).
 
-Each action revokes the user's API tokens and, after commit, calls the ACCESS_REVOKED_HANDLERS
-(settings: the real-time app's, which closes the user's open sockets on every process). Accounts
-knows nothing of sockets: layers point down only.
+A logout ends that one session: after commit, the ACCESS_REVOKED_HANDLERS (settings: the
+real-time app's, which closes open sockets on every process) close the sockets opened with it.
+The API tokens stay: the restockers and scripts that use them are not the browser that logged
+out. A new password, a deactivation or a deletion revokes the user's API tokens and closes all of
+their sockets. Accounts knows nothing of sockets: layers point down only.
 """
 
 from __future__ import annotations
@@ -53,13 +55,14 @@ def _call_handlers(**revocation) -> None:
 
 
 def end_session(*, user_id: int, session_key: str | None) -> None:
-    """A logout: the API tokens go, and so do the sockets opened with this session.
+    """A logout: the sockets opened with this session close.
 
-    The user's other sessions (another browser) stay logged in, and so do their sockets; a new
-    password or a deactivation ends them all.
+    The user's API tokens stay valid (`POST /api/auth/token/revoke/` is how a token is revoked),
+    and so do the user's other sessions (another browser) and their sockets; a new password or a
+    deactivation ends them all. A caller without a session (a token) has no socket to close.
     """
-    revoke_api_tokens(user_id=user_id)
-    _announce(user_id=user_id, session_key=session_key, reason="logout")
+    if session_key:
+        _announce(user_id=user_id, session_key=session_key, reason="logout")
 
 
 def end_all_access(*, user_id: int, reason: str) -> None:

@@ -6,12 +6,12 @@ from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from chegouhub.common.jsonparse import JSONParser
 from chegouhub.common.validation import no_control_characters
 
 from . import services
@@ -88,8 +88,8 @@ class LoginView(CredentialsView):
 
 class LogoutView(APIView):
     def post(self, request):
-        # Django's logout sends user_logged_out (signals.py): the API tokens go, and the sockets
-        # of this session (a token-authenticated caller has none) are closed.
+        # Django's logout sends user_logged_out (signals.py): the sockets of this session (a
+        # token-authenticated caller has none) are closed; API tokens stay valid.
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

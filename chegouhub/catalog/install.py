@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from chegouhub.common.logging import webhook_log
 from chegouhub.shopify.tokens import store_install_grant, store_pasted_token
-from chegouhub.stores import oauth
+from chegouhub.stores import oauth, ownership
 from chegouhub.stores.models import Loja
 from chegouhub.stores.oauth import InstallRefused
 
@@ -25,10 +26,22 @@ from .models import Importacao
 from .services import queue_import
 
 
+TAKEN_ELSEWHERE = "Esta loja da Shopify já está conectada a outra conta do ChegouHub."
+
+
 def _not_someone_elses(user, shop: str) -> None:
-    owner = Loja.objects.filter(shop_domain=shop).values_list("owner_id", flat=True).first()
-    if owner is not None and owner != user.pk:
-        raise InstallRefused("Esta loja da Shopify já está conectada a outra conta do ChegouHub.", status=409)
+    """Refused before Shopify is asked only when another account's loja has proven the shop; a
+    never-verified one gives way to the proof this flow brings (ownership.take_proven_domain)."""
+    if ownership.blocks_unproven_claim(user, shop):
+        raise InstallRefused(TAKEN_ELSEWHERE, status=409)
+
+
+def _proven_loja(user, shop: str) -> Loja | None:
+    """Shopify just proved the user's claim: their loja for the shop (locked), or None to create one."""
+    try:
+        return ownership.take_proven_domain(user=user, shop_domain=shop)
+    except ownership.DomainTaken:  # proven by another account, maybe while we talked to Shopify
+        raise InstallRefused(TAKEN_ELSEWHERE, status=409) from None
 
 
 def start_install(*, user, session, shop: str, redirect_uri: str) -> str:
@@ -53,11 +66,10 @@ def complete_install(*, user, session, params) -> tuple[Loja, Importacao]:
     _not_someone_elses(user, shop)
     grant = oauth.exchange_code(shop=shop, code=params.get("code"))
     with transaction.atomic():
-        loja = Loja.objects.select_for_update().filter(shop_domain=shop).first()
-        if loja is not None and loja.owner_id != user.pk:  # connected elsewhere while we talked to Shopify
-            raise InstallRefused("Esta loja da Shopify já está conectada a outra conta do ChegouHub.", status=409)
+        loja = _proven_loja(user, shop)
         if loja is None:
             loja = Loja(owner=user, shop_domain=shop, nome=shop.split(".")[0])
+        loja.verificado_em = timezone.now()  # the code exchange is Shopify's proof
         store_install_grant(loja, grant)
         loja.webhook_secret = settings.SHOPIFY_API_SECRET  # the app's client secret signs its webhooks
         loja.ativo = True
@@ -83,11 +95,10 @@ def connect_with_token(*, user, shop_domain: str, access_token: str, webhook_sec
     if not result.conectado:
         raise InstallRefused(f"A conexão com a Shopify falhou; nada foi salvo. {result.erro or ''}".strip(), status=422)
     with transaction.atomic():
-        loja = Loja.objects.select_for_update().filter(shop_domain=shop).first()
-        if loja is not None and loja.owner_id != user.pk:
-            raise InstallRefused("Esta loja da Shopify já está conectada a outra conta do ChegouHub.", status=409)
+        loja = _proven_loja(user, shop)
         if loja is None:
             loja = Loja(owner=user, shop_domain=shop)
+        loja.verificado_em = timezone.now()  # the token opened this very shop just now
         loja.nome = (nome.strip() or (result.shop or {}).get("nome") or loja.nome or shop.split(".")[0])[:200]
         store_pasted_token(loja, access_token.strip())
         loja.webhook_secret = webhook_secret.strip()

@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 
 from chegouhub.inventory.views import int_param
 from chegouhub.stores.selectors import lojas_for_user
+from chegouhub.stores.fields import UNSENDABLE_TOKEN, credential_is_sendable
+from chegouhub.stores.serializers import CredentialField
 
 from .models import Importacao, VarianteShopify
 from .serializers import ImportacaoSerializer, VarianteSerializer
@@ -67,8 +69,8 @@ class VarianteViewSet(viewsets.ReadOnlyModelViewSet):
 
 class ConectarTokenInput(serializers.Serializer):
     shop_domain = serializers.CharField(max_length=255)
-    access_token = serializers.CharField(max_length=500, trim_whitespace=True)
-    webhook_secret = serializers.CharField(max_length=500, trim_whitespace=True)
+    access_token = CredentialField()  # printable ASCII, at most 255 characters (CONTRACT 8)
+    webhook_secret = CredentialField()
     nome = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -114,6 +116,8 @@ class LocaisView(APIView):
         loja = lojas_for_user(request.user).filter(pk=loja_id).first()
         if loja is None:
             raise Http404("Loja não encontrada.")
+        if not credential_is_sendable(loja.access_token or ""):  # stored before input was checked
+            raise serializers.ValidationError({"access_token": [UNSENDABLE_TOKEN.format(id=loja.pk)]})
 
         async def fetch():
             async with client_for_loja(loja, max_attempts=2, throttle_budget=5.0) as client:

@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from chegouhub.stores.models import Loja
 
-from .services import DEFAULT_TIPOS, TIPOS, EndpointRefused, check_endpoint
+from .endpoints import EndpointRefused, check_endpoint
+from .services import DEFAULT_TIPOS, TIPOS
 from .vapid import b64url_decode
 
 ENDPOINT_MAX = 2048

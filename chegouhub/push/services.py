@@ -13,7 +13,9 @@ got, and what it matched is in the outbox (`PushMessage`) until sent.
 2. deliver: claim due outbox rows (conditional UPDATE with a lease), encrypt and send them
    (aes128gcm, VAPID) through a small thread pool, and record each answer: 2xx sent; 404/410
    the browser dropped the subscription, so the inscrição is removed; 429/5xx/network errors
-   retried with backoff, honouring Retry-After; anything else dead.
+   retried with backoff, honouring Retry-After; anything else dead (a redirect too: never followed).
+   An endpoint is judged again before each send (endpoints.py): one that now points inside is
+   dead, never sent.
 
 Endpoints are capability URLs and `auth` is a secret: neither is ever logged.
 """
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import ipaddress
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ from chegouhub.realtime.models import Event
 from chegouhub.stores.models import Loja
 
 from . import metrics, vapid
+from .endpoints import EndpointRefused, EndpointUnresolved, check_endpoint, push_session
 from .models import Inscricao, PushCursor, PushMessage, PushStatus
 
 log = logging.getLogger("chegouhub.push")
@@ -67,7 +69,6 @@ WEBHOOK_STATUS_TEXT = {"nao_configurado": "Webhooks não configurados", "configu
                        "desinstalado": "App desinstalado", "erro": "Erro nos webhooks"}
 NAMES_SHOWN = 3
 BODY_MAX = 240
-LOOPBACK_HOSTS = {"localhost"}
 
 
 def _setting(name: str, default):
@@ -75,35 +76,6 @@ def _setting(name: str, default):
 
 
 # --- inscrições ---------------------------------------------------------------------------------
-
-
-class EndpointRefused(ValueError):
-    pass
-
-
-def check_endpoint(endpoint: str) -> None:
-    """Push services are https; plain http only to loopback, in debug or when the setting allows it
-    (the tests' local push service). The server POSTs to this user-given URL: no other targets."""
-    try:
-        parts = urlsplit(endpoint)
-    except ValueError:
-        raise EndpointRefused("Endereço inválido.") from None
-    if not parts.hostname:
-        raise EndpointRefused("Endereço inválido.")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and _setting("PUSH_ALLOW_HTTP_LOOPBACK", False) and _is_loopback(parts.hostname):
-        return
-    raise EndpointRefused("O endereço do serviço de push deve usar https://.")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def endpoint_digest(endpoint: str) -> str:
@@ -374,15 +346,25 @@ class Attempt:
     status: int | None = None
     retry_after: float | None = None
     error: str = ""
+    refused_host: str | None = None  # the endpoint may not be reached (endpoints.check_endpoint)
 
 
 def send_one(*, endpoint: str, p256dh: str, auth: str, payload: dict, topic: str, urgency: str,
              session: requests.Session | None = None) -> Attempt:
-    """Encrypt (aes128gcm) and POST one message with its VAPID header. Pure I/O: no database."""
+    """Encrypt (aes128gcm) and POST one message with its VAPID header. Pure I/O: no database.
+
+    The endpoint is judged again here, not only when subscribing: its name may resolve elsewhere now.
+    """
     try:
         check_endpoint(endpoint)
+    except EndpointUnresolved:
+        return Attempt(error="DNS")  # like any network error: tried again later
     except EndpointRefused as exc:
-        return Attempt(error=str(exc))
+        return Attempt(error=f"endereço recusado: {exc}", refused_host=exc.host)
+    if session is None:
+        with push_session() as own:
+            return send_one(endpoint=endpoint, p256dh=p256dh, auth=auth, payload=payload, topic=topic,
+                            urgency=urgency, session=own)
     headers = {"Authorization": vapid.authorization_header(endpoint), "Urgency": urgency}
     if topic:
         headers["Topic"] = topic
@@ -391,6 +373,8 @@ def send_one(*, endpoint: str, p256dh: str, auth: str, payload: dict, topic: str
                              requests_session=session).send(
             json.dumps(payload, ensure_ascii=False), headers, ttl=_setting("PUSH_TTL_SECONDS", 43200),
             content_encoding="aes128gcm", timeout=_setting("PUSH_TIMEOUT_SECONDS", 10.0))
+    except EndpointRefused as exc:  # the connection reached a non-public address (DNS rebinding)
+        return Attempt(error=f"endereço recusado: {exc}", refused_host=exc.host)
     except requests.RequestException as exc:
         return Attempt(error=type(exc).__name__)
     except Exception as exc:  # a key the browser gave that cannot be used
@@ -425,7 +409,7 @@ def deliver(*, ids: list[int] | None = None, limit: int = 100, lease_seconds: in
         return {}
     rows = list(PushMessage.objects.filter(pk__in=claimed).select_related("inscricao").order_by("id"))
     counts: dict[str, int] = {}
-    with requests.Session() as session, ThreadPoolExecutor(
+    with push_session() as session, ThreadPoolExecutor(
             max_workers=max(1, _setting("PUSH_CONCURRENCY", 4)), thread_name_prefix="push") as pool:
         futures = [(row, pool.submit(send_one, endpoint=row.inscricao.endpoint, p256dh=row.inscricao.p256dh,
                                      auth=row.inscricao.auth, payload=row.payload, topic=row.topic,
@@ -440,6 +424,9 @@ def deliver(*, ids: list[int] | None = None, limit: int = 100, lease_seconds: in
 def _record(row: PushMessage, attempt: Attempt) -> str:
     row.attempts += 1
     code = attempt.status
+    if attempt.refused_host is not None:
+        # Never sent and never retried; the log names the host, not the endpoint (a capability URL).
+        return _finish(row, PushStatus.DEAD, attempt.error, host=attempt.refused_host)
     if code is not None and 200 <= code < 300:
         return _finish(row, PushStatus.SENT, "")
     if code in (404, 410):
@@ -465,7 +452,7 @@ def _retry(row: PushMessage, error: str, retry_after: float | None) -> str:
     return _finish(row, PushStatus.PENDING, error)
 
 
-def _finish(row: PushMessage, status: str, error: str) -> str:
+def _finish(row: PushMessage, status: str, error: str, host: str | None = None) -> str:
     row.status = status
     row.last_error = error[:300]
     row.claimed_until = None
@@ -481,7 +468,8 @@ def _finish(row: PushMessage, status: str, error: str) -> str:
     metrics.PUSH_SENDS.labels(outcome=outcome).inc()
     (log.info if status == PushStatus.SENT else log.warning)(
         "push", extra={"message_id": row.pk, "inscricao_id": row.inscricao_id, "kind": row.kind,
-                       "status": status, "attempts": row.attempts, "error": error})
+                       "status": status, "attempts": row.attempts, "error": error,
+                       **({"host": host} if host is not None else {})})
     return outcome
 
 

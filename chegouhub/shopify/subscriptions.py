@@ -30,11 +30,12 @@ from django.db import transaction
 
 from chegouhub.common.logging import webhook_log
 from chegouhub.common.apiversion import is_valid_api_version
+from chegouhub.stores.fields import UNSENDABLE_TOKEN, credential_is_sendable
 from chegouhub.stores.models import Loja, WebhookStatus
 from chegouhub.stores.ownership import mark_verified
 
 from . import admin_api
-from .admin_api import AdminApiClient, ShopifyError, ShopifyUserErrors, WebhookSubscription
+from .admin_api import AdminApiClient, ShopifyAuthError, ShopifyError, ShopifyUserErrors, WebhookSubscription
 from .services import REQUIRED_TOPICS, set_webhook_status
 from .tokens import LojaCredential
 
@@ -302,6 +303,8 @@ async def run_remote(targets: Iterable[LojaTarget], step: LojaStep, *, concurren
                                         **(client_options or {}))
                 if not target.access_token:
                     result.fail("A loja não tem token de acesso da Shopify cadastrado.", "sem_token")
+                elif not credential_is_sendable(target.access_token):  # stored before input was checked
+                    result.fail(UNSENDABLE_TOKEN.format(id=target.loja_id), ShopifyAuthError.code)
                 else:
                     try:
                         await step(client, target, result)

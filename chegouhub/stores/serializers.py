@@ -6,6 +6,7 @@ from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_versio
 from chegouhub.common.validation import no_control_characters
 
 from . import ownership
+from .fields import credential_is_sendable
 from .models import Deposito, Loja, shop_domain_validator
 
 
@@ -14,14 +15,34 @@ class DomainField(serializers.CharField):
         return super().to_internal_value(data).strip().lower()
 
 
+CREDENTIAL_MAX_LENGTH = 255  # CONTRACT 8: tokens and secrets are at most 255 characters
+CREDENTIAL_CHARACTERS_MESSAGE = "Use apenas caracteres ASCII visíveis, como os tokens e segredos da Shopify."
+
+
+def printable_ascii(value: str) -> None:
+    # An HTTP header carries the token: anything else could not be sent to Shopify (and once made it 500).
+    if isinstance(value, str) and not credential_is_sendable(value):
+        raise serializers.ValidationError(CREDENTIAL_CHARACTERS_MESSAGE)
+
+
+class CredentialField(serializers.CharField):
+    """An access token or webhook secret as typed: trimmed, printable ASCII, at most 255 characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CREDENTIAL_MAX_LENGTH)
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+        self.validators.append(printable_ascii)
+
+
 class LojaSerializer(serializers.ModelSerializer):
     # Uniqueness is ownership.py's: a domain held by another user's never-verified loja can be claimed.
     shop_domain = DomainField(max_length=255, validators=[shop_domain_validator])
     nome = serializers.CharField(max_length=200, validators=[no_control_characters])
     # A path segment of every Admin API URL of the loja: checked, never passed through.
     api_version = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    access_token = serializers.CharField(write_only=True, required=False, allow_blank=True)
-    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    access_token = CredentialField(write_only=True, required=False, allow_blank=True)
+    webhook_secret = CredentialField(write_only=True, required=False, allow_blank=True)
     location_id = serializers.RegexField(r"^(gid://shopify/Location/\d+)?$", max_length=100, required=False,
                                          allow_blank=True,
                                          error_messages={"invalid": "Use o id de uma location da Shopify "
@@ -56,10 +77,15 @@ class LojaSerializer(serializers.ModelSerializer):
     def validate_shop_domain(self, value: str) -> str:
         holder = ownership.domain_holder(value, exclude_pk=getattr(self.instance, "pk", None))
         request = self.context.get("request")
-        # Only a new loja may claim a held domain (with a token that opens it: ownership.create_loja).
-        if holder is not None and (self.instance is not None or request is None
-                                   or not ownership.claimable_by(holder, request.user)):
+        if holder is None:
+            return value
+        claimable = request is not None and ownership.claimable_by(holder, request.user)
+        if not claimable:
             raise serializers.ValidationError(ownership.DOMAIN_TAKEN)
+        if self.instance is not None:
+            # A new loja may claim a held domain with a token that opens it (ownership.create_loja); an
+            # existing one is refused, naming the ways that prove the claim (ownership.py's docstring).
+            raise serializers.ValidationError(ownership.DOMAIN_HELD_NEEDS_PROOF)
         return value
 
     def validate_api_version(self, value: str) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import viewsets
 
-from .ownership import create_loja
+from .ownership import create_loja, update_loja
 from .selectors import lojas_for_user
 from .serializers import LojaSerializer
 
@@ -15,3 +15,6 @@ class LojaViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.instance = create_loja(owner=self.request.user, data=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = update_loja(loja=serializer.instance, data=serializer.validated_data)

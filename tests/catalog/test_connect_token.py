@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from chegouhub.catalog.models import Importacao
 from chegouhub.stores.models import Loja
@@ -40,7 +41,38 @@ def test_a_refused_token_saves_nothing(api, fake_shopify, make_loja, other_user)
     r = api.post("/api/lojas/conectar/", {"shop_domain": "loja.exemplo.com", "access_token": "a",
                                           "webhook_secret": "b"}, format="json")
     assert r.status_code == 400 and "myshopify.com" in r.json()["erro"]
-    make_loja(other_user, shop=SHOP)
+    theirs = make_loja(other_user, shop=SHOP)
+    Loja.objects.filter(pk=theirs.pk).update(verificado_em=timezone.now())  # Shopify proved it theirs
     r = api.post("/api/lojas/conectar/", {"shop_domain": SHOP, "access_token": "shpat_o_certo",
                                           "webhook_secret": "b"}, format="json")
     assert r.status_code == 409 and Loja.objects.count() == 1
+
+
+def test_a_squatters_unverified_loja_gives_way_to_the_real_token(api, user, fake_shopify, make_loja, make_produto,
+                                                                 other_user):
+    """Issue 26 item 2: a garbage-token registration used to block the real owner with 409."""
+    fake_shopify.add_shop(SHOP, "shpat_o_certo", name="Loja Colada")
+    squatted = make_loja(other_user, shop=SHOP, token="shpat_inventado")
+    make_produto(squatted, "SQ-1")
+    r = api.post("/api/lojas/conectar/", {"shop_domain": SHOP, "access_token": "shpat_o_certo",
+                                          "webhook_secret": "shpss_colado"}, format="json")
+    assert r.status_code == 201, r.content
+    assert r.json()["loja"]["verificado_em"] is not None
+    mine = Loja.objects.get(shop_domain=SHOP)
+    assert mine.owner == user and mine.pk != squatted.pk and mine.verificado_em is not None
+    squatted.refresh_from_db()
+    assert not squatted.ativo and squatted.shop_domain != SHOP and squatted.access_token == ""
+    assert squatted.produtos.count() == 1  # its data stays its user's
+
+
+def test_a_token_or_secret_that_cannot_be_one_is_refused_naming_the_field(api, fake_shopify):
+    fake_shopify.add_shop(SHOP, "shpat_o_certo")
+    for field, value in (("access_token", "shpat_" + "a" * 250), ("access_token", "shpat_ção"),
+                         ("webhook_secret", "s" * 256), ("webhook_secret", "segredo\u00e9")):
+        body = {"shop_domain": SHOP, "access_token": "shpat_o_certo", "webhook_secret": "shpss_x", field: value}
+        r = api.post("/api/lojas/conectar/", body, format="json")
+        assert r.status_code == 400, (field, r.content)
+        assert list(r.json()["campos"]) == [field]
+    assert not Loja.objects.exists()
+    ok = {"shop_domain": SHOP, "access_token": "shpat_o_certo", "webhook_secret": "s" * 255}
+    assert api.post("/api/lojas/conectar/", ok, format="json").status_code == 201

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from chegouhub.catalog.models import Importacao
 from chegouhub.inventory.models import Produto
@@ -72,7 +73,7 @@ def test_install_connects_the_loja_configures_webhooks_and_imports(app, browser_
     assert r.status_code == 302
     loja = Loja.objects.get(shop_domain=SHOP)
     assert r["Location"] == f"/?loja={loja.pk}"
-    assert loja.owner == user and loja.ativo
+    assert loja.owner == user and loja.ativo and loja.verificado_em is not None  # the code exchange proves it
     assert loja.access_token.startswith("shpat_") and loja.webhook_secret == API_SECRET
     from django.db import connection
 
@@ -174,9 +175,36 @@ def test_shopify_refusing_the_code(app, browser_client):
 
 
 def test_a_shop_connected_to_another_account_is_refused(app, browser_client, make_loja, other_user):
-    make_loja(other_user, shop=SHOP)
+    theirs = make_loja(other_user, shop=SHOP)
+    Loja.objects.filter(pk=theirs.pk).update(verificado_em=timezone.now())  # Shopify proved it theirs
     before = snapshot()
     refused(browser_client.get("/shopify/instalar/", {"shop": SHOP}), 409, "outra conta")
+    assert snapshot() == before
+
+
+def test_the_install_flow_takes_the_shop_from_a_squatter(app, browser_client, user, make_loja, other_user,
+                                                        make_produto):
+    """Issue 26 item 2: another account's loja registered with a made-up token used to answer 409 here."""
+    squatted = make_loja(other_user, shop=SHOP, token="shpat_inventado")
+    make_produto(squatted, "SQ-1")
+    r = callback(browser_client, authorize(app, browser_client))
+    assert r.status_code == 302
+    mine = Loja.objects.get(shop_domain=SHOP)
+    assert r["Location"] == f"/?loja={mine.pk}"
+    assert mine.owner == user and mine.pk != squatted.pk and mine.ativo and mine.verificado_em is not None
+    squatted.refresh_from_db()
+    assert not squatted.ativo and squatted.shop_domain != SHOP and squatted.access_token == ""
+    assert squatted.owner == other_user and squatted.produtos.count() == 1  # its data stays its user's
+
+
+def test_a_claim_proven_while_the_merchant_was_on_shopify_wins(app, browser_client, make_loja, other_user):
+    """The squatter proves nothing; but a loja of another account verified between the redirect and the
+    callback keeps the shop: 409, nothing changed."""
+    url = authorize(app, browser_client)
+    theirs = make_loja(other_user, shop=SHOP)
+    Loja.objects.filter(pk=theirs.pk).update(verificado_em=timezone.now())
+    before = snapshot()
+    refused(callback(browser_client, url), 409, "outra conta")
     assert snapshot() == before
 
 

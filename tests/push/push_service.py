@@ -13,23 +13,32 @@ remembered in `refused`) instead of recorded:
 
 `answers` scripts the next answers of an endpoint (e.g. `[(429, {"Retry-After": "7"}), (500, {})]`);
 then it answers 201. `gone` endpoints answer 410 forever, as an unsubscribed browser's.
+
+`PushService(tls_dir=...)` serves https with a certificate of its own for `localhost` (the client
+trusts it through REQUESTS_CA_BUNDLE=`service.ca_file`), as a real push service is https.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import datetime
+import ipaddress
 import secrets
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import NameOID
 
 
 def b64url(raw: bytes) -> str:
@@ -106,8 +115,28 @@ def verify_vapid(header: str, endpoint_origin: str, expected_key: str) -> dict:
     return claims
 
 
+def localhost_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1: (cert file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "push-service.crt", directory / "push-service.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
 class PushService:
-    def __init__(self):
+    def __init__(self, tls_dir: Path | None = None):
         self.browsers: dict[str, Browser] = {}
         self.received: list[Received] = []
         self.refused: list[str] = []
@@ -131,6 +160,13 @@ class PushService:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.ca_file = None
+        if tls_dir is not None:
+            self.ca_file, key_file = localhost_certificate(tls_dir)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.ca_file, key_file)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.origin = f"https://localhost:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> PushService:

@@ -27,7 +27,8 @@ def push_server(browser, django_db_setup, django_db_blocker):  # noqa: F811
     from tests.live import LiveServer
 
     env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "VAPID_PRIVATE_KEY": VAPID_PRIVATE, "VAPID_PUBLIC_KEY": VAPID_PUBLIC,
-           "VAPID_SUBJECT": "mailto:testes@chegouhub.com.br", "PUSH_ALLOW_HTTP_LOOPBACK": "true"}
+           "VAPID_SUBJECT": "mailto:testes@chegouhub.com.br", "PUSH_ALLOW_HTTP_LOOPBACK": "true",
+           "DJANGO_DEBUG": "true"}  # http to loopback (the local push service) is for debug only
     with django_db_blocker.unblock():
         server = LiveServer(env=env).start()
     yield server

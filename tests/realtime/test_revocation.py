@@ -1,6 +1,8 @@
-"""Sockets end with their access (CONTRACT section 8, issue 15 item 4): logout, a new password and
-a deactivation close the user's open sockets with 4401 within 5 s, on every server process, and
-revoke the user's API tokens; `POST /api/auth/token/revoke/` revokes the caller's token.
+"""Sockets end with their access (CONTRACT section 8, issue 15 item 4, issue 26 items 4 and 5): a
+logout closes that session's sockets with 4401 within 5 s and keeps the API tokens; a new password
+and a deactivation, by any means (save, QuerySet.update, SQL), close every socket of the user
+within 5 s, on every server process, and revoke the user's API tokens;
+`POST /api/auth/token/revoke/` revokes the caller's token.
 
 Real server processes (uvicorn), real Redis, real sockets (`websockets`)."""
 
@@ -35,7 +37,8 @@ def prefix():
 
 @pytest.fixture
 def two_servers(live_server_factory, prefix):
-    env = {"CHANNEL_LAYER_PREFIX": prefix, "WS_SESSION_CHECK_SECONDS": "600"}  # the net must not be what closes
+    # The periodic checks off: the message must be what closes.
+    env = {"CHANNEL_LAYER_PREFIX": prefix, "WS_ACCESS_CHECK_SECONDS": "0", "WS_SESSION_CHECK_SECONDS": "600"}
     return (live_server_factory(redis_url=REDIS_TEST_URL, env=env),
             live_server_factory(redis_url=REDIS_TEST_URL, env=env))
 
@@ -108,8 +111,8 @@ def token_works(srv, token: str) -> bool:
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(90)
-def test_logout_closes_that_sessions_sockets_on_every_process_and_revokes_the_token(two_servers, make_user,
-                                                                                    make_loja):
+def test_logout_closes_that_sessions_sockets_on_every_process_and_keeps_the_api_token(two_servers, make_user,
+                                                                                       make_loja):
     a, b = two_servers
     user = make_user("ana")
     loja = make_loja(user)
@@ -136,7 +139,8 @@ def test_logout_closes_that_sessions_sockets_on_every_process_and_revokes_the_to
             assert await still_open(other_browser)
 
     asyncio.run(scenario())
-    assert not token_works(b, token)
+    # Issue 26 item 4: the restockers that use the API keep working after the browser logs out.
+    assert token_works(a, token) and token_works(b, token)
 
 
 @pytest.mark.live
@@ -184,7 +188,7 @@ def test_a_new_password_or_a_deactivation_closes_every_socket_of_the_user_everyw
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(90)
 def test_without_redis_logout_closes_the_sockets_of_the_one_process(live_server_factory, make_user):
-    srv = live_server_factory(env={"WS_SESSION_CHECK_SECONDS": "600"})
+    srv = live_server_factory(env={"WS_ACCESS_CHECK_SECONDS": "0", "WS_SESSION_CHECK_SECONDS": "600"})
     make_user("duda")
     session = http_login(srv, "duda")
     key = session.cookies["sessionid"]
@@ -225,6 +229,52 @@ def test_the_periodic_check_closes_sockets_whose_access_ended_without_a_message(
     asyncio.run(scenario())
 
 
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(90)
+def test_a_deactivation_or_new_password_that_skips_save_closes_the_sockets_within_5_seconds(
+        live_server_factory, make_user, make_loja):
+    """Issue 26 item 5: `QuerySet.update(is_active=False)` and a password set by SQL send no signal;
+    with the default settings the sockets still close within 5 s, and only those."""
+    srv = live_server_factory()
+    deactivated, new_password, bystander = make_user("gil"), make_user("hel"), make_user("ivo")
+    loja = make_loja(deactivated)
+    keys = {u.pk: session_key_for(u) for u in (deactivated, new_password, bystander)}
+    token = Token.objects.create(user=deactivated).key
+
+    def set_password_by_sql():
+        from django.contrib.auth.hashers import make_password
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {get_user_model()._meta.db_table} SET password = %s WHERE id = %s",
+                           [make_password("definida-por-sql-1"), new_password.pk])
+
+    async def scenario():
+        async with ws(srv, f"/ws/estoque/?loja_id={loja.pk}", keys[deactivated.pk]) as a, \
+                ws(srv, "/ws/notifications/", keys[new_password.pk]) as b, \
+                ws(srv, "/ws/notifications/", keys[bystander.pk]) as unrelated:
+            for sock in (a, b, unrelated):
+                await opened(sock)
+            await asyncio.sleep(3)  # past the server's first check of these sockets
+            await in_thread(lambda: get_user_model().objects.filter(pk=deactivated.pk).update(is_active=False))
+            await in_thread(set_password_by_sql)
+            for sock in (a, b):
+                code, took = await closed_within(sock, 5)
+                assert code == 4401 and took < 5, (code, took)
+            assert await still_open(unrelated)
+        # Logged in again with the new password: that socket stays (the check compares with what
+        # each socket was opened with, not with the first socket of the user).
+        fresh_key = await in_thread(lambda: session_key_for(get_user_model().objects.get(pk=new_password.pk)))
+        async with ws(srv, "/ws/notifications/", fresh_key) as again:
+            await opened(again)
+            code, _ = await closed_within(again, 5)
+            assert code is None, code
+            assert await still_open(again)
+
+    asyncio.run(scenario())
+    assert not token_works(srv, token)  # a deactivated user's token answers 401
+
+
 def test_token_revoke_endpoint_revokes_the_callers_token(user):
     token = APIClient().post("/api/auth/token/", {"username": "ana", "password": PASSWORD},
                              format="json").json()["token"]
@@ -239,9 +289,10 @@ def test_token_revoke_endpoint_revokes_the_callers_token(user):
     assert again.json()["token"] != token
 
 
-def test_logout_with_a_token_revokes_it(user):
+def test_logout_with_a_token_keeps_it(user):
+    """A token caller has no session: logging out ends nothing; the revoke endpoint is how a token goes."""
     token = Token.objects.create(user=user).key
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.post("/api/auth/logout/").status_code == 204
-    assert client.get("/api/lojas/").status_code == 401
+    assert client.get("/api/lojas/").status_code == 200

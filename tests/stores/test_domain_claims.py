@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from chegouhub.stores import ownership
 from chegouhub.stores.models import Loja
 from tests.devtools.fake_fixtures import register
 
@@ -99,3 +100,57 @@ def test_renaming_onto_a_held_domain_is_refused(shop, user, other_user):
     r = _create(other_user, REAL_TOKEN, domain="outra-loja.myshopify.com")
     r = _client(other_user).patch(f"/api/lojas/{r.json()['id']}/", {"shop_domain": DOMAIN}, format="json")
     assert r.status_code == 400
+    assert r.json()["campos"]["shop_domain"] == [ownership.DOMAIN_HELD_NEEDS_PROOF]
+    assert "conectar" in ownership.DOMAIN_HELD_NEEDS_PROOF  # it names the ways that prove a claim
+
+
+def test_changing_the_domain_clears_the_proof(shop, user, other_user):
+    """Issue 26 item 2: a verified loja renamed to another shop used to keep `verificado_em`, a permanent
+    claim on a shop its user never proved."""
+    r = _create(user, REAL_TOKEN)
+    loja_id = r.json()["id"]
+    assert _client(user).get(f"/api/sync-realtime/test-connectivity/?loja_id={loja_id}").json()["conectado"]
+    assert _client(user).get(f"/api/lojas/{loja_id}/").json()["verificado_em"] is not None
+    r = _client(user).patch(f"/api/lojas/{loja_id}/", {"shop_domain": "loja-alheia.myshopify.com"}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["verificado_em"] is None
+    # the claim on the other shop is an unproven one: its real owner takes it with its token
+    fake = shop
+    fake.add_shops([{"shop": "loja-alheia.myshopify.com", "token": "shpat_dono_da_alheia"}])
+    r = _create(other_user, "shpat_dono_da_alheia", domain="loja-alheia.myshopify.com")
+    assert r.status_code == 201 and r.json()["verificado_em"] is not None
+    # a PATCH that keeps the domain keeps the proof
+    r = _client(other_user).patch(f"/api/lojas/{r.json()['id']}/", {"nome": "Outro nome",
+                                                                     "shop_domain": "loja-alheia.myshopify.com"},
+                                  format="json")
+    assert r.status_code == 200 and r.json()["verificado_em"] is not None
+
+
+@pytest.mark.parametrize("field,value", [("access_token", "shpat_" + "a" * 250), ("access_token", "shpat_ção"),
+                                         ("webhook_secret", "s" * 256), ("webhook_secret", "segredo\u00e9\u200b")])
+def test_a_token_or_secret_that_cannot_be_one_is_refused_naming_the_field(shop, user, field, value):
+    body = {"nome": "Minha loja", "shop_domain": DOMAIN, "access_token": REAL_TOKEN, "webhook_secret": "shpss_1",
+            field: value}
+    r = _client(user).post("/api/lojas/", body, format="json")
+    assert r.status_code == 400, r.content
+    assert list(r.json()["campos"]) == [field]
+    assert not Loja.objects.exists()
+    assert _create(user, REAL_TOKEN).status_code == 201
+    loja_id = Loja.objects.get().pk
+    r = _client(user).patch(f"/api/lojas/{loja_id}/", {field: value}, format="json")
+    assert r.status_code == 400 and list(r.json()["campos"]) == [field]
+
+
+def test_a_stored_token_that_cannot_be_sent_is_a_clear_refusal(shop, user, make_loja, api):
+    """Tokens stored before input was checked: /locais/ and configure-webhook-single used to answer 500."""
+    loja = make_loja(user, shop=DOMAIN, token="shpat_ção")
+    r = api.get(f"/api/lojas/{loja.pk}/locais/")
+    assert r.status_code == 400 and "access_token" in r.json()["campos"]
+    r = api.post("/api/sync-realtime/configure-webhook-single/",
+                 {"loja_id": loja.pk, "base_domain": "https://sync.exemplo.com"}, format="json")
+    assert r.status_code == 422, r.content
+    assert r.json()["erro_codigo"] == "token_recusado" and "access_token" in r.json()["erro"]
+    assert "ção" not in r.content.decode()
+    # a new token puts it right
+    assert api.patch(f"/api/lojas/{loja.pk}/", {"access_token": REAL_TOKEN}, format="json").status_code == 200
+    assert api.get(f"/api/lojas/{loja.pk}/locais/").status_code == 200

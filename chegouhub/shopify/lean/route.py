@@ -23,8 +23,10 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from psycopg_pool import PoolTimeout
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import webhook_log
 from chegouhub.stores import selectors as loja_selectors
+from chegouhub.stores.fields import UndecryptableCredential
 from chegouhub.stores.models import Loja
 
 from .. import ledger
@@ -120,8 +122,11 @@ async def _active_loja(shop: str) -> dict | None:
     except (psycopg.Error, PoolTimeout):
         return None  # the Django path looks again and answers (503 if the database is down)
     secret_field = Loja._meta.get_field("webhook_secret")
-    value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
-             if row is not None and row[3] else {})
+    try:
+        value = ({"id": row[0], "owner_id": row[1], "secret": secret_field.from_db_value(row[2], None, None)}
+                 if row is not None and row[3] else {})
+    except UndecryptableCredential:
+        return None  # the Django path answers it (503, logged once per loja)
     loja_selectors.loja_cache().set(key, value, loja_selectors.loja_cache_seconds())
     return value or None
 
@@ -143,6 +148,8 @@ async def _lean_case(pairs: list[tuple[str, str]], body: bytes) -> batch.LeanCas
         # orjson reads what json does, three times faster; what it refuses (integers beyond 64
         # bits, NaN, UTF-16) goes to the Django path, which reads it with json.
         payload = orjson.loads(body)
+        # The limit the Django path reads with (orjson's own is 1,024 levels).
+        jsonparse.check_depth(payload, body)
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or not _ids_exact(payload):
