@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from chegouhub.catalog.models import Importacao
 from chegouhub.inventory.models import Produto
+from chegouhub.realtime.events import EVENT_SCHEMAS
 from chegouhub.stocksync.models import PushPendente
 from chegouhub.stocksync.services import queue_loja
 from chegouhub.stores.models import Loja
@@ -83,6 +84,7 @@ def test_a_refused_refresh_waits_for_a_reconnection_and_loses_no_stock_change(ap
     assert body["estado_conexao"] == "reconectar"
     told = notifications(api, "loja_reconectar")
     assert len(told) == 1 and told[0]["priority"] == "alta"
+    assert set(told[0]["data"]) == EVENT_SCHEMAS["loja_reconectar"][1]
     assert told[0]["data"]["url"] == f"/shopify/instalar/?shop={SHOP}" and SHOP == told[0]["data"]["shop_domain"]
     # The store's own sale needs no push (Shopify took it off itself); the manual change waits,
     # kept and not backed off.
