@@ -126,12 +126,9 @@ def _state(loja: Loja) -> TokenState:
 def fresh_access_token(loja_id: int, *, force: bool = False, seen: str | None = None) -> TokenState:
     """The loja's token to use now: renewed if due (or, with `force`, if it is still `seen`, the
     one Shopify answered 401 to). Raises ShopifyReconnectRequired or ShopifyUnavailable."""
-    refused = False
     with transaction.atomic():
         loja = _lock_loja(loja_id)
-        if loja.reconectar_desde is not None:
-            refused = True
-        else:
+        if loja.reconectar_desde is None:
             state = _state(loja)
             if not state.refreshable:
                 return state
@@ -143,8 +140,7 @@ def fresh_access_token(loja_id: int, *, force: bool = False, seen: str | None = 
             try:
                 grant = oauth.refresh_access_token(shop=loja.shop_domain, refresh_token=loja.refresh_token)
             except oauth.RefreshRefused:
-                mark_reconnect(loja)
-                refused = True
+                mark_reconnect(loja)  # committed with the block; raised below
             except oauth.RefreshUnavailable as exc:
                 webhook_log.warning("shopify token refresh failed; will retry",
                                     extra={"loja_id": loja.pk, "erro": str(exc)})
@@ -157,9 +153,8 @@ def fresh_access_token(loja_id: int, *, force: bool = False, seen: str | None = 
                                                                   "expira_em": loja.token_expira_em.isoformat()
                                                                   if loja.token_expira_em else None})
                 return _state(loja)
-    if refused:  # after the commit: the loja is marked and its owner told
-        raise ShopifyReconnectRequired(RECONNECT_MESSAGE, status=401)
-    raise AssertionError("unreachable")
+    # Refused now or earlier: raised after the commit, so the loja stays marked and its owner told.
+    raise ShopifyReconnectRequired(RECONNECT_MESSAGE, status=401)
 
 
 def _store_grant(loja: Loja, grant: oauth.TokenGrant, now: datetime) -> None:
