@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chegouhub.common.logging import webhook_log
-from chegouhub.shopify.tokens import store_install_grant, store_pasted_token
+from chegouhub.shopify.tokens import store_install_grant
 from chegouhub.stores import oauth, ownership
 from chegouhub.stores.models import Loja
 from chegouhub.stores.oauth import InstallRefused
@@ -100,7 +100,7 @@ def connect_with_token(*, user, shop_domain: str, access_token: str, webhook_sec
             loja = Loja(owner=user, shop_domain=shop)
         loja.verificado_em = timezone.now()  # the token opened this very shop just now
         loja.nome = (nome.strip() or (result.shop or {}).get("nome") or loja.nome or shop.split(".")[0])[:200]
-        store_pasted_token(loja, access_token.strip())
+        loja.use_pasted_token(access_token.strip())
         loja.webhook_secret = webhook_secret.strip()
         loja.api_version = api_version or loja.api_version
         loja.ativo = True

@@ -196,15 +196,6 @@ def store_install_grant(loja: Loja, grant: oauth.TokenGrant) -> None:
     loja.reconectar_desde = None
 
 
-def store_pasted_token(loja: Loja, access_token: str) -> None:
-    """A custom app's token, pasted: never expires, nothing to refresh."""
-    loja.access_token = access_token
-    loja.origem_token = OrigemToken.COLADO
-    loja.token_expira_em = loja.refresh_token_expira_em = None
-    loja.refresh_token = ""
-    loja.reconectar_desde = None
-
-
 def lojas_waiting_to_reconnect(loja_ids=None) -> set[int]:
     qs = Loja.objects.filter(reconectar_desde__isnull=False)
     if loja_ids is not None:

@@ -113,6 +113,15 @@ class Loja(models.Model):
             return "app_personalizado"
         return "expiravel" if self.refresh_token or self.token_expira_em else "permanente_instalacao"
 
+    def use_pasted_token(self, access_token: str) -> None:
+        """A custom app's token, pasted by the merchant: it never expires and replaces any install
+        token pair (a refresh token kept beside it would overwrite it at the next renewal)."""
+        self.access_token = access_token
+        self.origem_token = OrigemToken.COLADO
+        self.token_expira_em = self.refresh_token_expira_em = None
+        self.refresh_token = ""
+        self.reconectar_desde = None
+
     def delete(self, *args, **kwargs):
         loja_deleting.send(sender=Loja, loja=self)
         return super().delete(*args, **kwargs)

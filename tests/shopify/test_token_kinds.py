@@ -126,3 +126,21 @@ def test_an_api_version_past_twelve_months_warns_and_shows_in_the_status(setting
     settings.SHOPIFY_API_VERSION = "2025-10"
     assert [w.id for w in run_checks(tags=["shopify"])] == ["chegouhub.W001"]
     assert api.get("/api/sync-realtime/status/").json()["versao_api_suportada"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_pasted_over_an_install_token_stays_the_lojas_token(short_tokens, client, user, api):
+    # A merchant who pastes a custom app's token on a loja connected by the install flow: the install's
+    # refresh token must go with the old token, or the next renewal would overwrite what was pasted.
+    fake = short_tokens
+    loja = installed(fake, client, user)
+    assert loja.refresh_token and loja.token_expira_em is not None
+    fake.add_shop(SHOP, "shpat_colado")
+    r = api.patch(f"/api/lojas/{loja.pk}/", {"access_token": "shpat_colado"}, format="json")
+    assert r.status_code == 200, r.content
+    assert (r.json()["tipo_token"], r.json()["estado_conexao"], r.json()["token_expira_em"]) == \
+        ("app_personalizado", "token_permanente", None)
+    time.sleep(1.1)  # past the install token's lifetime: nothing is renewed over the pasted token
+    assert api.get(f"/api/lojas/{loja.pk}/locais/").status_code == 200
+    assert fake.counters(SHOP)["token_refreshes"] == 0
+    assert Loja.objects.get(pk=loja.pk).access_token == "shpat_colado"
