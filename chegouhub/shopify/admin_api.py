@@ -31,11 +31,14 @@ from django.conf import settings
 from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
 
 from chegouhub.common.logging import register_secret, webhook_log
+from chegouhub.stores.fields import credential_is_sendable
 
 LIST_PAGE_SIZE = 50
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time (with jitter), capped at 8 s
 CREATE_COST = 10  # Shopify charges 10 points per mutation
 USER_AGENT = "chegouhub-sync/0.1 (+webhook management)"
+UNSENDABLE_TOKEN_MESSAGE = ("O access_token guardado desta loja tem caracteres que não podem ir à Shopify (só ASCII "
+                            "visível); cadastre-o de novo.")
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -243,6 +246,8 @@ class AdminApiClient:
         while True:
             if self.credential is not None:
                 self._token = await self.credential.current()
+            if not credential_is_sendable(self._token):  # stored before input was checked: no header can carry it
+                raise ShopifyAuthError(UNSENDABLE_TOKEN_MESSAGE)
             if self.throttle is not None and expected_cost <= self.throttle.maximum:
                 pre_wait = self.throttle.wait_for(expected_cost)
                 if pre_wait > 0:
