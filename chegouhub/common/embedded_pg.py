@@ -215,31 +215,38 @@ def release(holder: int) -> bool:
 
 def run(command: list[str]) -> None:
     """Become `command` (exec: signals, the terminal and the exit code are its own) on DATABASE_URL,
-    or on the embedded server when it is unset. Then a watcher, out of the terminal's reach, waits
-    for the command and everything it started to close the pipe it holds, and releases the server."""
+    or on the embedded server when it is unset. A watcher, out of the terminal's reach, waits for
+    the command and everything it started to close the pipe they hold, and releases the server;
+    it is forked first, so the server is released whenever this process is killed."""
     if os.environ.get("DATABASE_URL"):
         os.execvp(command[0], command)
     me = os.getpid()
+    done_r, done_w = os.pipe()
+    if os.fork() == 0:
+        _watch(done_r, done_w, me)
+    os.close(done_r)
     url, started = acquire(me)
     how = f"started in {started:.1f} s" if started is not None else "already running, shared"
     print(f"embedded PostgreSQL on {url.rsplit('@', 1)[1]} ({how}; data in {home_dir()})", file=sys.stderr,
           flush=True)
-    done_r, done_w = os.pipe()
-    if os.fork() == 0:
-        try:
-            os.setsid()  # Ctrl-C and a closed terminal reach the command, not the watcher
-            os.close(done_w)
-            while os.read(done_r, 1):
-                pass
-            if release(me):
-                print("embedded PostgreSQL stopped", file=sys.stderr, flush=True)
-        except BaseException as error:  # noqa: BLE001 (said, then the watcher ends)
-            print(f"embedded PostgreSQL: not stopped: {error!r}", file=sys.stderr, flush=True)
-        finally:
-            os._exit(0)
-    os.close(done_r)
     os.set_inheritable(done_w, True)
     os.execvpe(command[0], command, {**os.environ, "DATABASE_URL": url})
+
+
+def _watch(done_r: int, done_w: int, holder: int) -> None:
+    try:
+        os.setsid()  # Ctrl-C and a closed terminal reach the command, not the watcher
+        os.close(done_w)
+        while os.read(done_r, 1):
+            pass
+        if release(holder):
+            print("embedded PostgreSQL stopped", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        pass  # whoever read our output has gone; the server was released all the same
+    except BaseException as error:  # noqa: BLE001 (said, then the watcher ends)
+        print(f"embedded PostgreSQL: not stopped: {error!r}", file=sys.stderr, flush=True)
+    finally:
+        os._exit(0)
 
 
 def main(argv: list[str]) -> int:

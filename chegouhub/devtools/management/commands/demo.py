@@ -2,13 +2,13 @@
 worker, connect the demo loja through the Shopify app install flow, and run a simulated store.
 
 Everything runs on this machine with nothing installed beyond the virtualenv: the embedded
-PostgreSQL that manage.py starts (or DATABASE_URL), the in-memory channel layer (or REDIS_URL),
-the fake Shopify on its own port (with the demo shop's products and the demo app), and a
-simulated store selling the shop's own variants at a gentle rate, with some cancellations,
-refunds, duplicate deliveries and unmapped SKUs. The loja is connected as a merchant would: log in, `/shopify/instalar/`, "Instalar app" on the fake's
-authorize page, the callback; the worker then configures its webhooks and imports its catalog.
-Ctrl-C stops all of it; running it again reuses the data (the install runs again and the import
-creates nothing new).
+PostgreSQL that manage.py starts (or DATABASE_URL), the in-memory channel layer (or REDIS_URL), the
+fake Shopify on its own port (with the demo shop's products and the demo app), and a simulated
+store selling the shop's own variants at a gentle rate, with some cancellations, refunds, duplicate
+deliveries and unmapped SKUs. The loja is connected as a merchant would: log in,
+`/shopify/instalar/`, "Instalar app" on the fake's authorize page, the callback; the worker then
+configures its webhooks and imports its catalog. Ctrl-C stops all of it; running it again reuses
+the data (the install runs again and the import creates nothing new).
 """
 
 from __future__ import annotations
