@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "chegouhub"
 OS_USER = "chegouhub-pg"
 # Enough for the suite's live servers, each with its pools, beside the test process's own.
-SERVER_OPTIONS = {"max_connections": "200", "unix_socket_directories": "", "listen_addresses": "127.0.0.1"}
+# A failed statement is logged without its text: a webhook's body holds customers' personal data.
+SERVER_OPTIONS = {"max_connections": "200", "unix_socket_directories": "''", "listen_addresses": "127.0.0.1",
+                  "log_min_error_statement": "panic"}
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -73,8 +75,9 @@ class Server:
     """One PostgreSQL data directory under `home`: init, start, stop (used directly by tests that
     restart a private server; `shared()` below is the checkout's own)."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, **options: str):
         self.home = Path(home)
+        self.options = {**SERVER_OPTIONS, **options}  # given at each start, so they reach an existing cluster
         self.data = self.home / "data"
         self.log = self.home / "postgres.log"
 
@@ -103,6 +106,7 @@ class Server:
 
     def _run(self, program: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
         owner = self._owner()
+        self._let_owner_through(owner)  # again each time: pytest, for one, resets its base directory to 0700
         done = subprocess.run([str(bin_dir() / program), *args], capture_output=True, text=True, timeout=timeout,
                               cwd=self.home, **owner)
         if check and done.returncode:
@@ -111,13 +115,12 @@ class Server:
         return done
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def init(self, **options: str) -> None:
+    def init(self) -> None:
         """initdb once (C.UTF-8 from PostgreSQL itself, so no OS locale is needed)."""
         if (self.data / "PG_VERSION").exists():
             return
         owner = self._owner()
         self.home.mkdir(parents=True, exist_ok=True)
-        self._let_owner_through(owner)
         self.data.mkdir(mode=0o700, exist_ok=True)
         self.log.touch()
         if owner:
@@ -125,9 +128,6 @@ class Server:
                 os.chown(path, owner["user"], owner["group"])
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync",
                   "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--locale=C", timeout=120)
-        settings = {**SERVER_OPTIONS, **options}
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
 
     def running_port(self) -> int | None:
         """The port of a server running on this data directory, else None."""
@@ -140,18 +140,20 @@ class Server:
 
     def start(self, port: int | None = None) -> int:
         self.init()
-        self._let_owner_through(self._owner())
         for attempt in range(3):  # a free port can be taken between the check and the bind
             chosen = port or free_port()
             done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                             "-o", f"-p {chosen}", "start", check=attempt == 2 or port is not None, timeout=90)
+                             "-o", " ".join([f"-p {chosen}", *(f"-c {k}={v}" for k, v in self.options.items())]), "start", check=attempt == 2 or port is not None, timeout=90)
             if done.returncode == 0:
                 return chosen
         raise AssertionError("unreachable")
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False, timeout=90)
+            done = self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False,
+                             timeout=90)
+            if done.returncode and self.running_port() is not None:
+                raise EmbeddedPostgresError(f"pg_ctl stop failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
 
     def url(self, port: int, database: str = DATABASE) -> str:
         return f"postgres://postgres@127.0.0.1:{port}/{database}"

@@ -19,12 +19,12 @@ from tests.live import free_port
 class PrivatePostgres:
     def __init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="chegouhub-pg-"))
-        self.server = Server(self.root)
+        self.server = Server(self.root, fsync="off", full_page_writes="off", max_connections="50",
+                             shared_buffers="32MB")
         self.port = free_port()
         self.url = self.server.url(self.port)
 
     def init(self) -> PrivatePostgres:
-        self.server.init(fsync="off", full_page_writes="off", max_connections="50", shared_buffers="32MB")
         self.start()
         self.server.ensure_database(self.port)
         return self

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command, get_commands
+from django.db import connection
 
 from chegouhub.devtools.demo_data import (
     DEMO_CLIENT_ID,
@@ -174,6 +175,10 @@ class SimulatedStore:
                     simulate(loja=self.loja, config=config, target=self.target, fake_url=self.fake_url)
             except Exception:  # the server or the fake is restarting or stopping: try again shortly
                 self.stop.wait(5)
+            finally:
+                # Back to the process's pool (DB_POOL_SIZE) between batches: this thread would
+                # otherwise hold a connection for its whole life, and the demo runs several.
+                connection.close()
 
 
 class Restocker:
