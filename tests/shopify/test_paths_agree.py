@@ -1,9 +1,10 @@
 """The differential test: every server path decides alike (DESIGN, "One rule, one road").
 
-The same generated delivery sequences go, over real HTTP, to two real servers: the lean route
-and the Django path (`WEBHOOK_FAST_PATH=false`). Each sequence gets a fresh loja on each server.
-Afterwards what a user can see through the API must be identical on the two: every answer, the stock, the movements, the alerts and the
-events (ids replaced by SKUs), and the stock must equal the contract's reference model.
+The same generated delivery sequences go, over real HTTP, to two real servers: the lean route and
+the Django path (`WEBHOOK_FAST_PATH=false`). Each sequence gets a fresh loja on each server.
+Afterwards what a user can see through the API must be identical on the two: every answer, the
+stock, the movements, the alerts and the events (ids replaced by SKUs), and the stock must equal
+the contract's reference model.
 
 Sequences mix orders, cancellations and refunds, repeated and replayed, with hostile lines (a
 quantity that is null or beyond the range, a NUL in a SKU, a repeated line id, a snapshot taken
