@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 
-
 from tests.live import ROOT, scratch_database_url
 
 SCRIPT = r'''
