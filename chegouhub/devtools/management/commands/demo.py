@@ -304,6 +304,9 @@ class Command(BaseCommand):
         self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
+        # From here this thread only supervises: its connection back to the pool (DB_POOL_SIZE) for
+        # the simulated stores' and the privacy moment's threads.
+        connection.close()
         while True:
             dead = sup.died()
             if dead is not None:
