@@ -251,33 +251,37 @@ TEMPLATES = [
     },
 ]
 
-# An empty DATABASE_URL (as `make test-sqlite` passes it) means the default, like an unset one.
-_database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+# PostgreSQL only. Unset (or empty), `make run`, `make test` and manage.py start the embedded one
+# (chegouhub/common/embedded_pg.py) and hand its URL to everything they start.
+_database_url = env.str("DATABASE_URL", default="")
+if not _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run`, `make test` and `python manage.py ...` start the embedded "
+        "PostgreSQL themselves; run anything else on it with `python -m chegouhub.common.embedded_pg -- <command>`, "
+        "or set DATABASE_URL=postgres://user@host:5432/chegouhub."
+    )
+_scheme = _database_url.split("://", 1)[0].lower() if "://" in _database_url else ""
+if _scheme not in ("postgres", "postgresql", "pgsql"):
+    # Only the scheme is named: the rest may hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/chegouhub), not {_scheme or 'this'}://... "
+        "SQLite is no longer supported (an old db.sqlite3 is not read); unset DATABASE_URL for the embedded PostgreSQL."
+    )
 DATABASES = {"default": env.db_url_config(_database_url)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of deadlocking.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# POSTGRES_TEST_NAME lets concurrent test runs on one server use separate test databases.
+DATABASES["default"]["TEST"] = {"NAME": env.str("POSTGRES_TEST_NAME", default="") or None}
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# A connection pool per process (Django's psycopg pool; 0 turns it off, and so does a non-zero
+# DB_CONN_MAX_AGE, which Django cannot combine with it). Under ASGI each request and each socket's
+# database call runs in a fresh thread, so without it every one of them opens a new connection,
+# which is a PostgreSQL backend fork (docs/benchmark.md).
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)
+if DB_POOL_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": float(env.int("DB_CONNECT_TIMEOUT", default=5)),
     }
-    # SQLITE_TEST_NAME lets concurrent test runs in one checkout use separate files.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))}
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-    # POSTGRES_TEST_NAME lets concurrent test runs on one server use separate test databases.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("POSTGRES_TEST_NAME", default="") or None}
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
-    # A connection pool per process (Django's psycopg pool; 0 turns it off, and so does a non-zero
-    # DB_CONN_MAX_AGE, which Django cannot combine with it). Under ASGI each request and each socket's
-    # database call runs in a fresh thread, so without it every one of them opens a new connection,
-    # which is a PostgreSQL backend fork (docs/benchmark.md).
-    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)
-    if DB_POOL_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
-        DATABASES["default"]["OPTIONS"]["pool"] = {
-            "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": float(env.int("DB_CONNECT_TIMEOUT", default=5)),
-        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -59,7 +59,7 @@ def _encode(payload: dict) -> str:
     try:
         return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        # What orjson refuses (integers beyond 64 bits, lone surrogates a SQLite log may hold):
+        # What orjson refuses (integers beyond 64 bits, lone surrogates):
         # json writes it, escaped to ASCII, so the event still reaches the socket.
         return json.dumps(payload, separators=(",", ":"), default=str)
 

@@ -8,7 +8,6 @@ functions), then applied in a batch (batch.py). Everything else (a missing, repe
 header, an unknown or uncached loja, a bad signature, a body over the limit or not a JSON object,
 another topic, a batch that gave way) goes to the same code as the Django view
 (`receive_webhook`), in a thread, so every rule of CONTRACT section 4 has one implementation.
-SQLite (the embedded default) always uses the Django view.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import orjson
 import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections
 from psycopg_pool import PoolTimeout
 
 from chegouhub.common import jsonparse
@@ -40,7 +39,7 @@ UNAVAILABLE = batch.UNAVAILABLE
 
 
 def enabled() -> bool:
-    return bool(settings.WEBHOOK_FAST_PATH) and connections["default"].vendor == "postgresql"
+    return bool(settings.WEBHOOK_FAST_PATH)
 
 
 

@@ -1,14 +1,14 @@
 """`make run`: migrate, seed the demo user, start the fake Shopify, the server, the catalog import
 worker, connect the demo loja through the Shopify app install flow, and run a simulated store.
 
-Everything runs on this machine with nothing installed beyond the virtualenv: SQLite (or
-DATABASE_URL), the in-memory channel layer (or REDIS_URL), the fake Shopify on its own port (with
-the demo shop's products and the demo app), and a simulated store selling the shop's own variants
-at a gentle rate, with some cancellations, refunds, duplicate deliveries and unmapped SKUs. The
-loja is connected as a merchant would: log in, `/shopify/instalar/`, "Instalar app" on the fake's
-authorize page, the callback; the worker then configures its webhooks and imports its catalog.
-Ctrl-C stops all of it; running it again reuses the data (the install runs again and the import
-creates nothing new).
+Everything runs on this machine with nothing installed beyond the virtualenv: the embedded
+PostgreSQL that manage.py starts (or DATABASE_URL), the in-memory channel layer (or REDIS_URL), the
+fake Shopify on its own port (with the demo shop's products and the demo app), and a simulated
+store selling the shop's own variants at a gentle rate, with some cancellations, refunds, duplicate
+deliveries and unmapped SKUs. The loja is connected as a merchant would: log in,
+`/shopify/instalar/`, "Instalar app" on the fake's authorize page, the callback; the worker then
+configures its webhooks and imports its catalog. Ctrl-C stops all of it; running it again reuses
+the data (the install runs again and the import creates nothing new).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command, get_commands
+from django.db import connection
 
 from chegouhub.devtools.demo_data import (
     DEMO_CLIENT_ID,
@@ -174,6 +175,10 @@ class SimulatedStore:
                     simulate(loja=self.loja, config=config, target=self.target, fake_url=self.fake_url)
             except Exception:  # the server or the fake is restarting or stopping: try again shortly
                 self.stop.wait(5)
+            finally:
+                # Back to the process's pool (DB_POOL_SIZE) between batches: this thread would
+                # otherwise hold a connection for its whole life, and the demo runs several.
+                connection.close()
 
 
 class Restocker:
@@ -299,6 +304,9 @@ class Command(BaseCommand):
         self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
+        # From here this thread only supervises: its connection back to the pool (DB_POOL_SIZE) for
+        # the simulated stores' and the privacy moment's threads.
+        connection.close()
         while True:
             dead = sup.died()
             if dead is not None:
