@@ -23,7 +23,9 @@ COPY config ./config
 COPY chegouhub ./chegouhub
 COPY ops ./ops
 
-RUN DJANGO_SECRET_KEY=build-only LOG_DIR=/tmp/build-logs python manage.py collectstatic --noinput \
+# collectstatic reads settings but no database: any PostgreSQL URL will do (DATABASE_URL is required).
+RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://build@127.0.0.1/unused LOG_DIR=/tmp/build-logs \
+    python manage.py collectstatic --noinput \
     && mkdir -p /app/logs /tmp/prometheus && chown -R app:app /app/logs /tmp/prometheus
 
 # The web server is a setting: SERVER=uvicorn (default), granian (pip install granian) or daphne.

@@ -2,7 +2,7 @@
 
     python -m bench.catalog_import                       # 20,000 variants, bulk then pages (~30 min)
     python -m bench.catalog_import --variants 2000       # a quick look
-    python -m bench.catalog_import --modes bulk --database-url sqlite:///artifacts/bench-catalog.sqlite3
+    python -m bench.catalog_import --modes bulk --database-url postgres://postgres@127.0.0.1:5432/catalog_bench
 
 The fake Shopify runs as its own process with Shopify's standard bucket (1,000 points restoring
 50 per second) unless told otherwise; each mode imports its own shop (same catalog: `--variants`

@@ -4,9 +4,10 @@
     python -m bench.subscriptions --lojas 500 --bucket-size 100 --restore-rate 50 --available 30
     python -m bench.subscriptions --concurrency 25 --throttle-mode mixed
 
-A throwaway SQLite database (or BENCH_SUB_DATABASE_URL) gets a user and N lojas; the fake Shopify
-runs as its own server process with per-shop leaky buckets; `configure_webhooks` runs twice (the
-first creates 4 subscriptions per loja, the second must create nothing) and each run is timed.
+A throwaway PostgreSQL (the embedded one's, on a temporary directory; or BENCH_SUB_DATABASE_URL)
+gets a user and N lojas; the fake Shopify runs as its own server process with per-shop leaky
+buckets; `configure_webhooks` runs twice (the first creates 4 subscriptions per loja, the second
+must create nothing) and each run is timed.
 Not a test: it prints the figures (and writes them as JSON with --json).
 """
 
@@ -23,6 +24,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _throwaway_postgres(home: Path) -> str:
+    import atexit
+
+    from chegouhub.common.embedded_pg import Server
+
+    server = Server(home, fsync="off")
+    port = server.start()
+    atexit.register(server.stop)
+    server.ensure_database(port)
+    return server.url(port)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lojas", type=int, default=500)
@@ -36,10 +49,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     tmp = tempfile.mkdtemp(prefix="bench-subscriptions-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_SUB_DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
     os.environ["LOG_DIR"] = os.environ.get("LOG_DIR", f"{tmp}/logs")
     sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_SUB_DATABASE_URL") or _throwaway_postgres(Path(tmp) / "pg")
 
     import django
 

@@ -62,7 +62,8 @@ WEBHOOK_BASE_DOMAIN = env.str("WEBHOOK_BASE_DOMAIN", default="http://127.0.0.1:8
 # The addresses given to Shopify (base_domain, --webhook-url) must be https:// public host names;
 # plain http:// and loopback/private addresses only in development (the tests set it explicitly).
 WEBHOOK_ALLOW_INSECURE_URLS = strict_bool("WEBHOOK_ALLOW_INSECURE_URLS", default=DEBUG)
-SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
+# The newest stable version the code is tested against; one older than twelve months warns (apiversion.py).
+SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-10")
 if not is_valid_api_version(SHOPIFY_API_VERSION):
     # It becomes part of every Admin API URL: refuse to start rather than call a wrong one.
     raise ImproperlyConfigured(f"SHOPIFY_API_VERSION={SHOPIFY_API_VERSION!r}: {API_VERSION_MESSAGE}")
@@ -87,6 +88,8 @@ SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE = env.str(
     "SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", default="https://{shop}/admin/oauth/authorize"
 )
 SHOPIFY_OAUTH_TOKEN_TEMPLATE = env.str("SHOPIFY_OAUTH_TOKEN_TEMPLATE", default="https://{shop}/admin/oauth/access_token")
+# Expiring offline tokens (docs/tokens.md): refreshed this many seconds before they expire.
+SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = env.float("SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS", default=300.0)
 for _name in ("SHOPIFY_OAUTH_AUTHORIZE_TEMPLATE", "SHOPIFY_OAUTH_TOKEN_TEMPLATE"):
     if "{shop}" not in globals()[_name]:
         raise ImproperlyConfigured(f"{_name} must contain {{shop}}.")
@@ -253,33 +256,37 @@ TEMPLATES = [
     },
 ]
 
-# An empty DATABASE_URL (as `make test-sqlite` passes it) means the default, like an unset one.
-_database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+# PostgreSQL only. Unset (or empty), `make run`, `make test` and manage.py start the embedded one
+# (chegouhub/common/embedded_pg.py) and hand its URL to everything they start.
+_database_url = env.str("DATABASE_URL", default="")
+if not _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run`, `make test` and `python manage.py ...` start the embedded "
+        "PostgreSQL themselves; run anything else on it with `python -m chegouhub.common.embedded_pg -- <command>`, "
+        "or set DATABASE_URL=postgres://user@host:5432/chegouhub."
+    )
+_scheme = _database_url.split("://", 1)[0].lower() if "://" in _database_url else ""
+if _scheme not in ("postgres", "postgresql", "pgsql"):
+    # Only the scheme is named: the rest may hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/chegouhub), not {_scheme or 'this'}://... "
+        "SQLite is no longer supported (an old db.sqlite3 is not read); unset DATABASE_URL for the embedded PostgreSQL."
+    )
 DATABASES = {"default": env.db_url_config(_database_url)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of deadlocking.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# POSTGRES_TEST_NAME lets concurrent test runs on one server use separate test databases.
+DATABASES["default"]["TEST"] = {"NAME": env.str("POSTGRES_TEST_NAME", default="") or None}
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# A connection pool per process (Django's psycopg pool; 0 turns it off, and so does a non-zero
+# DB_CONN_MAX_AGE, which Django cannot combine with it). Under ASGI each request and each socket's
+# database call runs in a fresh thread, so without it every one of them opens a new connection,
+# which is a PostgreSQL backend fork (docs/benchmark.md).
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)
+if DB_POOL_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": float(env.int("DB_CONNECT_TIMEOUT", default=5)),
     }
-    # SQLITE_TEST_NAME lets concurrent test runs in one checkout use separate files.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))}
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-    # POSTGRES_TEST_NAME lets concurrent test runs on one server use separate test databases.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("POSTGRES_TEST_NAME", default="") or None}
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
-    # A connection pool per process (Django's psycopg pool; 0 turns it off, and so does a non-zero
-    # DB_CONN_MAX_AGE, which Django cannot combine with it). Under ASGI each request and each socket's
-    # database call runs in a fresh thread, so without it every one of them opens a new connection,
-    # which is a PostgreSQL backend fork (docs/benchmark.md).
-    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)
-    if DB_POOL_SIZE and not DATABASES["default"]["CONN_MAX_AGE"]:
-        DATABASES["default"]["OPTIONS"]["pool"] = {
-            "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": float(env.int("DB_CONNECT_TIMEOUT", default=5)),
-        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -372,6 +379,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "chegouhub.common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "chegouhub.common.errors.exception_handler",
+    # JSON through chegouhub/common/jsonparse.py: nesting beyond its limit is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "chegouhub.common.jsonparse.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Per endpoint, per user / per anonymous address (chegouhub/common/throttling.py); 429 + Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
         "chegouhub.common.throttling.EndpointAnonRateThrottle",
@@ -439,7 +452,10 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "chegouhub.common.logging.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "chegouhub.common.logging.RedactingFilter"},
+        "not_refused_by_limit": {"()": "chegouhub.common.logging.NotRefusedByLimit"},
+    },
     "formatters": {
         "json": {
             "()": "chegouhub.common.logging.JsonLinesFormatter",
@@ -463,6 +479,8 @@ LOGGING = {
         "chegouhub.estoque": {"handlers": ["estoque"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.webhook": {"handlers": ["webhook"], "level": LOG_LEVEL, "propagate": False},
         "chegouhub.channels": {"handlers": ["channels"], "level": LOG_LEVEL, "propagate": False},
+        # Its "Too Many Requests" lines: a request refused by a limit (429) writes no line.
+        "django.request": {"filters": ["not_refused_by_limit"]},
         # Access logs carry query strings (session_key=...): keep them out of the files.
         "uvicorn.access": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},

@@ -6,7 +6,6 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.db import connection
 from rest_framework.test import APIClient
 
 from chegouhub.devtools.payloads import encode, signed_headers
@@ -16,20 +15,6 @@ from tests.devtools.fake_fixtures import fake_shopify, fake_shopify_server  # no
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _seq = itertools.count(1)
-
-
-def pytest_collection_modifyitems(config, items):
-    """`make test` runs the suite twice. `postgres` tests run only in the PostgreSQL pass (they need
-    it, or they do not depend on the database and once is enough); `sqlite` tests only in the SQLite
-    pass (they are about the embedded default). The other pass deselects them: never a skip."""
-    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
-    other_pass = "sqlite" if on_postgres else "postgres"
-    keep, drop = [], []
-    for item in items:
-        (drop if item.get_closest_marker(other_pass) else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
@@ -159,10 +144,6 @@ def captured_events(monkeypatch):
     return sent
 
 
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 @pytest.fixture
 def live_server_factory(transactional_db):
     """Start real server processes on the current test database; all stopped after the test."""
@@ -180,9 +161,8 @@ def live_server_factory(transactional_db):
         server.stop()
 
 
-# The server paths a webhook can take: the lean route exists on PostgreSQL only, so the SQLite pass
-# runs the Django path alone.
-WEBHOOK_PATHS = ["lean", "django"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["django"]
+# The server paths a webhook can take.
+WEBHOOK_PATHS = ["lean", "django"]
 
 
 @pytest.fixture(params=WEBHOOK_PATHS)

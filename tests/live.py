@@ -29,13 +29,23 @@ def free_port() -> int:
 def test_database_url() -> str:
     """A DATABASE_URL for the database the current test is using."""
     s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
     host = s.get("HOST") or "127.0.0.1"
     port = s.get("PORT") or 5432
     user = s.get("USER") or "postgres"
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
+
+
+def scratch_database_url(suffix: str) -> str:
+    """A new, empty database beside the suite's (dropped first if a run left it), on the same server."""
+    import psycopg
+
+    base, name = os.environ["DATABASE_URL"].rsplit("/", 1)
+    name = f"{name}_{suffix}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
 
 
 class LiveServer:

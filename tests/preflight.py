@@ -1,4 +1,5 @@
-"""Before the suite: are PostgreSQL, Redis and the browser there? Under CI a missing one fails."""
+"""Before the suite: are PostgreSQL (DATABASE_URL's, the embedded one under `make test`), Redis and
+the browser there? Under CI a missing one fails."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import os
 import shutil
 import socket
 import sys
-
-SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "Redis": ("127.0.0.1", 6379)}
+from urllib.parse import urlsplit
 
 
 def reachable(host: str, port: int) -> bool:
@@ -18,9 +18,27 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
+def postgres_answers(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
+
+
 def main() -> int:
     in_ci = os.environ.get("CI", "").lower() == "true"
-    missing = [name for name, addr in SERVICES.items() if not reachable(*addr)]
+    missing = []
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        missing.append("PostgreSQL (DATABASE_URL is not set: `make test` starts the embedded one)")
+    elif not postgres_answers(database_url):
+        missing.append(f"PostgreSQL at {urlsplit(database_url).hostname}:{urlsplit(database_url).port or 5432}")
+    redis = urlsplit(os.environ.get("REDIS_TEST_URL") or "redis://127.0.0.1:6379/0")
+    if not reachable(redis.hostname or "127.0.0.1", redis.port or 6379):
+        missing.append("Redis")
     if not shutil.which("chromium"):
         missing.append("chromium (apt-get install chromium)")
     if missing:

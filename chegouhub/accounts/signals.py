@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db import connection
+from django.db.models.signals import post_delete, post_init, post_save, pre_save
 from django.dispatch import receiver
 
 from . import services
@@ -29,8 +30,27 @@ def _remember(sender, instance, **kwargs) -> None:
     instance._access_before = (instance.__dict__.get("password"), instance.__dict__.get("is_active"))
 
 
+def _is_rehash(instance, update_fields) -> bool:
+    # Django's login re-hash saves only the password, after clearing `_password` (the raw one).
+    return update_fields is not None and set(update_fields) == {"password"} and instance._password is None
+
+
+def _mark_rehash(on: bool) -> None:
+    """Tell the database trigger (accounts migration 0001) that this password write is a re-hash."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('chegouhub.password_rehash', %s, false)", ["on" if on else "off"])
+
+
+@receiver(pre_save, sender=User)
+def _saving(sender, instance, update_fields=None, **kwargs) -> None:
+    if _is_rehash(instance, update_fields):
+        _mark_rehash(True)
+
+
 @receiver(post_save, sender=User)
 def _saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    if _is_rehash(instance, update_fields):
+        _mark_rehash(False)
     before = getattr(instance, "_access_before", (None, None))
     instance._access_before = (instance.password, instance.is_active)
     if created or (update_fields is not None and not set(_WATCHED) & set(update_fields)):

@@ -6,12 +6,12 @@ from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from chegouhub.common.jsonparse import JSONParser
 from chegouhub.common.validation import no_control_characters
 
 from . import services

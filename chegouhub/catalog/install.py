@@ -2,7 +2,9 @@
 
 `start_install` checks what can be checked before Shopify is involved and returns the authorize
 URL; `complete_install` checks the callback (hmac, shop, the session's single-use state, its age),
-exchanges the code, stores the token (encrypted) and the app's client secret on the user's loja
+exchanges the code for an expiring offline token and its refresh token (shopify/tokens.py: a
+reconnection replaces the old pair and ends the loja's `reconectar` wait), stores them (encrypted)
+and the app's client secret on the user's loja
 (created or updated) and queues an import that first configures the loja's webhooks (the worker
 does the Shopify calls: the request only waits for the token exchange, which has no other place).
 A refusal raises `InstallRefused` before anything is written.
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chegouhub.common.logging import webhook_log
+from chegouhub.shopify.tokens import store_install_grant
 from chegouhub.stores import oauth, ownership
 from chegouhub.stores.models import Loja
 from chegouhub.stores.oauth import InstallRefused
@@ -61,13 +64,13 @@ def complete_install(*, user, session, params) -> tuple[Loja, Importacao]:
     oauth.take_state(session, params.get("state"), shop)
     oauth.check_timestamp(params)
     _not_someone_elses(user, shop)
-    token = oauth.exchange_code(shop=shop, code=params.get("code"))
+    grant = oauth.exchange_code(shop=shop, code=params.get("code"))
     with transaction.atomic():
         loja = _proven_loja(user, shop)
         if loja is None:
             loja = Loja(owner=user, shop_domain=shop, nome=shop.split(".")[0])
         loja.verificado_em = timezone.now()  # the code exchange is Shopify's proof
-        loja.access_token = token
+        store_install_grant(loja, grant)
         loja.webhook_secret = settings.SHOPIFY_API_SECRET  # the app's client secret signs its webhooks
         loja.ativo = True
         loja.save()
@@ -97,7 +100,7 @@ def connect_with_token(*, user, shop_domain: str, access_token: str, webhook_sec
             loja = Loja(owner=user, shop_domain=shop)
         loja.verificado_em = timezone.now()  # the token opened this very shop just now
         loja.nome = (nome.strip() or (result.shop or {}).get("nome") or loja.nome or shop.split(".")[0])[:200]
-        loja.access_token = access_token.strip()
+        loja.use_pasted_token(access_token.strip())
         loja.webhook_secret = webhook_secret.strip()
         loja.api_version = api_version or loja.api_version
         loja.ativo = True

@@ -12,7 +12,9 @@
 
 The remote part runs on one asyncio runner per import; the database work between its steps is
 plain synchronous Django in the worker's thread. A failure (a revoked token, Shopify down) ends
-the import as `falhou` with a clear sentence; what earlier batches applied stays.
+the import as `falhou` with a clear sentence; what earlier batches applied stays. A loja waiting to
+be reconnected (Shopify refused its refresh token) keeps its import queued: not claimed until the
+install flow has run again, which finds it and lets it run.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from chegouhub.common.logging import estoque_log
 from chegouhub.inventory.models import Origem, Produto
 from chegouhub.inventory.services import apply_stock_changes, resolve_skus
 from chegouhub.realtime.events import NewEvent, record_events
-from chegouhub.shopify.admin_api import AdminApiClient, ShopifyAuthError, ShopifyError
+from chegouhub.shopify.admin_api import AdminApiClient, ShopifyAuthError, ShopifyError, ShopifyReconnectRequired
+from chegouhub.shopify.tokens import client_for_loja
 from chegouhub.stores.models import Loja
 
 from . import remote
@@ -74,7 +77,8 @@ def claim_import(importacao_id: int) -> bool:
 
 def claim_next_import() -> Importacao | None:
     now = timezone.now()
-    for pk in Importacao.objects.filter(_claimable(now)).order_by("id").values_list("pk", flat=True)[:20]:
+    waiting = Importacao.objects.filter(_claimable(now)).exclude(loja__reconectar_desde__isnull=False)
+    for pk in waiting.order_by("id").values_list("pk", flat=True)[:20]:
         if claim_import(pk):
             return Importacao.objects.select_related("loja").get(pk=pk)
     return None
@@ -184,8 +188,7 @@ def _add_progress(importacao_id: int, counts: BatchCounts, now) -> None:
 
 
 def _client_for(loja: Loja, meter: remote.CostMeter) -> AdminApiClient:
-    return AdminApiClient(shop_domain=loja.shop_domain, access_token=loja.access_token or "",
-                          api_version=loja.api_version or None, http=remote.metered_http(meter))
+    return client_for_loja(loja, http=remote.metered_http(meter))
 
 
 async def _next(agen):
@@ -229,11 +232,21 @@ def run_import(importacao: Importacao, *, on_progress: ProgressCallback | None =
         with asyncio.Runner() as runner:
             try:
                 failure = _import_with(runner, client, importacao, loja, threshold, on_progress)
+            except ShopifyReconnectRequired:
+                return requeue_import(importacao.pk, problems=problems)
             finally:
                 runner.run(client.aclose())
     finally:
         _record_cost(importacao.pk, client, meter)
     return finish_import(importacao.pk, failure=failure, problems=problems)
+
+
+def requeue_import(importacao_id: int, *, problems: list[str] = ()) -> Importacao:
+    """Back in the queue, waiting for the loja's reconnection (what was applied stays; an import
+    again creates nothing twice)."""
+    Importacao.objects.filter(pk=importacao_id).update(status=ImportStatus.QUEUED, ativa_ate=None)
+    estoque_log.warning("catalog import waits: the loja must be reconnected", extra={"importacao_id": importacao_id})
+    return Importacao.objects.get(pk=importacao_id)
 
 
 def _import_with(runner, client, importacao, loja, threshold, on_progress) -> str | None:
@@ -264,6 +277,8 @@ def _import_with(runner, client, importacao, loja, threshold, on_progress) -> st
                 importacao.refresh_from_db()
                 on_progress(importacao)
         return None
+    except ShopifyReconnectRequired:
+        raise
     except ShopifyAuthError:
         return ("A Shopify recusou o token da loja durante a importação (app desinstalado ou token revogado). "
                 "O que já foi importado foi mantido; reconecte a loja e importe de novo.")

@@ -108,7 +108,8 @@ class LocaisView(APIView):
     def get(self, request, loja_id: int):
         import asyncio
 
-        from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError
+        from chegouhub.shopify.admin_api import ShopifyError
+        from chegouhub.shopify.tokens import client_for_loja
 
         from . import remote
 
@@ -119,9 +120,7 @@ class LocaisView(APIView):
             raise serializers.ValidationError({"access_token": [UNSENDABLE_TOKEN.format(id=loja.pk)]})
 
         async def fetch():
-            async with AdminApiClient(shop_domain=loja.shop_domain, access_token=loja.access_token or "",
-                                      api_version=loja.api_version or None, max_attempts=2,
-                                      throttle_budget=5.0) as client:
+            async with client_for_loja(loja, max_attempts=2, throttle_budget=5.0) as client:
                 return await remote.list_locations(client)
 
         try:

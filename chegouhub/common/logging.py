@@ -90,6 +90,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class NotRefusedByLimit(logging.Filter):
+    """Drops Django's "Too Many Requests" line (django.request logs every 4xx): a request refused
+    by a limit writes nothing, or a flood would fill the disk line by line (CONTRACT section 8).
+    Each limit says once, in its own log, when it starts refusing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 429
+
+
 class JsonLinesFormatter(OrjsonFormatter):
     """python-json-logger's orjson formatter (compact lines, 2.5 times faster than its json one),
     with json's reach: orjson refuses integers beyond 64 bits and lone surrogates, and a refused

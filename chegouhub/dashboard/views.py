@@ -56,6 +56,29 @@ def _deposito_context(user, loja) -> dict:
             "deposito_lojas": [l for l in deposito.lojas.all() if l.pk != loja.pk]}
 
 
+TOKEN_LABELS = {
+    "expiravel": ("Token expirável", "Renovado automaticamente a cada hora."),
+    "permanente_instalacao": ("Token permanente", "Para de funcionar em {corte}: reconecte a loja para trocá-lo "
+                                                  "por um token expirável."),
+    "app_personalizado": ("Token de app personalizado", "Colado de um app da própria loja: não expira."),
+}
+
+
+def token_display(loja) -> dict:
+    """How the dashboard tells the loja's token kind and whether it must be reconnected (CONTRACT 9)."""
+    from chegouhub.shopify.tokens import NON_EXPIRING_CUTOFF, reconnect_url
+
+    tipo = loja.tipo_token
+    rotulo, dica = TOKEN_LABELS[tipo]
+    reconectar = loja.reconectar_desde is not None
+    if reconectar:
+        dica = "A Shopify recusou o acesso desta loja. Reconecte-a: o estoque que mudou será enviado."
+    return {"tipo": tipo, "rotulo": rotulo, "dica": dica.format(corte=NON_EXPIRING_CUTOFF.strftime("%d/%m/%Y")),
+            "reconectar": reconectar, "reconectar_url": reconnect_url(loja.shop_domain),
+            # the install flow also replaces a permanent install token; a pasted token is the merchant's own
+            "mostrar_reconectar": reconectar or tipo == "permanente_instalacao"}
+
+
 def _login_page(request, form: AuthenticationForm, status: int = 200) -> HttpResponse:
     return _secure(render(request, "dashboard/login.html", {"form": form}, status=status))
 
@@ -71,6 +94,7 @@ def painel(request):
     snap = dashboard_snapshot(user=request.user, loja_id=loja_id)
     for loja in snap.lojas:
         loja.status_label = WEBHOOK_STATUS_LABELS.get(loja.webhook_status, loja.webhook_status)
+        loja.token = token_display(loja)
     config = {
         "loja_id": snap.loja.pk if snap.loja else None,
         "deposito_id": snap.loja.deposito_id if snap.loja else None,

@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import httpx
+from django.db import connection
 
 from chegouhub.devtools.payloads import encode, sample_order, signed_headers
 
@@ -53,6 +54,7 @@ def demo_redaction(*, loja, target: str, stop: threading.Event, after_seconds: f
         return
     orders = list(WebhookDelivery.objects.filter(loja=loja, topic="orders/paid", order_id__isnull=False)
                   .order_by("id").values_list("order_id", flat=True)[:3])
+    connection.close()  # this thread's connection back to the process's pool
     for topic in ("customers/data_request", "customers/redact"):
         try:
             send_compliance_webhook(loja=loja, topic=topic, target=target, orders=orders)

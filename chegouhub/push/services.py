@@ -56,14 +56,16 @@ CURSOR_NAME = "default"
 TIPOS = ("produto_estoque_zero", "alerta_estoque_gerado", "alerta_estoque_baixo", "webhook_status_change",
          "system_notification")
 DEFAULT_TIPOS = ["produto_estoque_zero", "alerta_estoque_gerado", "webhook_status_change"]
-EVENT_TYPES = ("produto_estoque_zero", "alerta_estoque_gerado", "webhook_status_change", "system_notification")
+EVENT_TYPES = ("produto_estoque_zero", "alerta_estoque_gerado", "webhook_status_change", "loja_reconectar",
+               "system_notification")
 
 # Notification kinds, in the order they are kept when a pass has more than fit.
 KIND_ZERO, KIND_WEBHOOK, KIND_BAIXO, KIND_SISTEMA, KIND_RESUMO = "estoque_zero", "webhook", "estoque_baixo", \
     "sistema", "resumo"
-KIND_ORDER = {KIND_ZERO: 0, KIND_WEBHOOK: 1, KIND_BAIXO: 2, KIND_SISTEMA: 3}
-URGENCY = {KIND_ZERO: "high", KIND_WEBHOOK: "high", KIND_RESUMO: "high", KIND_BAIXO: "normal",
-           KIND_SISTEMA: "normal"}
+KIND_RECONECTAR = "reconectar"  # Shopify refused the loja's refresh token: nothing syncs until it reconnects
+KIND_ORDER = {KIND_ZERO: 0, KIND_RECONECTAR: 1, KIND_WEBHOOK: 1, KIND_BAIXO: 2, KIND_SISTEMA: 3}
+URGENCY = {KIND_ZERO: "high", KIND_RECONECTAR: "high", KIND_WEBHOOK: "high", KIND_RESUMO: "high",
+           KIND_BAIXO: "normal", KIND_SISTEMA: "normal"}
 WEBHOOK_STATUS_TEXT = {"nao_configurado": "Webhooks não configurados", "configurado": "Webhooks configurados",
                        "incompleto": "Webhooks incompletos", "removido": "Webhooks removidos",
                        "desinstalado": "App desinstalado", "erro": "Erro nos webhooks"}
@@ -124,6 +126,8 @@ def _event_tipo(event: Event) -> str | None:
     """The inscrição tipo an event answers to, or None if it never becomes a push."""
     if event.type == "alerta_estoque_gerado":
         return "alerta_estoque_gerado" if event.data.get("prioridade") == "critica" else "alerta_estoque_baixo"
+    if event.type == "loja_reconectar":  # the loja's connection to Shopify changed: asked for as such
+        return "webhook_status_change"
     return event.type if event.type in EVENT_TYPES else None
 
 
@@ -134,6 +138,8 @@ def _event_kind(event: Event) -> str:
         return KIND_ZERO if event.data.get("prioridade") == "critica" else KIND_BAIXO
     if event.type == "webhook_status_change":
         return KIND_WEBHOOK
+    if event.type == "loja_reconectar":
+        return KIND_RECONECTAR
     return KIND_SISTEMA
 
 
@@ -254,7 +260,7 @@ def _fold(groups: dict, event: Event, nomes: dict[int, str]) -> None:
         if pid not in note.produtos:  # the zero event and its critical alert are one produto
             note.produtos[pid] = {"nome": data.get("nome") or nomes.get(pid) or data.get("sku", ""),
                                   "sku": data.get("sku", "")}
-    elif kind == KIND_WEBHOOK:
+    elif kind in (KIND_WEBHOOK, KIND_RECONECTAR):
         note.status = data.get("status", "")
         note.messages.append(str(data.get("detalhes") or ""))
     else:
@@ -307,6 +313,10 @@ def render(note: Notification, loja_nome: str) -> tuple[str, str, str]:
         estado = WEBHOOK_STATUS_TEXT.get(note.status, f"Webhooks: {note.status}")
         detalhes = next((m for m in reversed(note.messages) if m), "")
         return (f"{estado} na {loja_nome}", detalhes or "Verifique os webhooks da Shopify da loja.",
+                dashboard_url(loja_id=note.loja_id))
+    if note.kind == KIND_RECONECTAR:
+        return (f"Reconecte a {loja_nome}", "A Shopify recusou o acesso do ChegouHub a esta loja. Abra o painel e "
+                "clique em Reconectar: o estoque que mudou enquanto isso será enviado.",
                 dashboard_url(loja_id=note.loja_id))
     if note.kind == KIND_SISTEMA:
         return "ChegouHub", note.messages[0] if note.messages else "", dashboard_url()

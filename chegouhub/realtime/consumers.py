@@ -26,6 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import channels_log
 from chegouhub.stores.models import Loja
 
@@ -58,7 +59,7 @@ def _encode(payload: dict) -> str:
     try:
         return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        # What orjson refuses (integers beyond 64 bits, lone surrogates a SQLite log may hold):
+        # What orjson refuses (integers beyond 64 bits, lone surrogates):
         # json writes it, escaped to ASCII, so the event still reaches the socket.
         return json.dumps(payload, separators=(",", ":"), default=str)
 
@@ -215,7 +216,9 @@ class ScopedEventConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             return await self._error("Envie mensagens JSON em frames de texto.")
         try:
-            message = json.loads(text_data)
+            message = jsonparse.loads(text_data)
+        except jsonparse.JSONTooDeep:
+            return await self._error(f"Mensagem com mais de {jsonparse.MAX_DEPTH} níveis de aninhamento.")
         except ValueError:
             return await self._error("Mensagem não é JSON válido.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):

@@ -62,10 +62,8 @@ _publish_failures = 0
 # higher-id event of the same scope (loja stream or user notifications), or a client that saw the
 # higher one first would skip it forever. Ids are allocated at insert but transactions commit in any
 # order, so `record_events` serializes the event-writing tail of transactions *per scope*:
-# on PostgreSQL a transaction-level advisory lock on the scope is taken before the insert and held
-# until commit (other lojas are not held up; see _lock_keys); on SQLite every write transaction
-# already holds the database write lock from BEGIN (transaction_mode=IMMEDIATE). Hence within a
-# scope, commit order is id order, and when event N is visible every lower id of its scope is too.
+# a transaction-level advisory lock on the scope is taken before the insert and held until
+# commit (other lojas are not held up; see _lock_keys). Hence within a scope, commit order is id order, and when event N is visible every lower id of its scope is too.
 #
 # Publication order can still differ (two processes publish after their commits concurrently),
 # and a publish can be lost (Redis down). So each published event carries `prev_id`: the id of the
@@ -146,8 +144,6 @@ def _lock_scopes(scopes: list[tuple[str, int]]) -> None:
     Keys are taken in a stable order within a call. A transaction that records stock events for
     several lojas should do it in one call (or in loja id order), like any other row locks.
     """
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         for namespace, key in _lock_keys(scopes):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])

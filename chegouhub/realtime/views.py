@@ -41,6 +41,18 @@ def _layer_kind() -> str:
     return "in_memory"
 
 
+def api_version_status(user) -> dict:
+    """CONTRACT 9: false when SHOPIFY_API_VERSION or one of the user's lojas' versions is past
+    Shopify's twelve months of support."""
+    from chegouhub.common.apiversion import is_supported_api_version
+    from chegouhub.stores.selectors import lojas_for_user
+
+    versions = {settings.SHOPIFY_API_VERSION, *lojas_for_user(user).exclude(api_version="")
+                .values_list("api_version", flat=True)}
+    return {"versao_api": settings.SHOPIFY_API_VERSION,
+            "versao_api_suportada": all(is_supported_api_version(v) for v in versions)}
+
+
 class StatusView(APIView):
     """`GET /api/sync-realtime/status/`: the seed's document, for signed-in users (session or token).
 
@@ -53,6 +65,7 @@ class StatusView(APIView):
         return Response(
             {
                 "websockets_available": available,
+                **api_version_status(request.user),
                 "channel_layer": _layer_kind(),
                 "features": {
                     "stock_notifications": True,

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 _CURRENCIES = frozenset(list_currencies())
 MAX_AMOUNT = Decimal("1e15")  # DecimalField(max_digits=20, decimal_places=4)
+# An exchange rate beyond this is a typo: 1 KWD is a few million IRR at most. It keeps every
+# converted amount within what a person (and the summary) can read.
+MAX_RATE = Decimal("1e9")
+# Significant digits the summary computes with: an amount (20 digits) times a rate (24, what the
+# column holds, whatever was stored before MAX_RATE), summed over any number of rows, stays exact.
+# Python's default of 28 made quantize() raise InvalidOperation, a 500.
+SUM_DIGITS = 80
+
+
+def exact_sums():
+    """A decimal context in which the summary's products and sums are exact (with ... as ...)."""
+    return localcontext(prec=SUM_DIGITS)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,13 @@ def _rate_on(table, currency: str, day) -> Decimal | None:
 
 def sales_summary(*, user, days: int, loja_id: int | None = None, group: str = "dia",
                   report_currency: str = "BRL") -> dict:
+    """Money sums in money.exact_sums(): stored rates and amounts of any size (that the columns
+    hold) give exact totals, never a decimal error."""
+    with money.exact_sums():
+        return _summary(user=user, days=days, loja_id=loja_id, group=group, report_currency=report_currency)
+
+
+def _summary(*, user, days: int, loja_id: int | None, group: str, report_currency: str) -> dict:
     since = timezone.now() - timedelta(days=days)
     rows = ValorVenda.objects.filter(loja__owner_id=user.pk, ocorrido_em__gte=since)
     if loja_id is not None:

@@ -44,7 +44,7 @@ class TaxaCambioSerializer(serializers.ModelSerializer):
     moeda = CurrencyField()
     moeda_relatorio = CurrencyField(default="BRL")
     taxa = serializers.DecimalField(max_digits=24, decimal_places=10, min_value=Decimal("0.0000000001"),
-                                    coerce_to_string=True)
+                                    max_value=money.MAX_RATE, coerce_to_string=True)
 
     class Meta:
         model = TaxaCambio

@@ -9,6 +9,10 @@ errors and 5xx, and throttling handled both ways Shopify throttles:
 - HTTP 200 whose `errors[].extensions.code` is `THROTTLED`, waiting until the leaky bucket
   (`extensions.cost.throttleStatus`) holds the requested cost again.
 
+A loja's expiring offline token (docs/tokens.md) comes from a `credential` (shopify/tokens.py):
+asked before every request (it refreshes a token close to its expiry) and once more after a 401
+(refreshed then, and the request retried once).
+
 The client also remembers the last `throttleStatus` and waits *before* a call it can predict
 would be throttled. Every error is a `ShopifyError` whose text is a clear sentence in the
 contract's language, without the token or any other secret.
@@ -27,11 +31,14 @@ from django.conf import settings
 from chegouhub.common.apiversion import API_VERSION_MESSAGE, is_valid_api_version
 
 from chegouhub.common.logging import register_secret, webhook_log
+from chegouhub.stores.fields import credential_is_sendable
 
 LIST_PAGE_SIZE = 50
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time (with jitter), capped at 8 s
 CREATE_COST = 10  # Shopify charges 10 points per mutation
 USER_AGENT = "chegouhub-sync/0.1 (+webhook management)"
+UNSENDABLE_TOKEN_MESSAGE = ("O access_token guardado desta loja tem caracteres que não podem ir à Shopify (só ASCII "
+                            "visível); cadastre-o de novo.")
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -51,6 +58,12 @@ class ShopifyError(Exception):
 
 class ShopifyAuthError(ShopifyError):
     code = "token_recusado"
+
+
+class ShopifyReconnectRequired(ShopifyAuthError):
+    """Shopify refused the loja's refresh token: only the install flow, run again, restores it."""
+
+    code = "reconectar"
 
 
 class ShopifyNotFound(ShopifyError):
@@ -161,8 +174,9 @@ class AdminApiClient:
         self,
         *,
         shop_domain: str,
-        access_token: str,
+        access_token: str = "",
         api_version: str | None = None,
+        credential=None,
         http: httpx.AsyncClient | None = None,
         timeout: float | None = None,
         max_attempts: int = 4,
@@ -172,8 +186,11 @@ class AdminApiClient:
         sleep=asyncio.sleep,
     ):
         self.shop_domain = shop_domain
-        self._token = access_token
-        register_secret(access_token)
+        # `credential`: `access_token`, `async current()` (the token to use now, refreshed if close to
+        # its expiry) and `async refreshed(stale)` (a new one after a 401, or None if it cannot be renewed).
+        self.credential = credential
+        self._token = credential.access_token if credential is not None else access_token
+        register_secret(self._token)
         self.api_version = api_version or settings.SHOPIFY_API_VERSION
         if not is_valid_api_version(self.api_version):  # it is a path segment of the URL below
             raise ValueError(API_VERSION_MESSAGE)
@@ -225,7 +242,12 @@ class AdminApiClient:
         """Run one GraphQL operation and return its `data`. Raises `ShopifyError`."""
         attempt = 0  # network errors and 5xx
         throttle_waited = 0.0
+        renewed = False  # one refresh (and retry) per call after a 401
         while True:
+            if self.credential is not None:
+                self._token = await self.credential.current()
+            if not credential_is_sendable(self._token):  # stored before input was checked: no header can carry it
+                raise ShopifyAuthError(UNSENDABLE_TOKEN_MESSAGE)
             if self.throttle is not None and expected_cost <= self.throttle.maximum:
                 pre_wait = self.throttle.wait_for(expected_cost)
                 if pre_wait > 0:
@@ -278,6 +300,12 @@ class AdminApiClient:
                 self._log_retry(f"http {status}", attempt)
                 await self._wait(_retry_after(response) or self._backoff(attempt))
                 continue
+            if status == 401 and self.credential is not None and not renewed:
+                renewed = True
+                stale, self._token = self._token, (await self.credential.refreshed(self._token)) or self._token
+                if self._token != stale:
+                    attempt -= 1  # the same request with the new token
+                    continue
             if status in (401, 403):
                 raise ShopifyAuthError(
                     "A Shopify recusou o token de acesso da loja (HTTP %d): verifique o token e as permissões "

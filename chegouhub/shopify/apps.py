@@ -6,7 +6,7 @@ class ShopifyConfig(AppConfig):
     label = "shopify"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI view extensions)
+        from . import checks, schema  # noqa: F401  (the API version check; the OpenAPI view extensions)
         from chegouhub.common.metrics import register_database_families
 
         from .metrics import database_families

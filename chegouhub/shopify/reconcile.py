@@ -31,6 +31,7 @@ from .admin_api import AdminApiClient, ShopifyError
 from .models import OrderLedger, ReconcileCursor
 from . import ledger
 from .services import ORIGEM_BY_TOPIC, apply_order_facts
+from .tokens import client_for_loja
 
 # Shopify's updated_at and our clock differ a little, and an order updated while a page was read
 # may move between pages: each run re-reads a margin before its cursor (re-reading is harmless).
@@ -126,8 +127,7 @@ def reconcile_orders(loja: Loja, *, since: datetime | None = None) -> LojaReconc
     result.since = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def pull() -> list[dict]:
-        async with AdminApiClient(shop_domain=loja.shop_domain, access_token=loja.access_token or "",
-                                  api_version=loja.api_version or None) as client:
+        async with client_for_loja(loja) as client:
             return await fetch_orders(client, result.since)
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Q
 from django.utils import timezone
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import webhook_log
 from chegouhub.inventory.models import Origem
 from chegouhub.inventory.services import StockChange, apply_stock_changes, resolve_skus
@@ -90,13 +90,20 @@ def receive_webhook(*, headers: Iterable[tuple[str, str]], body: bytes, remote_i
 
 
 def _reject(rejected: WebhookRejected, remote_ip: str) -> WebhookOutcome:
+    failures = _count_failure(remote_ip)
+    limit = settings.WEBHOOK_FAILED_REQUESTS_PER_MINUTE
+    if failures > limit:
+        # Limited: nothing is written, no row and no log line (a flood of forged requests must fill
+        # neither a table nor the disk); one line when the limit starts refusing this address.
+        metrics.WEBHOOKS.labels(topic=rejected.topic[:50] or "-", outcome="rejected_429").inc()
+        if failures == limit + 1:
+            webhook_log.warning("webhook failures limited for this address until the minute ends",
+                                extra={"status": 429, "limit": limit})
+        return WebhookOutcome(429, {"erro": "Muitas requisições inválidas deste endereço; aguarde um minuto."})
     metrics.WEBHOOKS.labels(topic=rejected.topic[:50] or "-", outcome=f"rejected_{rejected.status}").inc()
     webhook_log.warning(
         "webhook rejected", extra={"status": rejected.status, "reason": rejected.erro, "topic": rejected.topic[:100]}
     )
-    if _count_failure(remote_ip) > settings.WEBHOOK_FAILED_REQUESTS_PER_MINUTE:
-        # Limited: nothing is written (a flood of forged requests must not fill a table).
-        return WebhookOutcome(429, {"erro": "Muitas requisições inválidas deste endereço; aguarde um minuto."})
     if rejected.status == 401 and rejected.loja_id is not None:
         count_rejection(rejected.loja_id, RejectionReason.HMAC_INVALID)
     return WebhookOutcome(rejected.status, {"erro": rejected.erro})
@@ -191,8 +198,8 @@ def _is_database_outage(exc: Exception) -> bool:
 
 def parse_payload(body: bytes) -> dict | None:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = jsonparse.loads(body)
+    except ValueError:  # not JSON, not UTF-8, or nested deeper than the limit
         return None
     return payload if isinstance(payload, dict) else None
 

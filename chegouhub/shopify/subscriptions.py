@@ -37,6 +37,7 @@ from chegouhub.stores.ownership import mark_verified
 from . import admin_api
 from .admin_api import AdminApiClient, ShopifyAuthError, ShopifyError, ShopifyUserErrors, WebhookSubscription
 from .services import REQUIRED_TOPICS, set_webhook_status
+from .tokens import LojaCredential
 
 WEBHOOK_PATH = "/api/estoque/webhook/shopify/"
 DEFAULT_CONCURRENCY = 10
@@ -126,6 +127,7 @@ class LojaTarget:
     shop_domain: str
     api_version: str
     access_token: str = field(repr=False)
+    credential: LojaCredential | None = field(default=None, repr=False, compare=False)  # renews an expiring token
 
     @classmethod
     def from_loja(cls, loja: Loja) -> LojaTarget:
@@ -136,6 +138,7 @@ class LojaTarget:
             shop_domain=loja.shop_domain,
             api_version=loja.api_version or settings.SHOPIFY_API_VERSION,
             access_token=loja.access_token or "",
+            credential=LojaCredential.of(loja),
         )
 
 
@@ -296,7 +299,8 @@ async def run_remote(targets: Iterable[LojaTarget], step: LojaStep, *, concurren
             async with gate:
                 loja_started = time.perf_counter()
                 client = AdminApiClient(shop_domain=target.shop_domain, access_token=target.access_token,
-                                        api_version=target.api_version, http=http, **(client_options or {}))
+                                        credential=target.credential, api_version=target.api_version, http=http,
+                                        **(client_options or {}))
                 if not target.access_token:
                     result.fail("A loja não tem token de acesso da Shopify cadastrado.", "sem_token")
                 elif not credential_is_sendable(target.access_token):  # stored before input was checked

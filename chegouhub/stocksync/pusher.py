@@ -9,6 +9,9 @@ variant to take to 0) is called again after `STOCK_PUSH_URGENT_INTERVAL` instead
 store oversells. In a rush (a depósito selling so fast that one call per store per interval
 carries many changes) the calls follow the sales instead: each loja is paced to keep the
 depósito within `STOCK_PUSH_CALLS_PER_CHANGE`, and nothing jumps the queue.
+
+A loja waiting to be reconnected (Shopify refused its refresh token) is not claimed: its changes
+keep queueing and go out once the install flow has run again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from django.utils import timezone
 
 from chegouhub.catalog import remote as catalog_remote
 from chegouhub.common.logging import estoque_log
-from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError
+from chegouhub.shopify import tokens
+from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError, ShopifyReconnectRequired
 
 from . import remote, services
 
@@ -43,15 +47,20 @@ class Pusher:
                                                            "errors": 0})
 
     def _client(self, plan: services.LojaPush) -> AdminApiClient:
-        fingerprint = f"{plan.shop_domain}|{plan.api_version}|{hash(plan.access_token)}"
+        fingerprint = f"{plan.shop_domain}|{plan.api_version}"
         known = self.clients.get(plan.loja_id)
-        if known is None or known[0] != fingerprint:  # a new token or version: a new client
+        if known is None or known[0] != fingerprint:  # a new shop or version: a new client
             client = AdminApiClient(shop_domain=plan.shop_domain, access_token=plan.access_token,
-                                    api_version=plan.api_version or None)
+                                    credential=plan.credential, api_version=plan.api_version or None)
             client.throttle = self.throttle.get(plan.loja_id)
             self.clients[plan.loja_id] = (fingerprint, client)
             return client
-        return known[1]
+        # The same client (its throttle state) with the token as claimed now: renewed by any process.
+        client = known[1]
+        if plan.credential is not None and (client.credential is None
+                                            or client.credential.access_token != plan.credential.access_token):
+            client.credential = plan.credential
+        return client
 
     async def aclose(self) -> None:
         for loja_id, (_, client) in self.clients.items():
@@ -88,7 +97,7 @@ class Pusher:
         waiting = {loja for loja, s in ago.items() if s < max(paced.get(loja, 0.0), self.min_interval)}
         urgent = services.lojas_selling_what_is_gone(
             {loja for loja in waiting - paced.keys() if ago[loja] >= self.urgent_interval})
-        return services.claim_pushes(skip_lojas=waiting - urgent)
+        return services.claim_pushes(skip_lojas=(waiting - urgent) | tokens.lojas_waiting_to_reconnect())
 
     def _log_rush(self, paced: dict[int, float]) -> None:
         for loja in paced.keys() - self.rushing:
@@ -144,6 +153,11 @@ class Pusher:
         out = services.PushOutcome(plan=plan)
         try:
             await self._push(plan, out)
+        except ShopifyReconnectRequired:
+            # Not an error of these rows: released as they are (no back-off), and the loja is not
+            # claimed again until it is reconnected.
+            estoque_log.warning("stock push waits: the loja must be reconnected", extra={"loja_id": plan.loja_id})
+            return out
         except ShopifyError as exc:
             out.error = str(exc)[:500]
         except Exception as exc:  # never the loop: the rows back off and are tried again

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from chegouhub.catalog import remote as catalog_remote
 from chegouhub.catalog.models import VarianteShopify
-from chegouhub.shopify.admin_api import AdminApiClient, ShopifyError
+from chegouhub.shopify.admin_api import ShopifyError
+from chegouhub.shopify.tokens import client_for_loja
 from chegouhub.stores.models import Loja
 
 from . import remote, services
@@ -52,8 +53,7 @@ def reconcile_loja(loja: Loja) -> LojaReconciliation:
 
 
 async def _read(loja: Loja, items: list[int]) -> tuple[dict[int, int | None], str]:
-    async with AdminApiClient(shop_domain=loja.shop_domain, access_token=loja.access_token or "",
-                              api_version=loja.api_version or None) as client:
+    async with client_for_loja(loja) as client:
         location = loja.location_id or (await catalog_remote.primary_location(client))["id"]
         return await remote.read_available(client, location_id=location, inventory_item_ids=items), location
 

@@ -33,6 +33,7 @@ from chegouhub.catalog.models import VarianteShopify
 from chegouhub.inventory.models import Origem, Produto
 from chegouhub.realtime.events import EVENT_SCHEMAS, NewEvent, record_events
 from chegouhub.realtime.models import Event, Stream
+from chegouhub.shopify.tokens import LojaCredential
 from chegouhub.stores.models import Loja
 
 from .models import CursorDeposito, Divergencia, EnvioEstoque, PushPendente
@@ -147,9 +148,7 @@ def ingest_deposito(deposito_id: int, limit: int = INGEST_BATCH) -> int:
 def _lock_cursor(deposito_id: int) -> CursorDeposito | None:
     ensure_cursor(deposito_id)
     qs = CursorDeposito.objects.filter(deposito_id=deposito_id)
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update(skip_locked=True)
-    return qs.first()
+    return qs.select_for_update(skip_locked=True).first()
 
 
 def _expect_shopify_moves(events: list[dict]) -> None:
@@ -184,17 +183,12 @@ def _expect_shopify_moves(events: list[dict]) -> None:
     if not changes:
         return
     changes.sort()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(
-                f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = v.shopify_disponivel + c.delta, "
-                "shopify_confirmado = v.shopify_confirmado AND c.keep "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, delta, keep) WHERE v.id = c.id",
-                [[c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes]])
-    else:
-        for pk, delta, keep in changes:
-            VarianteShopify.objects.filter(pk=pk).update(shopify_disponivel=F("shopify_disponivel") + delta,
-                                                         **({} if keep else {"shopify_confirmado": False}))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = v.shopify_disponivel + c.delta, "
+            "shopify_confirmado = v.shopify_confirmado AND c.keep "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, delta, keep) WHERE v.id = c.id",
+            [[c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes]])
 
 
 def _queue_from_events(deposito_id: int, events: list[dict]) -> None:
@@ -284,6 +278,7 @@ class LojaPush:
     api_version: str
     location_id: str
     items: list[PushItem] = field(default_factory=list)
+    credential: LojaCredential | None = field(default=None, repr=False)  # renews an expiring token
 
     def __repr__(self) -> str:  # never the token
         return f"LojaPush(loja_id={self.loja_id}, items={len(self.items)})"
@@ -322,9 +317,7 @@ def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_
         pk__in=_due(now).values("loja_id")).order_by("pk"))
     for loja in lojas:
         with transaction.atomic():
-            qs = _due(now).filter(loja=loja)
-            if connection.vendor == "postgresql":
-                qs = qs.select_for_update(skip_locked=True, of=("self",))
+            qs = _due(now).filter(loja=loja).select_for_update(skip_locked=True, of=("self",))
             # Those selling what is gone first: behind a backlog (a loja turning sync on) they would
             # otherwise wait their turn while the loja is called at the urgent pace.
             urgent_first = Case(When(SELLING_WHAT_IS_GONE, then=Value(0)), default=Value(1))
@@ -337,7 +330,8 @@ def claim_pushes(*, skip_lojas: set[int] = frozenset(), per_loja: int = MAX_PER_
             stock = dict(Produto.objects.filter(pk__in=[v.produto_id for v in links.values()])
                          .values_list("pk", "estoque_atual"))
         plan = LojaPush(loja_id=loja.pk, deposito_id=loja.deposito_id, shop_domain=loja.shop_domain,
-                        access_token=loja.access_token, api_version=loja.api_version, location_id=loja.location_id)
+                        access_token=loja.access_token, api_version=loja.api_version, location_id=loja.location_id,
+                        credential=LojaCredential.of(loja))
         for r in rows:
             v = links[r.variante_id]
             plan.items.append(PushItem(
@@ -370,13 +364,12 @@ def record_results(outcomes: list[PushOutcome]) -> None:
     now = timezone.now()
     for out in outcomes:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # The envios' foreign keys checked (and their produto and loja rows locked FOR KEY SHARE)
-                # as they are inserted, before record_events takes the depósito's event-log lock: a
-                # webhook locks its produtos (and the Django path its loja) first and that lock second,
-                # so checking them at COMMIT, with the event-log lock held, deadlocks with it.
-                with connection.cursor() as cur:
-                    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            # The envios' foreign keys checked (and their produto and loja rows locked FOR KEY SHARE)
+            # as they are inserted, before record_events takes the depósito's event-log lock: a
+            # webhook locks its produtos (and the Django path its loja) first and that lock second,
+            # so checking them at COMMIT, with the event-log lock held, deadlocks with it.
+            with connection.cursor() as cur:
+                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             _record_one(out, now)
 
 
@@ -387,34 +380,26 @@ def _record_one(out: PushOutcome, now) -> None:
         Loja.objects.filter(pk=plan.loja_id, location_id="").update(location_id=out.location_id)
     # A confirmed quantity: the compare-and-set held, so a sale of this loja read since the claim
     # happened on Shopify after the push, and its adjustment (now - esperado) stays on top of it.
-    # A re-read quantity replaces what was expected. One statement each on PostgreSQL: a loja's share
+    # A re-read quantity replaces what was expected. One statement each: a loja's share
     # of a round under load is tens of variants.
     changed = {v: (q, items[v].esperado, True) for v, q in out.confirmed.items()}
     changed.update({v: (q, None, False) for v, q in out.reread.items() if v not in out.confirmed})
     done = [items[v] for v in [*out.confirmed, *out.skipped]]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            if changed:
-                ids = sorted(changed)
-                cur.execute(
-                    f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = "
-                    "CASE WHEN c.base IS NULL THEN c.q ELSE v.shopify_disponivel + (c.q - c.base) END, "
-                    "shopify_confirmado = c.ok, sincronizado_em = %s "
-                    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, q, base, ok) "
-                    "WHERE v.id = c.id",
-                    [now, ids, [changed[v][0] for v in ids], [changed[v][1] for v in ids], [changed[v][2] for v in ids]])
-            if done:
-                # Done unless a newer change arrived meanwhile (the ingest moved its evento_id): then pushed again.
-                cur.execute(f"DELETE FROM {PushPendente._meta.db_table} p USING unnest(%s::bigint[], %s::bigint[]) "
-                            "AS d(id, evento_id) WHERE p.id = d.id AND p.evento_id = d.evento_id",
-                            [[i.pendente_id for i in done], [i.evento_id for i in done]])
-    else:
-        for variante_id, (quantity, base, ok) in changed.items():
-            value = quantity if base is None else F("shopify_disponivel") + (quantity - base)
-            VarianteShopify.objects.filter(pk=variante_id).update(shopify_disponivel=value, shopify_confirmado=ok,
-                                                                  sincronizado_em=now)
-        for item in done:
-            PushPendente.objects.filter(pk=item.pendente_id, evento_id=item.evento_id).delete()
+    with connection.cursor() as cur:
+        if changed:
+            ids = sorted(changed)
+            cur.execute(
+                f"UPDATE {VarianteShopify._meta.db_table} v SET shopify_disponivel = "
+                "CASE WHEN c.base IS NULL THEN c.q ELSE v.shopify_disponivel + (c.q - c.base) END, "
+                "shopify_confirmado = c.ok, sincronizado_em = %s "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[]) AS c(id, q, base, ok) "
+                "WHERE v.id = c.id",
+                [now, ids, [changed[v][0] for v in ids], [changed[v][1] for v in ids], [changed[v][2] for v in ids]])
+        if done:
+            # Done unless a newer change arrived meanwhile (the ingest moved its evento_id): then pushed again.
+            cur.execute(f"DELETE FROM {PushPendente._meta.db_table} p USING unnest(%s::bigint[], %s::bigint[]) "
+                        "AS d(id, evento_id) WHERE p.id = d.id AND p.evento_id = d.evento_id",
+                        [[i.pendente_id for i in done], [i.evento_id for i in done]])
     retry = [i.pendente_id for i in plan.items if i.variante_id not in out.confirmed and i.variante_id not in out.skipped]
     for variante_id, why in out.failed.items():
         _back_off([items[variante_id].pendente_id], why, now)

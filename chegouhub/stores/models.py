@@ -28,6 +28,20 @@ class WebhookStatus(models.TextChoices):
     ERROR = "erro"
 
 
+class OrigemToken(models.TextChoices):
+    """How the loja's access token came: the install flow of ChegouHub's public app (expiring from
+    2027, refreshed by us), or pasted from the merchant's own custom app (never expires)."""
+
+    INSTALACAO = "instalacao"
+    COLADO = "colado"
+
+
+class EstadoConexao(models.TextChoices):
+    OK = "ok"
+    RECONECTAR = "reconectar"
+    TOKEN_PERMANENTE = "token_permanente"
+
+
 class Deposito(models.Model):
     """A stock shared by some of one user's lojas (CONTRACT 10): their produtos live here."""
 
@@ -47,6 +61,15 @@ class Loja(models.Model):
     nome = models.CharField(max_length=200)
     shop_domain = models.CharField(max_length=255, unique=True, validators=[shop_domain_validator])
     access_token = EncryptedTextField(blank=True, default="")
+    # docs/tokens.md: install-flow tokens expire (an hour) and are renewed with the refresh token,
+    # which rotates on use; pasted custom-app tokens have neither (both expiries null).
+    origem_token = models.CharField(max_length=12, choices=OrigemToken.choices, default=OrigemToken.COLADO)
+    token_expira_em = models.DateTimeField(null=True, blank=True)
+    refresh_token = EncryptedTextField(blank=True, default="")
+    refresh_token_expira_em = models.DateTimeField(null=True, blank=True)
+    # Set when Shopify refused a refresh (uninstalled, revoked, expired): nothing calls Shopify for
+    # this loja until the install flow runs again; webhooks are still applied.
+    reconectar_desde = models.DateTimeField(null=True, blank=True)
     webhook_secret = EncryptedTextField(blank=True, default="")
     api_version = models.CharField(max_length=20, blank=True, default="", help_text="Empty: settings default")
     ativo = models.BooleanField(default=True)
@@ -75,6 +98,29 @@ class Loja(models.Model):
 
     def __str__(self) -> str:
         return f"{self.nome} ({self.shop_domain})"
+
+    @property
+    def estado_conexao(self) -> str:
+        if self.reconectar_desde is not None:
+            return EstadoConexao.RECONECTAR
+        return EstadoConexao.TOKEN_PERMANENTE if self.origem_token == OrigemToken.COLADO else EstadoConexao.OK
+
+    @property
+    def tipo_token(self) -> str:
+        """`expiravel` (install flow, renewed by us), `permanente_instalacao` (an older install's
+        non-expiring token: Shopify stops it on 2027-01-01) or `app_personalizado` (pasted)."""
+        if self.origem_token == OrigemToken.COLADO:
+            return "app_personalizado"
+        return "expiravel" if self.refresh_token or self.token_expira_em else "permanente_instalacao"
+
+    def use_pasted_token(self, access_token: str) -> None:
+        """A custom app's token, pasted by the merchant: it never expires and replaces any install
+        token pair (a refresh token kept beside it would overwrite it at the next renewal)."""
+        self.access_token = access_token
+        self.origem_token = OrigemToken.COLADO
+        self.token_expira_em = self.refresh_token_expira_em = None
+        self.refresh_token = ""
+        self.reconectar_desde = None
 
     def delete(self, *args, **kwargs):
         loja_deleting.send(sender=Loja, loja=self)

@@ -4,7 +4,9 @@
 - `authorize_url`: Shopify's authorize page with `client_id`, `scope`, `redirect_uri`, `state`;
 - `callback_hmac_ok`: the callback's `hmac` (hex HMAC-SHA256 of the other query parameters,
   sorted, `k=v` joined by `&`, keyed with the app's client secret), compared in constant time;
-- `exchange_code`: the code for an access token at Shopify's token endpoint.
+- `exchange_code`: the code for an expiring offline token (`expiring=1`) and its refresh token;
+- `refresh_access_token`: a new pair for the refresh token (`grant_type=refresh_token`); Shopify
+  rotates the refresh token on use and keeps the previous one valid until the new one is used.
 
 Every refusal is an `InstallRefused` whose text is a sentence for the merchant, never a secret.
 """
@@ -16,6 +18,7 @@ import hmac
 import re
 import secrets
 import time
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import httpx
@@ -100,26 +103,88 @@ def check_timestamp(params) -> None:
         raise InstallRefused("A resposta da Shopify está vencida; comece a conexão da loja de novo.", status=403)
 
 
-def exchange_code(*, shop: str, code: str | None) -> str:
-    """The access token for this install's code. Raises InstallRefused."""
-    if not code:
-        raise InstallRefused("A Shopify não enviou o código de autorização.", status=400)
-    url = settings.SHOPIFY_OAUTH_TOKEN_TEMPLATE.format(shop=shop)
-    body = {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET, "code": code}
+@dataclass(frozen=True)
+class TokenGrant:
+    """What Shopify's token endpoint answered. Expiries in seconds; None: the token never expires
+    (a non-expiring offline token, which has no refresh token either)."""
+
+    access_token: str = field(repr=False)
+    expires_in: int | None = None
+    refresh_token: str = field(default="", repr=False)
+    refresh_token_expires_in: int | None = None
+
+    @classmethod
+    def from_answer(cls, data: dict) -> TokenGrant | None:
+        token = data.get("access_token")
+        if not token or not isinstance(token, str):
+            return None
+        refresh = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else ""
+        for secret in (token, refresh):
+            if secret:
+                register_secret(secret)
+        return cls(access_token=token, expires_in=_seconds(data.get("expires_in")), refresh_token=refresh or "",
+                   refresh_token_expires_in=_seconds(data.get("refresh_token_expires_in")))
+
+
+def _seconds(value) -> int | None:
     try:
-        response = httpx.post(url, json=body, headers={"Accept": "application/json"},
-                              timeout=settings.SHOPIFY_HTTP_TIMEOUT)
-    except httpx.HTTPError:
-        raise InstallRefused("A Shopify não respondeu ao pedir o token de acesso; tente de novo.", status=502) from None
+        return max(int(value), 0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class RefreshRefused(Exception):
+    """Shopify refused the refresh token (expired, revoked, app uninstalled): only a new install helps."""
+
+
+class RefreshUnavailable(Exception):
+    """The refresh could not be done now (network, Shopify down, our app misconfigured): try later."""
+
+
+def _post_token_endpoint(shop: str, body: dict) -> tuple[int, dict]:
+    url = settings.SHOPIFY_OAUTH_TOKEN_TEMPLATE.format(shop=shop)
+    response = httpx.post(url, json=body, headers={"Accept": "application/json"},
+                          timeout=settings.SHOPIFY_HTTP_TIMEOUT)
     try:
         data = response.json()
     except ValueError:
         data = {}
-    token = data.get("access_token") if isinstance(data, dict) and response.status_code == 200 else None
-    if not token:
-        if response.status_code >= 500:
+    return response.status_code, data if isinstance(data, dict) else {}
+
+
+def exchange_code(*, shop: str, code: str | None) -> TokenGrant:
+    """The expiring offline token (and its refresh token) for this install's code. Raises InstallRefused."""
+    if not code:
+        raise InstallRefused("A Shopify não enviou o código de autorização.", status=400)
+    body = {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET, "code": code,
+            "expiring": 1}  # Shopify rejects public apps' non-expiring offline tokens from 2027-01-01
+    try:
+        status, data = _post_token_endpoint(shop, body)
+    except httpx.HTTPError:
+        raise InstallRefused("A Shopify não respondeu ao pedir o token de acesso; tente de novo.", status=502) from None
+    grant = TokenGrant.from_answer(data) if status == 200 else None
+    if grant is None:
+        if status >= 500:
             raise InstallRefused("A Shopify está indisponível para concluir a instalação; tente de novo.", status=502)
         raise InstallRefused("A Shopify recusou o código de autorização (expirado ou já usado). Comece a conexão "
                              "da loja de novo.", status=400)
-    register_secret(token)
-    return str(token)
+    return grant
+
+
+def refresh_access_token(*, shop: str, refresh_token: str) -> TokenGrant:
+    """A new access token and refresh token. Raises RefreshRefused or RefreshUnavailable."""
+    body = {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET,
+            "grant_type": "refresh_token", "refresh_token": refresh_token}
+    try:
+        status, data = _post_token_endpoint(shop, body)
+    except httpx.HTTPError:
+        raise RefreshUnavailable("A Shopify não respondeu ao renovar o token de acesso.") from None
+    grant = TokenGrant.from_answer(data) if status == 200 else None
+    if grant is not None:
+        return grant
+    if status >= 500 or status == 429 or status == 200:
+        raise RefreshUnavailable(f"A Shopify não renovou o token de acesso (HTTP {status}).")
+    if data.get("error") == "invalid_client":  # our app's credentials, not the loja's: reconnecting won't help
+        raise RefreshUnavailable("A Shopify recusou as credenciais do app (SHOPIFY_API_KEY/SHOPIFY_API_SECRET).")
+    raise RefreshRefused("A Shopify recusou o refresh token da loja (app desinstalado, acesso revogado ou "
+                         "refresh token vencido).")

@@ -98,6 +98,8 @@ def update_loja(*, loja: Loja, data: dict) -> Loja:
         old_domain = loja.shop_domain
         loja.verificado_em = None
         forget_loja_cache(old_domain)  # the post_save signal forgets the new one
+    if "access_token" in data and data["access_token"] != loja.access_token:
+        loja.use_pasted_token(data.pop("access_token"))
     for name, value in data.items():
         setattr(loja, name, value)
     loja.save()

@@ -53,13 +53,17 @@ class LojaSerializer(serializers.ModelSerializer):
     deposito_id = serializers.PrimaryKeyRelatedField(source="deposito", required=False,
                                                      queryset=Deposito.objects.none())
     estoque_reserva = serializers.IntegerField(required=False, min_value=0, max_value=10**12)
+    # CONTRACT 9: ok | reconectar | token_permanente, the access token's expiry (null: never), and its kind.
+    estado_conexao = serializers.CharField(read_only=True)
+    tipo_token = serializers.CharField(read_only=True)
 
     class Meta:
         model = Loja
         fields = ["id", "nome", "shop_domain", "access_token", "webhook_secret", "ativo", "webhook_status",
                   "api_version", "slack_webhook_url", "discord_webhook_url", "verificado_em", "location_id",
-                  "manter_historico", "deposito_id", "sincronizar_estoque", "estoque_reserva"]
-        read_only_fields = ["webhook_status", "verificado_em"]
+                  "manter_historico", "deposito_id", "sincronizar_estoque", "estoque_reserva", "estado_conexao",
+                  "token_expira_em", "tipo_token"]
+        read_only_fields = ["webhook_status", "verificado_em", "token_expira_em"]
 
     def get_fields(self):
         fields = super().get_fields()

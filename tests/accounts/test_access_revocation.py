@@ -61,3 +61,18 @@ def test_saving_a_user_for_other_reasons_keeps_the_token(user):
     user.first_name = "Ana"
     user.save()
     assert _token_works(key)
+
+
+def test_a_password_or_deactivation_written_without_save_revokes_the_token(user, other_user):
+    """CONTRACT 8: by any means, a queryset `update` or SQL included (signals never see those)."""
+    from django.db import connection
+
+    key = Token.objects.create(user=user).key
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE auth_user SET password = %s WHERE id = %s", ["!trocada-por-sql", user.pk])
+    assert not _token_works(key)
+    other_key = Token.objects.create(user=other_user).key
+    get_user_model().objects.filter(pk=other_user.pk).update(is_active=False)
+    assert not Token.objects.filter(key=other_key).exists()
+    get_user_model().objects.filter(pk=other_user.pk).update(is_active=True)  # reactivated: no old token back
+    assert not _token_works(other_key)

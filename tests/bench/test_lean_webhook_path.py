@@ -1,9 +1,8 @@
 """The lean webhook route (chegouhub/shopify/lean/) keeps every rule of the Django view.
 
 Driven through the real ASGI application (`config.asgi:application`), so the request takes the
-same route as under uvicorn. On PostgreSQL the common case is served by the lean handler; each
-test here compares it with the Django view's result or with CONTRACT section 4. On SQLite the
-route is off and the same requests reach the Django view.
+same route as under uvicorn. The common case is served by the lean handler; each test here
+compares it with the Django view's result or with CONTRACT section 4.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from chegouhub.shopify.lean import batch as lean_batch
 from chegouhub.shopify.lean import pool as lean_pool
 from chegouhub.shopify.lean import route as lean_route
 from chegouhub.shopify.models import OrderLedger, WebhookDelivery
-from tests.conftest import is_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 URL = "/api/estoque/webhook/shopify/"
@@ -103,8 +101,8 @@ def lean_counter(monkeypatch):
 async def received_events(layer, channel, n: int) -> list[tuple[dict, int]]:
     """(event, prev_id) pairs from the layer until n events came, whether batched or one by one.
 
-    The lean route publishes a transaction's events as one `event.batch`; the Django path (SQLite)
-    publishes each `record_events` call on its own.
+    The lean route publishes a transaction's events as one `event.batch`; the Django path publishes
+    each `record_events` call on its own.
     """
     got = []
     while len(got) < n:
@@ -126,8 +124,7 @@ async def test_new_paid_order_takes_stock_writes_everything_and_publishes(asgi, 
     sale = order_payload(501, [(1, "CAMISA-P", 3), (2, "NAO-EXISTE", 1)])
     r = await post(asgi, loja, "orders/paid", sale, webhook_id="wh-lean-1")
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
-    if is_postgres():
-        assert lean_counter == {"lean": 2, "django": 0}
+    assert lean_counter == {"lean": 2, "django": 0}
     assert await stock(camisa) == 6
     (mov,) = await rows(Movimentacao, produto=camisa, referencia="501")
     assert (mov.quantidade, mov.estoque_anterior, mov.estoque_atual, mov.origem) == (-3, 9, 6, "shopify_pedido_pago")
@@ -176,8 +173,7 @@ async def test_same_outcome_as_the_django_view(asgi, client, user, make_loja, ma
         r1 = await sync_to_async(post_webhook)(via_django[0], "orders/paid", order)
         r2 = await post(asgi, via_lean[0], "orders/paid", order)
         assert (r1.status_code, r1.json()) == (r2.status_code, r2.json())
-    if is_postgres():
-        assert lean_counter["lean"] == 4  # 1, 699, 703, 705; the alert-crossing ones take the ORM path
+    assert lean_counter["lean"] == 4  # 1, 699, 703, 705; the alert-crossing ones take the ORM path
 
     @sync_to_async
     def snapshot(loja, produtos):
@@ -306,8 +302,8 @@ async def test_concurrent_lean_orders_on_one_sku_are_exact(asgi, loja, make_prod
     assert len(events) == 122  # the initial stock's event, the warm-up's sale, (stock + sale) per order
 
 
-def test_the_route_is_off_on_sqlite_and_on_by_default_on_postgresql(settings):
-    assert lean.enabled() == is_postgres()
+def test_the_route_is_on_by_default_and_can_be_turned_off(settings):
+    assert lean.enabled()
     settings.WEBHOOK_FAST_PATH = False
     assert not lean.enabled()
 
@@ -553,8 +549,7 @@ async def test_ids_beyond_64_bits_keep_every_digit(asgi, loja, make_produto, lea
     r = await post(asgi, loja, "orders/paid", raw=body)
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
     assert await stock(q) == 4
-    if is_postgres():
-        assert (lean_counter["lean"], lean_counter["django"]) == (0, 2)
+    assert (lean_counter["lean"], lean_counter["django"]) == (0, 2)
 
 
 @pytest.mark.postgres

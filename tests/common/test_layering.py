@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2] / "chegouhub"
 APPS = sorted(p.name for p in ROOT.iterdir() if (p / "apps.py").exists())
 
@@ -34,12 +32,10 @@ def _imports(app: str) -> dict[str, set[str]]:
 GRAPH = {app: _imports(app) for app in APPS}
 
 
-@pytest.mark.sqlite
 def test_common_imports_no_domain_app():
     assert GRAPH["common"] == {}
 
 
-@pytest.mark.sqlite
 def test_no_two_apps_depend_on_each_other():
     def reach(start: str) -> set[str]:
         seen, todo = set(), [start]

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 
 from .conftest import BLOCK_WEBSOCKETS, FAST_CLIENT, login, refund, sell
 
-# Independent of the database: once, in the PostgreSQL pass (the demo test drives SQLite).
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]

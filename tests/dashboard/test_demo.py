@@ -1,6 +1,7 @@
-"""`make run` end to end: a fresh SQLite file, the fake Shopify, the server, the simulated store;
-a subscribed browser (the tests' push service) gets a push when the simulated store sells a
-produto out; Ctrl-C stops all of it, and a second run reuses the data and the VAPID keys."""
+"""`make run` end to end: no DATABASE_URL, so a fresh embedded PostgreSQL, the fake Shopify, the
+server, the simulated store; a subscribed browser (the tests' push service) gets a push when the
+simulated store sells a produto out; Ctrl-C stops all of it, the database server included, and a
+second run reuses the data and the VAPID keys."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ import pytest
 from tests.live import free_port
 from tests.push.push_service import PushService
 
-pytestmark = [pytest.mark.live, pytest.mark.sqlite]  # `make run` is the embedded default: SQLite
+pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_demo(tmp_path: Path, port: int, shopify_port: int, *extra: str) -> tuple[subprocess.Popen, Path]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", LOG_DIR=str(tmp_path / "logs"),
+    # the embedded PostgreSQL's data in the test's directory, as in the checkout's .pgdata/ on a fresh clone
+    env.update(EMBEDDED_PG_DIR=str(tmp_path / "pgdata"), LOG_DIR=str(tmp_path / "logs"),
                DJANGO_DEBUG="true", PYTHONUNBUFFERED="1")
     env.pop("DJANGO_SECRET_KEY", None)  # as on a fresh clone: DJANGO_DEBUG=true and no key
     out = tmp_path / f"demo-{port}.log"
@@ -57,6 +59,15 @@ def ctrl_c(proc: subprocess.Popen, log: Path) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
+
+
+def embedded_postgres_stopped(tmp_path: Path, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while (tmp_path / "pgdata" / "data" / "postmaster.pid").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def wait_for_banner(proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
@@ -182,6 +193,8 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{p}/", timeout=1)
     assert "Demo stopped" in log.read_text()
+    assert "embedded PostgreSQL on 127.0.0.1:" in log.read_text()
+    assert embedded_postgres_stopped(tmp_path)
 
     # a second run reuses the data
     proc, log = start_demo(tmp_path, port, shopify_port, "--no-simulator")
@@ -202,3 +215,4 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
         assert client.get("/api/push/chave-publica/").json()["chave"] == chave
     finally:
         ctrl_c(proc, log)
+    assert embedded_postgres_stopped(tmp_path)

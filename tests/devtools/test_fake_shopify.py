@@ -197,3 +197,63 @@ def test_control_endpoint_over_http(fake_shopify):
     r = fake_shopify.http.post("/ctl.myshopify.com/admin/api/2025-10/graphql.json",
                                headers={"X-Shopify-Access-Token": "tok"}, json={"query": "{ shop { name } }"})
     assert r.status_code == 504 and time.monotonic() - started >= 0.3
+
+
+def _install(fake_shopify, shop: str, *, expiring: bool = True, **lifetimes) -> dict:
+    """An app, a shop, a consent and the code's exchange at the token endpoint, all over HTTP."""
+    fake_shopify.add_app("app-exp", "segredo-exp", **lifetimes)
+    fake_shopify.add_shop(shop, "")
+    confirm = fake_shopify.http.post(f"/{shop}/admin/oauth/authorize/confirm", data={
+        "client_id": "app-exp", "scope": "read_products", "redirect_uri": "http://x/cb", "state": "s"})
+    code = dict(p.split("=", 1) for p in confirm.headers["location"].split("?", 1)[1].split("&"))["code"]
+    body = {"client_id": "app-exp", "client_secret": "segredo-exp", "code": code}
+    if expiring:
+        body["expiring"] = 1
+    r = fake_shopify.http.post(f"/{shop}/admin/oauth/access_token", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _shop_query(fake_shopify, shop: str, token: str):
+    return fake_shopify.http.post(f"/{shop}/admin/api/2026-10/graphql.json", headers={"X-Shopify-Access-Token": token},
+                                  json={"query": "{ shop { name } }"})
+
+
+def _refresh(fake_shopify, shop: str, refresh_token: str):
+    return fake_shopify.http.post(f"/{shop}/admin/oauth/access_token", json={
+        "client_id": "app-exp", "client_secret": "segredo-exp", "grant_type": "refresh_token",
+        "refresh_token": refresh_token})
+
+
+def test_expiring_tokens_expire_and_refresh_tokens_rotate_as_on_shopify(fake_shopify):
+    shop = "expira.myshopify.com"
+    pair = _install(fake_shopify, shop, token_lifetime=1)
+    assert pair["expires_in"] == 1 and pair["refresh_token"].startswith("shprt_")
+    assert pair["refresh_token_expires_in"] == 90 * 24 * 3600
+    assert _shop_query(fake_shopify, shop, pair["access_token"]).status_code == 200  # the 2026-10 version served
+    time.sleep(1.1)
+    expired = _shop_query(fake_shopify, shop, pair["access_token"])
+    assert expired.status_code == 401
+    assert expired.json() == {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+
+    second = _refresh(fake_shopify, shop, pair["refresh_token"]).json()  # R1 -> R2
+    assert _shop_query(fake_shopify, shop, second["access_token"]).status_code == 200
+    # R2's answer "lost": R1 still works (its replacement was never used), giving R3 instead
+    third = _refresh(fake_shopify, shop, pair["refresh_token"]).json()
+    assert third["refresh_token"] not in (pair["refresh_token"], second["refresh_token"])
+    assert _refresh(fake_shopify, shop, second["refresh_token"]).status_code == 400  # the lost one is gone
+    fourth = _refresh(fake_shopify, shop, third["refresh_token"]).json()  # R3 used: R1 retired now
+    refused = _refresh(fake_shopify, shop, pair["refresh_token"])
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert fake_shopify.counters(shop)["token_refreshes"] == 3
+
+    fake_shopify.uninstall(shop)  # nothing works after an uninstall, the refresh included
+    assert _shop_query(fake_shopify, shop, fourth["access_token"]).status_code == 401
+    assert _refresh(fake_shopify, shop, fourth["refresh_token"]).json()["error"] == "invalid_grant"
+    assert fake_shopify.counters(shop)["refreshes_refused"] == 3
+
+
+def test_a_non_expiring_install_token_has_no_refresh_token(fake_shopify):
+    pair = _install(fake_shopify, "legado.myshopify.com", expiring=False)
+    assert set(pair) == {"access_token", "scope"}
+    assert _shop_query(fake_shopify, "legado.myshopify.com", pair["access_token"]).status_code == 200

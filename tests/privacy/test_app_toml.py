@@ -6,15 +6,12 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from django.conf import settings
 
 from chegouhub.shopify.services import COMPLIANCE_TOPICS, REQUIRED_TOPICS
 
 TOML = Path(__file__).resolve().parents[2] / "shopify.app.toml"
 DEFAULT_SCOPES = "read_orders,read_products,read_inventory,write_inventory,read_locations"
-
-pytestmark = pytest.mark.sqlite  # independent of the database: once is enough
 
 
 def _app() -> dict:

@@ -11,7 +11,7 @@ from chegouhub.devtools.compliance import sample_customer
 from tests.dashboard.test_demo import ctrl_c, session, start_demo, wait_for
 from tests.live import free_port
 
-pytestmark = [pytest.mark.live, pytest.mark.sqlite]
+pytestmark = pytest.mark.live
 
 
 def test_the_demo_shows_a_redaction_done(tmp_path, monkeypatch):

@@ -284,3 +284,22 @@ def test_generate_vapid_keys_prints_a_pair_the_push_service_accepts(api, loja, m
     assert "sent=1" in send_push()
     assert push_service.refused == []  # the JWT verifies with the printed public key
     assert push_service.payloads(browser)[0]["title"] == "Estoque zerado: Boné"
+
+
+def test_a_loja_that_must_reconnect_is_told_once_by_push(api, loja, push_service, browser_sub):
+    # Issue 27: a refused refresh tells the owner on the socket *and* by Web Push, once.
+    from chegouhub.shopify.tokens import mark_reconnect
+    from chegouhub.stores.models import Loja
+
+    subscribe(api, browser_sub)  # default tipos
+    for _ in range(2):  # a second refusal of the same loja is not news
+        with transaction.atomic():
+            mark_reconnect(Loja.objects.select_for_update().get(pk=loja.pk))
+    assert "sent=1" in send_push()
+
+    (received,) = push_service.received
+    assert received.payload["type"] == "reconectar"
+    assert received.payload["title"] == f"Reconecte a {loja.nome}"
+    assert "Reconectar" in received.payload["body"]
+    assert received.payload["url"] == f"/?loja={loja.pk}"
+    assert received.headers["urgency"] == "high"

@@ -8,18 +8,16 @@ Name resolution is beyond the tests: where a name must resolve somewhere else, t
 
 from __future__ import annotations
 
-import io
 import logging
 
 import pytest
-from django.core.management import call_command
 
-from chegouhub.inventory.services import adjust_stock
 from chegouhub.push import endpoints
 from chegouhub.push.models import Inscricao, PushMessage, PushStatus
 from tests.ops.http_receiver import Receiver
 from tests.push.conftest import VAPID_PUBLIC
 from tests.push.push_service import Browser, PushService
+from tests.push.test_delivery import send_push, sell_out
 
 pytestmark = pytest.mark.django_db
 
@@ -64,16 +62,6 @@ def subscribe(api, browser_or_endpoint):
     body = (browser_or_endpoint.subscription() if hasattr(browser_or_endpoint, "subscription") else
             {"endpoint": browser_or_endpoint, "keys": SOME_BROWSER_KEYS})
     return api.post("/api/push/inscricoes/", body, format="json")
-
-
-def send_push() -> str:
-    out = io.StringIO()
-    call_command("send_push", "--once", stdout=out)
-    return out.getvalue()
-
-
-def sell_out(produto):
-    adjust_stock(produto=produto, quantidade=-produto.estoque_atual, motivo="vendido")
 
 
 SOME_BROWSER_KEYS = Browser(endpoint="").subscription()["keys"]  # valid keys; the endpoint is what is judged

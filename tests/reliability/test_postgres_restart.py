@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.live import ROOT, LiveServer
-from tests.reliability.private_postgres import PrivatePostgres, postgres_bindir
+from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.shopify_sender import ShopifySender, paid_webhooks
 
 pytestmark = [pytest.mark.postgres, pytest.mark.live]
@@ -43,10 +43,6 @@ def manage(db_url: str, *args: str) -> None:
 
 @pytest.fixture
 def private_pg():
-    if not postgres_bindir():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL server binaries are required under CI")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     pg = PrivatePostgres().init()
     try:
         manage(pg.url, "migrate", "--noinput")

@@ -112,7 +112,6 @@ async def test_totals_convert_at_the_rate_in_force_on_each_sales_day(asgi, user,
     assert usd["formatado"] == {"bruto": "US$\xa020,00", "liquido": "US$\xa016,67"}
 
 
-@pytest.mark.sqlite
 def test_rates_are_the_users_own_and_validated(user, other_user):
     client = APIClient()
     client.force_authenticate(user)
@@ -129,7 +128,6 @@ def test_rates_are_the_users_own_and_validated(user, other_user):
     assert TaxaCambio.objects.get().vigente_desde == date(2026, 12, 1)
 
 
-@pytest.mark.sqlite
 def test_orders_from_before_values_existed_are_counted_as_without_value(user, make_loja):
     from chegouhub.sales.models import TipoValor
 

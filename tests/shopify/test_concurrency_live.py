@@ -69,15 +69,3 @@ def test_200_concurrent_webhooks_across_10_skus_and_5_lojas(live_server_factory,
     actual = {key: Produto.objects.get(pk=p.pk).estoque_atual for key, p in produtos.items()}
     assert actual == expected
 
-
-def test_concurrent_paid_orders_on_the_embedded_default_are_exact(live_server_factory, make_user, make_loja,
-                                                                   make_produto):
-    """The same guarantee on whatever database this pass runs (SQLite serializes writers)."""
-    loja = make_loja(make_user())
-    produto = make_produto(loja, "HOT-SKU", estoque=50, minimo=0)
-    server = live_server_factory(workers=1)
-    requests = [_paid(loja, 80_000 + i, [(1, "HOT-SKU", 1)]) for i in range(30)]
-    codes = asyncio.run(_send_all(server.url, requests, concurrency=30))
-    assert codes == [200] * 30
-    assert Produto.objects.get(pk=produto.pk).estoque_atual == 20
-    assert Movimentacao.objects.filter(produto=produto, origem="shopify_pedido_pago").count() == 30

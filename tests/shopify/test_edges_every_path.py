@@ -1,7 +1,7 @@
 """The edges where the paths used to disagree or an order was lost (issue 14), on every path.
 
-Each request goes through the real ASGI application: on the PostgreSQL pass through the lean
-route and through the Django path (`lean` off), on the SQLite pass through the Django path.
+Each request goes through the real ASGI application, through the lean route and through the
+Django path (`lean` off).
 """
 
 from __future__ import annotations

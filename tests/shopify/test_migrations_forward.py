@@ -1,4 +1,4 @@
-"""Issue 14's schema changes carry existing data forward, on the database of the pass.
+"""Issue 14's schema changes carry existing data forward.
 
 A fresh database is migrated to the schema as it was before (shopify 0003, inventory 0003, common
 0001), filled through the historical models, then migrated to the end: rejections are folded into
@@ -14,9 +14,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from tests.live import ROOT
+from tests.live import ROOT, scratch_database_url
 
 SCRIPT = r'''
 import json
@@ -77,23 +75,9 @@ print(json.dumps({
 '''
 
 
-def _database_url(tmp_path) -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'forward.sqlite3'}"
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    name = f"{name}_migrations_forward"  # beside the pass's own database, never in its place
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
-
-
-def test_existing_rows_are_carried_forward(tmp_path):
-    env = dict(os.environ, DATABASE_URL=_database_url(tmp_path), DJANGO_SECRET_KEY="test-only-secret-key",
-               DJANGO_DEBUG="false")
+def test_existing_rows_are_carried_forward():
+    env = dict(os.environ, DATABASE_URL=scratch_database_url("migrations_forward"),
+               DJANGO_SECRET_KEY="test-only-secret-key", DJANGO_DEBUG="false")
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

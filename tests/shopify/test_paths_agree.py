@@ -1,10 +1,10 @@
 """The differential test: every server path decides alike (DESIGN, "One rule, one road").
 
-The same generated delivery sequences go, over real HTTP, to three real servers: the lean route
-on PostgreSQL, the Django path on PostgreSQL (`WEBHOOK_FAST_PATH=false`) and the Django path on
-SQLite. Each sequence gets a fresh loja on each server. Afterwards what a user can see through the
-API must be identical on the three: every answer, the stock, the movements, the alerts and the
-events (ids replaced by SKUs), and the stock must equal the contract's reference model.
+The same generated delivery sequences go, over real HTTP, to two real servers: the lean route and
+the Django path (`WEBHOOK_FAST_PATH=false`). Each sequence gets a fresh loja on each server.
+Afterwards what a user can see through the API must be identical on the two: every answer, the
+stock, the movements, the alerts and the events (ids replaced by SKUs), and the stock must equal
+the contract's reference model.
 
 Sequences mix orders, cancellations and refunds, repeated and replayed, with hostile lines (a
 quantity that is null or beyond the range, a NUL in a SKU, a repeated line id, a snapshot taken
@@ -15,10 +15,7 @@ path: 80 in CI, about 1.3 s each on PostgreSQL (DIFF_EXAMPLES=2000 for a long ru
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -31,7 +28,7 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from chegouhub.devtools.payloads import encode, order_payload, refund_payload, signed_headers
-from tests.live import ROOT, LiveServer
+from tests.live import LiveServer
 from tests.shopify.paths_seed import INITIAL, MINIMO, SKUS, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -240,30 +237,12 @@ def _normal(data, loja):
 SEEDED = EXAMPLES + 20  # hypothesis may run a few more than max_examples
 
 
-def _sqlite_server(tmp_path) -> tuple[LiveServer, str, list[dict]]:
-    url = f"sqlite:///{tmp_path / 'paths.sqlite3'}"
-    # the live server's key (tests/live.py): the seeded secrets are encrypted with it
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-only-secret-key"),
-               DJANGO_DEBUG="false")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "import json; from django.contrib.auth import get_user_model; "
-         "from rest_framework.authtoken.models import Token; from tests.shopify.paths_seed import seed; "
-         "u = get_user_model().objects.create_user('diff', password='diff-senha-123'); "
-         f"print(Token.objects.create(user=u).key); print(json.dumps(seed({SEEDED}, 'sqlite')))"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()
-    return LiveServer(env={"DATABASE_URL": url}), out[-2], json.loads(out[-1])
-
-
 @pytest.fixture
-def paths(tmp_path):
+def paths():
     user = get_user_model().objects.create_user("diff", password="diff-senha-123")
     token = Token.objects.create(user=user).key
-    sqlite_server, sqlite_token, sqlite_lojas = _sqlite_server(tmp_path)
     servers = [("lean", LiveServer(), token, seed(SEEDED, "lean")),
-               ("django", LiveServer(env={"WEBHOOK_FAST_PATH": "false"}), token, seed(SEEDED, "django")),
-               ("sqlite", sqlite_server, sqlite_token, sqlite_lojas)]
+               ("django", LiveServer(env={"WEBHOOK_FAST_PATH": "false"}), token, seed(SEEDED, "django"))]
     started = []
     try:
         for name, server, key, lojas in servers:
@@ -279,7 +258,7 @@ def paths(tmp_path):
 
 @pytest.mark.timeout(1500)
 def test_every_path_answers_and_books_every_sequence_alike(paths):
-    lean, django_pg, _ = paths
+    lean, _ = paths
     assert lean.http.get("/api/sync-realtime/status/").status_code == 200
     seen = {"sequences": 0, "deliveries": 0, "statuses": set()}
     numbers = itertools.count(1)

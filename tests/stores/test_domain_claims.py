@@ -154,3 +154,23 @@ def test_a_stored_token_that_cannot_be_sent_is_a_clear_refusal(shop, user, make_
     # a new token puts it right
     assert api.patch(f"/api/lojas/{loja.pk}/", {"access_token": REAL_TOKEN}, format="json").status_code == 200
     assert api.get(f"/api/lojas/{loja.pk}/locais/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_shopify_call_refuses_a_stored_token_that_cannot_be_sent(shop, user, make_loja):
+    """Imports, reconciliation and the pusher build the same client: none may die of a UnicodeEncodeError."""
+    import asyncio
+
+    from chegouhub.shopify.admin_api import ShopifyAuthError, fetch_shop
+    from chegouhub.shopify.tokens import client_for_loja
+
+    loja = make_loja(user, shop=DOMAIN, token="shpat_ção")
+
+    async def call():
+        async with client_for_loja(loja) as client:
+            await fetch_shop(client)
+
+    with pytest.raises(ShopifyAuthError) as refused:
+        asyncio.run(call())
+    assert "access_token" in str(refused.value) and "ção" not in str(refused.value)
+    assert refused.value.code == "token_recusado"

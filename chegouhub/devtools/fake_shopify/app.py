@@ -24,7 +24,9 @@ Control (tests, demo):
   POST /_fake/shops/{shop}/levels            {"inventory_item_id","available",["location_id"]}: a merchant's edit
   GET  /_fake/shops/{shop}/stats             the shop's counters (calls, cost, throttled, sets, stale, replays, sales)
   POST /_fake/shops/{shop}/revoke            {"after_requests": N}: the token stops working after N more calls
-  POST /_fake/apps                           {"client_id","client_secret"}: an app for the OAuth install flow
+  POST /_fake/shops/{shop}/uninstall         the app uninstalled: every token and refresh token refused
+  POST /_fake/apps                           {"client_id","client_secret",["token_lifetime","refresh_token_lifetime","refresh_delay"]}:
+                                             an app for the OAuth install flow (lifetimes in seconds)
 OAuth (oauth.py):   GET /{shop}/admin/oauth/authorize, POST /{shop}/admin/oauth/authorize/confirm,
                     POST /{shop}/admin/oauth/access_token
 Bulk results:       GET /_fake/bulk/{shop}/{id}.jsonl (no token, like Shopify's signed storage URL)
@@ -136,8 +138,11 @@ class FakeShopifyApp:
             return Reply(201, {"ok": True, "shops": len(specs)})
         if path == "/_fake/apps" and method == "POST":
             try:
-                fake.add_app(str(data["client_id"]), str(data["client_secret"]))
-            except (KeyError, TypeError) as exc:
+                fake.add_app(str(data["client_id"]), str(data["client_secret"]),
+                             token_lifetime=data.get("token_lifetime"),
+                             refresh_token_lifetime=data.get("refresh_token_lifetime"),
+                             refresh_delay=data.get("refresh_delay"))
+            except (KeyError, TypeError, ValueError) as exc:
                 return Reply(400, {"erro": f"app inválido: {exc}"})
             return Reply(201, {"ok": True})
         if path == "/_fake/bucket" and method == "POST":
@@ -211,6 +216,9 @@ class FakeShopifyApp:
                                                  available=int(data["available"]), location_id=data.get("location_id")))
             if rest == "/stats" and method == "GET":
                 return Reply(200, dict(shop.stats))
+            if rest == "/uninstall" and method == "POST":
+                fake.uninstall(shop)
+                return Reply(200, {"ok": True})
             if rest == "/revoke" and method == "POST":
                 shop.revoke_after = int(data.get("after_requests", 0))
                 return Reply(200, {"revoke_after": shop.revoke_after})

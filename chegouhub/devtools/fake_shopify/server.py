@@ -199,8 +199,14 @@ class FakeShopifyServer:
     def revoke(self, shop: str, after_requests: int = 0) -> dict:
         return self._ok(self.http.post(f"/_fake/shops/{shop}/revoke", json={"after_requests": after_requests}))
 
-    def add_app(self, client_id: str, client_secret: str) -> dict:
-        return self._ok(self.http.post("/_fake/apps", json={"client_id": client_id, "client_secret": client_secret}))
+    def add_app(self, client_id: str, client_secret: str, **lifetimes) -> dict:
+        """`token_lifetime`, `refresh_token_lifetime`: seconds (default an hour and 90 days);
+        `refresh_delay`: seconds each refresh answer takes."""
+        return self._ok(self.http.post("/_fake/apps", json={"client_id": client_id, "client_secret": client_secret,
+                                                            **lifetimes}))
+
+    def uninstall(self, shop: str) -> dict:
+        return self._ok(self.http.post(f"/_fake/shops/{shop}/uninstall"))
 
     def reset(self) -> dict:
         return self._ok(self.http.post("/_fake/reset"))

@@ -46,7 +46,8 @@ INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wr
 SHOP_COUNTERS = (
     "requests", "throttled", "http429", "failures", "created", "deleted", "unauthorized",
     "graphql_calls", "cost_spent", "set_quantities_calls", "quantities_set", "stale", "idempotent_replays",
-    "orders_placed", "orders_refused",
+    "orders_placed", "orders_refused", "token_refreshes", "refreshes_refused", "expired_token_calls",
+    "refreshes_with_previous_token",
 )
 MAX_ORDER_LINES = 100
 _ids = itertools.count(1_000_001)
@@ -155,6 +156,13 @@ class Shop:
     # The token stops working after this many more Admin API requests (a merchant revoking the
     # app mid-import); None: never.
     revoke_after: int | None = None
+    # The install flow's expiring tokens (token -> expires at, time.time()) and refresh tokens (the
+    # same); `current_refresh` is the newest. `token` above is the non-expiring one, if any.
+    expiring_tokens: dict[str, float] = field(default_factory=dict)
+    refresh_tokens: dict[str, float] = field(default_factory=dict)
+    current_refresh: str = ""
+    refreshed_at: list[float] = field(default_factory=list)  # time.time() of each refresh (tests count them)
+    scope: str = ""
     currency: str = "BRL"
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SHOP_COUNTERS, 0))
     # idempotency key -> (input fingerprint, expires at (monotonic), first answer)
@@ -172,6 +180,7 @@ class Shop:
             "variants": len(self.catalog.variants),
             "pending_failures": [f.__dict__ for f in self.failures],
             "stats": dict(self.stats),
+            "token_refreshed_at": list(self.refreshed_at),
         }
 
 
@@ -482,12 +491,14 @@ class FakeShopify(OAuthMixin):
 
         if shop.revoke_after is not None:
             if shop.revoke_after <= 0:
-                shop.token = ""  # revoked: no token works until the app is installed again
+                self.uninstall(shop)  # revoked: no token works until the app is installed again
                 shop.revoke_after = None
             else:
                 shop.revoke_after -= 1
-        if not token or token != shop.token:
+        if not token or not (token == shop.token or shop.expiring_tokens.get(token, 0) > time.time()):
             shop.stats["unauthorized"] += 1
+            if token in shop.expiring_tokens:
+                shop.stats["expired_token_calls"] += 1
             return Reply(401, {"errors": INVALID_TOKEN}, headers)
 
         if "json" in content_type:

@@ -8,7 +8,6 @@ functions), then applied in a batch (batch.py). Everything else (a missing, repe
 header, an unknown or uncached loja, a bad signature, a body over the limit or not a JSON object,
 another topic, a batch that gave way) goes to the same code as the Django view
 (`receive_webhook`), in a thread, so every rule of CONTRACT section 4 has one implementation.
-SQLite (the embedded default) always uses the Django view.
 """
 
 from __future__ import annotations
@@ -20,9 +19,10 @@ import orjson
 import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections
 from psycopg_pool import PoolTimeout
 
+from chegouhub.common import jsonparse
 from chegouhub.common.logging import webhook_log
 from chegouhub.stores import selectors as loja_selectors
 from chegouhub.stores.fields import UndecryptableCredential
@@ -39,7 +39,7 @@ UNAVAILABLE = batch.UNAVAILABLE
 
 
 def enabled() -> bool:
-    return bool(settings.WEBHOOK_FAST_PATH) and connections["default"].vendor == "postgresql"
+    return bool(settings.WEBHOOK_FAST_PATH)
 
 
 
@@ -147,6 +147,8 @@ async def _lean_case(pairs: list[tuple[str, str]], body: bytes) -> batch.LeanCas
         # orjson reads what json does, three times faster; what it refuses (integers beyond 64
         # bits, NaN, UTF-16) goes to the Django path, which reads it with json.
         payload = orjson.loads(body)
+        # The limit the Django path reads with (orjson's own is 1,024 levels).
+        jsonparse.check_depth(payload, body)
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or not _ids_exact(payload):

@@ -390,6 +390,18 @@ $("#lista-lojas")?.addEventListener("click", (e) => {
   if (button) onWebhookAction(button);
 });
 
+function onLojaReconectar(ev) {
+  const d = ev.data;
+  const item = $(`li.loja-webhook[data-loja-id="${d.loja_id}"]`);
+  if (item) {
+    $(".selo-reconectar", item)?.removeAttribute("hidden");
+    $(".botao-reconectar", item)?.removeAttribute("hidden");
+    const dica = $(".token-dica", item);
+    if (dica) dica.textContent = d.detalhes;
+  }
+  announce(`${d.nome || d.shop_domain}: ${d.detalhes}`);
+}
+
 function onWebhookStatus(ev) {
   const d = ev.data;
   setWebhookBadge(d.loja_id, d.status);
@@ -434,7 +446,8 @@ rt.addEventListener("evento", (e) => {
   if (ev.data && ev.data.deposito_id != null) {
     if (config.deposito_id != null && String(ev.data.deposito_id) !== String(config.deposito_id)) return;
   } else if (ev.data && ev.data.loja_id != null && config.loja_id != null
-      && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change") return;
+      && String(ev.data.loja_id) !== String(config.loja_id) && ev.type !== "webhook_status_change"
+      && ev.type !== "loja_reconectar") return;
   switch (ev.type) {
     case "estoque_atualizado": onStockChange(ev); break;
     case "produto_atualizado": onProdutoChange(ev); break;
@@ -442,6 +455,7 @@ rt.addEventListener("evento", (e) => {
     case "alerta_estoque_gerado": onAlert(ev); break;
     case "produto_estoque_zero": announce(`Crítico: ${ev.data.nome} (${ev.data.sku}) ficou sem estoque.`); break;
     case "webhook_status_change": onWebhookStatus(ev); break;
+    case "loja_reconectar": onLojaReconectar(ev); break;
     case "system_notification": announce(ev.data.message); break;
     case "catalogo_importado": announce(`Catálogo importado: ${ev.data.criados} produtos criados, ${ev.data.vinculados} vinculados.`); break;
     default: break;

@@ -1,14 +1,14 @@
 """`make run`: migrate, seed the demo user, start the fake Shopify, the server, the catalog import
 worker, connect the demo loja through the Shopify app install flow, and run a simulated store.
 
-Everything runs on this machine with nothing installed beyond the virtualenv: SQLite (or
-DATABASE_URL), the in-memory channel layer (or REDIS_URL), the fake Shopify on its own port (with
-the demo shop's products and the demo app), and a simulated store selling the shop's own variants
-at a gentle rate, with some cancellations, refunds, duplicate deliveries and unmapped SKUs. The
-loja is connected as a merchant would: log in, `/shopify/instalar/`, "Instalar app" on the fake's
-authorize page, the callback; the worker then configures its webhooks and imports its catalog.
-Ctrl-C stops all of it; running it again reuses the data (the install runs again and the import
-creates nothing new).
+Everything runs on this machine with nothing installed beyond the virtualenv: the embedded
+PostgreSQL that manage.py starts (or DATABASE_URL), the in-memory channel layer (or REDIS_URL), the
+fake Shopify on its own port (with the demo shop's products and the demo app), and a simulated
+store selling the shop's own variants at a gentle rate, with some cancellations, refunds, duplicate
+deliveries and unmapped SKUs. The loja is connected as a merchant would: log in,
+`/shopify/instalar/`, "Instalar app" on the fake's authorize page, the callback; the worker then
+configures its webhooks and imports its catalog. Ctrl-C stops all of it; running it again reuses
+the data (the install runs again and the import creates nothing new).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command, get_commands
+from django.db import connection
 
 from chegouhub.devtools.demo_data import (
     DEMO_CLIENT_ID,
@@ -174,6 +175,10 @@ class SimulatedStore:
                     simulate(loja=self.loja, config=config, target=self.target, fake_url=self.fake_url)
             except Exception:  # the server or the fake is restarting or stopping: try again shortly
                 self.stop.wait(5)
+            finally:
+                # Back to the process's pool (DB_POOL_SIZE) between batches: this thread would
+                # otherwise hold a connection for its whole life, and the demo runs several.
+                connection.close()
 
 
 class Restocker:
@@ -299,6 +304,9 @@ class Command(BaseCommand):
         self._start_privacy_demo(sup, loja=loja, site=site, env=server_env, simulate=simulate)
 
         self._banner(site, shopify_url, simulate, rate)
+        # From here this thread only supervises: its connection back to the pool (DB_POOL_SIZE) for
+        # the simulated stores' and the privacy moment's threads.
+        connection.close()
         while True:
             dead = sup.died()
             if dead is not None:
@@ -406,6 +414,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
         self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
+        self.stdout.write("  Tokens                 Loja Demo: expiring (install flow, renewed every 10 min);")
+        self.stdout.write("                         Loja Demo Outlet: a custom app's pasted token (never expires)")
         self.stdout.write("  Shared stock           Loja Demo + Loja Demo Outlet on one depósito; push_stock tells")
         self.stdout.write("                         both Shopify stores what is left (Depósito e sincronização)")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
@@ -415,6 +425,9 @@ class Command(BaseCommand):
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+DEMO_TOKEN_LIFETIME_SECONDS = 900  # with the default 5-minute margin: renewed every 10 minutes
 
 
 def _demo_token() -> str:
@@ -429,6 +442,9 @@ def _demo_token() -> str:
 def _prepare_fake_shop(shopify_url: str) -> None:
     """The demo app and the demo shop (without a token: the install flow gets one) with its products."""
     with httpx.Client(base_url=shopify_url, timeout=10) as fake:
-        fake.post("/_fake/apps", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_SECRET}).raise_for_status()
+        # Expiring offline tokens, as Shopify's for public apps (docs/tokens.md), but living
+        # DEMO_TOKEN_LIFETIME_SECONDS instead of an hour: the renewal shows within a demo session.
+        fake.post("/_fake/apps", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_SECRET,
+                                       "token_lifetime": DEMO_TOKEN_LIFETIME_SECONDS}).raise_for_status()
         fake.post("/_fake/shops", json={"shop": DEMO_SHOP, "token": "", "name": "Loja Demo ChegouHub"}).raise_for_status()
         fake.post(f"/_fake/shops/{DEMO_SHOP}/catalog", json={"products": fake_shop_products()}).raise_for_status()
