@@ -52,8 +52,6 @@ INDEXES = [
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cur:
         cur.execute(TRIGGER)  # first: rows inserted while the backfill runs are filled by it
         cur.execute("SELECT COALESCE(max(id), 0) FROM inventory_movimentacao")
@@ -69,8 +67,6 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cur:
         cur.execute(DROP_TRIGGER)
         for name, _ in INDEXES:

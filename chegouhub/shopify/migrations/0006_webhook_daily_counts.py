@@ -96,8 +96,6 @@ DROP FUNCTION IF EXISTS shopify_delivery_count_keys(text, text, jsonb, jsonb);
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cur:
         # Writers finish and wait: what is already there is counted once, by the backfill, and
         # everything after, once, by the triggers.
@@ -108,8 +106,6 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cur:
         cur.execute(DROP)
 
