@@ -29,6 +29,9 @@ MAX_NAME_LENGTH = 100
 MAX_ID_LENGTH = 255
 MAX_ORDER_ID = 2**63 - 1  # the ledger's and the inbox's bigint columns
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A lone UTF-16 surrogate (`"\\ud800"` is valid JSON) is no character: no UTF-8 text column or jsonb
+# key can hold it, so a line naming one is set aside like any other unreadable line.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class UnreadableOrder(ValueError):
@@ -98,7 +101,7 @@ class Settlement:
     first_paid: bool  # this delivery is the order's payment, seen for the first time
     unmapped: list[str | None]
     invalid: list[dict]
-    values: list[ValueFact] = field(default_factory=list)  # first seen by this delivery: to record
+    values: list[ValueFact] = field(default_factory=list)  # to record once (a row already there stays)
 
 
 # --- reading a payload -------------------------------------------------------------------------
@@ -106,7 +109,7 @@ class Settlement:
 
 def clean_text(value, limit: int) -> str:
     """A display string (order name): control characters, which no column can hold, removed."""
-    return _CONTROL.sub("", str(value))[:limit] if value is not None else ""
+    return _SURROGATE.sub("", _CONTROL.sub("", str(value)))[:limit] if value is not None else ""
 
 
 def _is_int(value) -> bool:
@@ -121,7 +124,8 @@ def fact_key(value) -> str | None:
     """An id as the ledger keys it (Shopify ids are integers; strings are kept when printable)."""
     if _is_int(value):
         return str(value)
-    if isinstance(value, str) and value.strip() and len(value) <= MAX_ID_LENGTH and not _CONTROL.search(value):
+    if (isinstance(value, str) and value.strip() and len(value) <= MAX_ID_LENGTH and not _CONTROL.search(value)
+            and not _SURROGATE.search(value)):
         return value.strip()
     return None
 
@@ -146,6 +150,8 @@ def _sku(value) -> tuple[str | None, str | None]:
         return None, f"SKU com mais de {MAX_SKU_LENGTH} caracteres"
     if _CONTROL.search(value):
         return None, "SKU com caracteres de controle"
+    if _SURROGATE.search(value):
+        return None, "SKU com um caractere UTF-16 isolado (não é texto válido)"
     return value.strip() or None, None
 
 
@@ -344,7 +350,10 @@ def settle(state: LedgerState, facts: OrderFacts, resolution: Mapping[str, int])
                                 sum(line.quantidade for line in facts.lines)))
     new.cancelled = new.cancelled or facts.cancelled
     for refund_id, lines in facts.refunds.items():
-        if refund_id not in new.refunds and facts.refund_values.get(refund_id) is not None:
+        # Valued by the first delivery that states its value, even when an earlier one (a
+        # reconciliation snapshot without transactions) brought the restock alone: the value's
+        # unique key (ValorVenda `valor_once`) keeps it once.
+        if facts.refund_values.get(refund_id) is not None:
             values.append(ValueFact("reembolso", refund_id, facts.refund_values[refund_id]))
         new.refunds.setdefault(refund_id, dict(lines))
     if facts.name and not new.order_name:

@@ -67,12 +67,15 @@ async def test_a_repeated_shopify_header_is_400_on_every_path(asgi, shop):
     (lambda li: li.update(quantity=2**63), "quantidade não é um inteiro entre 0 e 1000000"),
     (lambda li: li.update(quantity=None), "quantidade não é um inteiro entre 0 e 1000000"),
     (lambda li: li.update(sku="x" * 300), "SKU com mais de 255 caracteres"),
-], ids=["nul-sku", "2**32", "2**63", "null", "long-sku"])
+    # valid JSON ("A\\ud800"), but no text: it failed the whole order, retried until dead (issue 28)
+    (lambda li: li.update(sku="A\ud800"), "SKU com um caractere UTF-16 isolado (não é texto válido)"),
+    (lambda li: li.update(id="L\udfff"), "id da linha inválido"),
+], ids=["nul-sku", "2**32", "2**63", "null", "long-sku", "surrogate-sku", "surrogate-line-id"])
 async def test_one_bad_line_is_set_aside_and_the_rest_of_the_order_applies(asgi, shop, spoil, reason):
     loja, a, b = shop
     payload = order_payload(502, [(1, "SKU-A", 2), (2, "SKU-B", 3), (3, "UNMAPPED", 1)])
     spoil(payload["line_items"][0])
-    payload["name"] = "#502\x00"
+    payload["name"] = "#502\x00\ud800"
     r = await post(asgi, loja, "orders/paid", payload)
     assert (r.status_code, r.json()) == (200, {"status": "processed"})
     assert await stock(a, b) == (10, 7)

@@ -6,6 +6,7 @@ import pytest
 
 from chegouhub.devtools.payloads import order_payload, refund_payload
 from chegouhub.inventory.models import Movimentacao, Produto
+from tests.devtools.fake_fixtures import fake_shopify, fake_shopify_server  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +84,38 @@ def test_a_day_late_paid_after_cancel_and_refund_changes_nothing(loja, camisa, p
     post_webhook(loja, "orders/cancelled", order_payload(9, [(91, "CAMISA", 3)], cancelled=True))
     post_webhook(loja, "orders/paid", order_payload(9, [(91, "CAMISA", 3)]))
     assert stock(camisa) == 10
+
+
+def _refund_without_transactions(refund_id: int, order_id: int, line_id: int) -> dict:
+    """A refund whose webhook carries no transaction: its value is its lines' subtotal and tax."""
+    refund = refund_payload(refund_id, order_id, [(line_id, 1, "return")])
+    for item in refund["refund_line_items"]:
+        item["subtotal_set"] = {"shop_money": {"amount": "8.00", "currency_code": "BRL"}}
+        item["total_tax_set"] = {"shop_money": {"amount": "1.00", "currency_code": "BRL"}}
+    return refund
+
+
+@pytest.mark.parametrize("reconcile_first", [False, True], ids=["webhook-first", "reconcile-first"])
+def test_a_refund_without_transactions_is_valued_whoever_saw_it_first(
+        reconcile_first, fake_shopify, loja, camisa, post_webhook, api):
+    """Issue 28: when reconcile_orders saw the refund first (no transactions, so no value), its
+    webhook later never valued it, and `liquido` read 20.00 instead of 11.00."""
+    from tests.devtools.fake_fixtures import register
+    from chegouhub.shopify.reconcile import reconcile
+
+    register(fake_shopify, [loja])
+    paid = order_payload(30, [(301, "CAMISA", 2)], total=("20.00", "BRL"))
+    refund = _refund_without_transactions(3001, 30, 301)
+    fake_shopify.http.post(f"/_fake/shops/{loja.shop_domain}/orders",
+                           json=dict(paid, financial_status="paid")).raise_for_status()
+    fake_shopify.http.post(f"/_fake/shops/{loja.shop_domain}/refunds", json=refund).raise_for_status()
+    post_webhook(loja, "orders/paid", paid)
+    if reconcile_first:
+        (result,) = reconcile(loja_id=loja.pk, subscriptions=False)
+        assert result.erro is None and result.corrected == [30]
+    assert post_webhook(loja, "refunds/create", refund).json() == {"status": "processed"}
+    if not reconcile_first:
+        reconcile(loja_id=loja.pk, subscriptions=False)
+    assert stock(camisa) == 9
+    (moeda,) = api.get("/api/vendas/resumo/", {"loja_id": loja.pk, "days": 1}).json()["moedas"]
+    assert (moeda["bruto"], moeda["reembolsado"], moeda["liquido"]) == ("20.00", "9.00", "11.00")
