@@ -97,7 +97,11 @@ def shared_server(browser, django_db_setup, django_db_blocker, fake_shopify_serv
     speaking to the fake Shopify."""
     from tests.live import LiveServer
 
-    env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify_server.admin_url_template}
+    from chegouhub.push.vapid import generate_keys
+
+    private, public = generate_keys()  # push configured, as on a real server: the browser's side is under test
+    env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify_server.admin_url_template,
+           "VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public}
     with django_db_blocker.unblock():
         server = LiveServer(env=env).start()
     yield server
