@@ -78,5 +78,5 @@ def test_a_browser_without_push_says_so_in_portuguese(demo, page_factory):
     section = page.locator("#notificacoes")
     estado = section.locator("#push-estado")
     expect(estado).to_have_attribute("data-estado", "nao_suportadas")
-    expect(estado).to_contain_text("Este navegador não oferece notificações push")
+    expect(estado).to_contain_text("Não suportadas neste navegador: use o Chrome")
     expect(section.get_by_role("button", name="Ativar notificações")).to_be_disabled()

@@ -4,6 +4,7 @@
 // goes through the public API; the stock table, the alerts and the feed (painel.js) follow the
 // events it causes, on every open dashboard. Untrusted text only ever goes through textContent.
 import { api } from "./http.js";
+import { confirmar, inteiro } from "./confirmar.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -124,22 +125,69 @@ formProduto?.addEventListener("submit", async (e) => {
 
 // ---- movements ---------------------------------------------------------------------------------
 
+// "Ajustar" adds or takes a difference; "Definir" sets the counted number (sent as counted − current,
+// the same movement the API records). A change beyond LIMITE units, or one that leaves the stock
+// negative, is confirmed first: a typo such as -999999 must not go through silently.
+const LIMITE = 100;
+const MODO = {
+  ajustar: { rotulo: "Quantidade", dica: "Positiva para entrada (recebimento), negativa para saída (perda, ajuste)." },
+  definir: { rotulo: "Quantidade contada", dica: "O estoque passa a ser este número; registramos a diferença." },
+};
+const modo = () => ($("input[name=mov-modo]:checked") || {}).value || "ajustar";
+for (const radio of $$("input[name=mov-modo]")) {
+  radio.addEventListener("change", () => {
+    $("#mov-quantidade-rotulo").textContent = MODO[modo()].rotulo;
+    $("#mov-dica").textContent = MODO[modo()].dica;
+    $("#mov-quantidade").min = modo() === "definir" ? "0" : "";
+    say($("#mov-resultado"), "");
+  });
+}
+
+function estoqueNaTabela(produtoId) {
+  const row = $(`#linhas-estoque tr[data-produto-id="${produtoId}"]`);
+  const n = row ? Number($(".estoque-atual", row).textContent.replace(/\./g, "").replace("−", "-")) : NaN;
+  return { row, atual: n, nome: row ? `${$(".nome-texto", row).textContent} (${row.dataset.sku})` : "" };
+}
+
+const sinalizado = (n) => `${n > 0 ? "+" : "−"}${inteiro(Math.abs(n))}`;
+
 $("#form-movimento")?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#mov-resultado");
   const produto = $("#mov-produto").value;
-  const quantidade = Number($("#mov-quantidade").value);
+  const valor = Number($("#mov-quantidade").value);
   const motivo = $("#mov-motivo").value.trim();
+  const definir = modo() === "definir";
   if (!produto) return say(out, "Escolha um produto.", false);
-  if (!Number.isInteger(quantidade) || quantidade === 0) return say(out, "Informe uma quantidade inteira diferente de zero.", false);
+  if ($("#mov-quantidade").value.trim() === "" || !Number.isInteger(valor)) return say(out, "Informe uma quantidade inteira.", false);
+  if (!definir && valor === 0) return say(out, "Informe uma quantidade inteira diferente de zero.", false);
+  if (definir && valor < 0) return say(out, "A quantidade contada não pode ser negativa.", false);
   if (!motivo) return say(out, "Informe o motivo.", false);
+  const { atual, nome } = estoqueNaTabela(produto);
+  if (definir && !Number.isInteger(atual)) return say(out, "Estoque atual desconhecido; recarregue a página.", false);
+  const quantidade = definir ? valor - atual : valor;
+  if (quantidade === 0) return say(out, `O estoque já é ${inteiro(atual)}; nada a registrar.`, true);
+  if (Number.isInteger(atual)) {
+    const depois = atual + quantidade;
+    if (Math.abs(quantidade) > LIMITE || depois < 0) {
+      const linhas = [`${nome}: o estoque passa de ${inteiro(atual)} para ${inteiro(depois)} (${sinalizado(quantidade)} unidades).`];
+      if (depois < 0) linhas.push("O estoque ficará negativo: as lojas que sincronizam mostrarão 0 na Shopify.");
+      if (Math.abs(quantidade) > LIMITE) linhas.push(`É uma mudança de mais de ${LIMITE} unidades de uma vez.`);
+      linhas.push(`Motivo: ${motivo}.`);
+      const sim = await confirmar({ titulo: "Confirmar a mudança de estoque?", linhas, confirmar: "Registrar mesmo assim" });
+      if (!sim) return say(out, "Nada foi registrado.");
+    }
+  }
   const button = $("button[type=submit]", e.target);
   button.disabled = true;
   const resp = await api("POST", `/api/estoque/produtos/${produto}/movimentacoes/`, { quantidade, motivo });
   button.disabled = false;
   if (resp.ok) {
     const m = resp.data;
-    say(out, `Registrado: ${m.quantidade > 0 ? "+" : "−"}${Math.abs(m.quantidade)} (${m.estoque_anterior} → ${m.estoque_atual}).`, true);
+    let texto = `Registrado: ${sinalizado(m.quantidade)} (${inteiro(m.estoque_anterior)} → ${inteiro(m.estoque_atual)}).`;
+    // Another change (a sale) can land between reading the table and the movement: say so.
+    if (definir && m.estoque_atual !== valor) texto += ` O estoque mudou enquanto você contava; agora é ${inteiro(m.estoque_atual)}.`;
+    say(out, texto, true);
     $("#mov-quantidade").value = "";
     $("#mov-motivo").value = "";
     if ($("#hist-produto").value === produto) showHistory(produto);

@@ -6,6 +6,7 @@
 // browsers reject with English text ("Registration failed - permission denied") or never answer
 // when their push service is unreachable.
 import { api } from "./http.js";
+import { confirmar } from "./confirmar.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
@@ -15,7 +16,7 @@ const TEXTO = {
   ativas: "Notificações ativas neste navegador.",
   desativadas: "Notificações desativadas neste navegador.",
   bloqueadas: "Bloqueadas pelo navegador: permita as notificações deste site nas configurações do navegador.",
-  nao_suportadas: "Este navegador não oferece notificações push. Use o Chrome, o Edge, o Firefox ou o Safari atualizados "
+  nao_suportadas: "Não suportadas neste navegador: use o Chrome, o Edge, o Firefox ou o Safari atualizados "
     + "(no iPhone, adicione o site à tela de início) e abra o painel pelo endereço https.",
   ativando: "Ativando…",
 };
@@ -146,6 +147,11 @@ async function ativar() {
 }
 
 async function desativar() {
+  const sim = await confirmar({ titulo: "Desativar as notificações?", confirmar: "Desativar", linhas: [
+    "Este navegador deixa de receber avisos de estoque zerado, alertas e webhooks de todas as lojas escolhidas.",
+    "Os outros navegadores e celulares em que você ativou continuam recebendo.",
+  ] });
+  if (!sim) return;
   try {
     const reg = await registro();
     const sub = await comPrazo(reg.pushManager.getSubscription());
