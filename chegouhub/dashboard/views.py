@@ -16,10 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chegouhub.inventory.models import Produto
-from chegouhub.privacy.selectors import dashboard_requests
 from chegouhub.stores.models import Deposito
 
-from .selectors import dashboard_snapshot
+from .selectors import dashboard_snapshot, privacy_rows
 
 STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
 
@@ -119,7 +118,7 @@ def painel(request):
         "config": config,
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
-        "privacidade": dashboard_requests(request.user),  # the privacy section (_privacidade.html)
+        "privacidade": privacy_rows(request.user),  # the privacy section (_privacidade.html)
         **_deposito_context(request.user, snap.loja),
     }
     return _secure(render(request, "dashboard/painel.html", context))

@@ -75,8 +75,10 @@ def page_factory(browser):
     contexts = []
     page_errors: list[str] = []
 
-    def make(*, width: int = 1280, height: int = 900, init_scripts: tuple[str, ...] = (FAST_CLIENT,)):
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="pt-BR")
+    def make(*, width: int = 1280, height: int = 900, init_scripts: tuple[str, ...] = (FAST_CLIENT,),
+             timezone_id: str | None = None):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="pt-BR",
+                                      timezone_id=timezone_id)
         context.set_default_timeout(8000)
         for script in init_scripts:
             context.add_init_script(script)

@@ -91,7 +91,7 @@ def test_deliveries_failed_and_dead_first_and_a_replay(demo, page_factory):
     items = a.locator("#lista-entregas li")
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text("morta")
-    a.get_by_role("button", name=f"Reprocessar entrega {dead.pk} (orders/paid)").click()
+    a.get_by_role("button", name=f"Reprocessar entrega {dead.pk} (Pedido pago)").click()
     expect(a.locator(f'#lista-entregas li[data-entrega-id="{dead.pk}"]')).to_contain_text("processada")
     for page in (a, b):
         expect(row(page, "BONE-PRETO").locator(".estoque-atual")).to_have_text("3")

@@ -4,7 +4,8 @@
 // goes through the public API; the stock table, the alerts and the feed (painel.js) follow the
 // events it causes, on every open dashboard. Untrusted text only ever goes through textContent.
 import { api } from "./http.js";
-import { confirmar, inteiro } from "./confirmar.js";
+import { confirmar } from "./confirmar.js";
+import { contagem, dataHora, inteiro } from "./formato.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -13,6 +14,14 @@ const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const ORIGEM = {
   inicial: "Estoque inicial", manual: "Ajuste manual", importacao: "Importação da Shopify",
   shopify_pedido_pago: "Venda", shopify_pedido_cancelado: "Pedido cancelado", shopify_reembolso: "Reembolso",
+};
+// Shopify's webhook topics as a merchant names them (the topic itself is for the docs and logs).
+const TOPICO = {
+  "orders/paid": "Pedido pago", "orders/cancelled": "Pedido cancelado", "refunds/create": "Reembolso",
+  "inventory_levels/update": "Estoque alterado na Shopify", "app/uninstalled": "App desinstalado",
+  "products/update": "Produto alterado na Shopify", "products/create": "Produto criado na Shopify",
+  "products/delete": "Produto apagado na Shopify", "customers/data_request": "Pedido de dados de um cliente",
+  "customers/redact": "Apagar dados de um cliente", "shop/redact": "Apagar dados da loja",
 };
 const ENTREGA = {
   processing: "processando", processed: "processada", ignored: "ignorada", failed: "falhou",
@@ -40,9 +49,7 @@ function say(node, text, ok) {
   node.classList.toggle("falha", ok === false);
 }
 
-function quando(iso) {
-  return iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "";
-}
+const quando = dataHora;
 
 // ---- produto pickers: the stock table's rows are the list -------------------------------------
 
@@ -211,7 +218,7 @@ async function showHistory(produtoId) {
     const quem = m.referencia ? ` · pedido/referência ${m.referencia}` : "";
     const motivo = m.motivo ? ` · ${m.motivo}` : "";
     li.textContent = `${quando(m.created_at)} · ${ORIGEM[m.origem] || m.origem}: ${sinal}${Math.abs(m.quantidade)} `
-      + `(${m.estoque_anterior} → ${m.estoque_atual})${quem}${motivo}`;
+      + `(${inteiro(m.estoque_anterior)} → ${inteiro(m.estoque_atual)})${quem}${motivo}`;
     return li;
   });
   list.replaceChildren(...items);
@@ -265,7 +272,7 @@ async function loadUnmapped() {
     .map((x) => {
       const li = document.createElement("li");
       li.dataset.sku = x.sku;
-      li.textContent = `${x.sku} · ${x.ocorrencias} ocorrência(s) `;
+      li.textContent = `${x.sku} · ${contagem(x.ocorrencias, "venda", "vendas")} sem produto `;
       const b = document.createElement("button");
       b.type = "button";
       b.className = "botao discreto mapear-sku";
@@ -299,11 +306,11 @@ function showImport(imp) {
   bar.hidden = false;
   bar.max = Math.max(imp.total || 0, 1);
   bar.value = imp.status === "concluida" ? bar.max : Math.min(imp.processados || 0, bar.max);
-  bar.setAttribute("aria-valuetext", `${imp.processados} de ${imp.total || "?"} variantes`);
+  bar.setAttribute("aria-valuetext", `${inteiro(imp.processados || 0)} de ${imp.total ? contagem(imp.total, "variante") : "? variantes"}`);
   if (imp.status === "na_fila") say(status, "Importação na fila…");
-  else if (imp.status === "executando") say(status, `Importando: ${imp.processados} de ${imp.total || "?"} variantes…`);
+  else if (imp.status === "executando") say(status, `Importando: ${inteiro(imp.processados || 0)} de ${imp.total ? contagem(imp.total, "variante") : "? variantes"}…`);
   else if (imp.status === "concluida") {
-    say(status, `Importação concluída: ${imp.criados} produtos criados, ${imp.vinculados} vinculados, ${imp.sem_sku} variantes sem SKU.`, true);
+    say(status, `Importação concluída: ${contagem(imp.criados, "produto criado", "produtos criados")}, ${contagem(imp.vinculados, "vinculado", "vinculados")}, ${contagem(imp.sem_sku, "variante sem SKU", "variantes sem SKU")}.`, true);
   } else say(status, `A importação falhou: ${(imp.erros || []).slice(-1)[0] || "erro desconhecido"}`, false);
   $("#importar-catalogo").disabled = running;
   clearTimeout(pollTimer);
@@ -419,14 +426,14 @@ function deliveryItem(d) {
   const text = document.createElement("span");
   const pedido = d.order_id ? ` · pedido ${d.order_id}` : "";
   const falha = d.last_error ? ` · ${d.last_error}` : "";
-  text.textContent = `${d.topic} · ${ENTREGA[d.status] || d.status} · ${d.attempts} tentativa(s)${pedido} · ${quando(d.created_at)}${falha}`;
+  text.textContent = `${TOPICO[d.topic] || "Outro aviso da Shopify"} · ${ENTREGA[d.status] || d.status} · ${contagem(d.attempts, "tentativa")}${pedido} · ${quando(d.created_at)}${falha}`;
   li.append(text);
   if (d.status === "failed" || d.status === "dead") {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "botao discreto";
     button.textContent = "Reprocessar";
-    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${d.topic})`);
+    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${TOPICO[d.topic] || "aviso da Shopify"})`);
     button.addEventListener("click", async () => {
       button.disabled = true;
       const resp = await api("POST", `/api/estoque/webhook/entregas/${d.id}/replay/`);

@@ -24,6 +24,4 @@ export function confirmar({ titulo, linhas, confirmar: rotulo = "Confirmar" }) {
   });
 }
 
-// Integers as a Brazilian reads them: 1.234, −5 (the typographic minus, as the movements show it).
-const NUMERO = new Intl.NumberFormat("pt-BR");
-export const inteiro = (n) => NUMERO.format(n).replace("-", "−");
+export { inteiro } from "./formato.js";

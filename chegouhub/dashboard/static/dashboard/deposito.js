@@ -2,7 +2,8 @@
 // its Shopify store on or off, and watch the pushes live (estoque_sincronizado_shopify events).
 // Owns #painel-deposito only; untrusted text goes through textContent.
 import { api } from "./http.js";
-import { confirmar, inteiro } from "./confirmar.js";
+import { confirmar } from "./confirmar.js";
+import { dataHora, duracao, inteiro } from "./formato.js";
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const section = document.getElementById("painel-deposito"); // absent for a user without lojas
 const $ = (sel) => section.querySelector(sel);
@@ -18,8 +19,8 @@ function firstError(data) {
   return "Não foi possível.";
 }
 
-const when = (iso) => iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "—";
-const ms = (v) => v == null ? "—" : (v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
+const when = dataHora;
+const ms = duracao;
 
 async function refresh() {
   const resp = await api("GET", `/api/estoque/sincronizacao/?loja_id=${config.loja_id}`);
@@ -30,7 +31,7 @@ async function refresh() {
       const tr = document.createElement("tr");
       tr.dataset.lojaId = String(l.loja_id);
       const nome = (document.querySelector(`li.loja-webhook[data-loja-id="${l.loja_id}"] strong`) || {}).textContent;
-      for (const text of [nome || `Loja ${l.loja_id}`, l.sincronizar_estoque ? "sim" : "não", String(l.pendentes),
+      for (const text of [nome || `Loja ${l.loja_id}`, l.sincronizar_estoque ? "sim" : "não", inteiro(l.pendentes),
         when(l.ultimo_envio), ms(l.atraso_p99_ms), l.erros ? `${l.erros}: ${l.ultimo_erro}` : "0"]) {
         const td = document.createElement("td");
         td.textContent = text;
@@ -45,7 +46,7 @@ async function refresh() {
       li.dataset.produtoId = String(p.produto_id);
       li.textContent = p.pendente
         ? `${p.sku}: aguardando envio${p.erro ? ` (${p.erro})` : ""}`
-        : `${p.sku}: Shopify mostra ${p.quantidade} · ${ms(p.atraso_ms)} após a mudança · ${when(p.em)}`;
+        : `${p.sku}: Shopify mostra ${inteiro(p.quantidade)} · ${ms(p.atraso_ms)} após a mudança · ${when(p.em)}`;
       return li;
     }));
   }
