@@ -199,7 +199,7 @@ def test_an_unmapped_sku_of_the_stats_becomes_a_mapping_in_two_clicks(demo, page
     page = page_factory()
     login(page, demo.server)
     item = page.locator('#lista-nao-mapeados li[data-sku="SKU-ESTATISTICA"]')
-    expect(item).to_contain_text("SKU-ESTATISTICA · 2 ocorrência(s)")
+    expect(item).to_contain_text("SKU-ESTATISTICA · 2 vendas sem produto")
     item.get_by_role("button", name="Mapear SKU-ESTATISTICA").click()
     page.locator("#form-mapear").get_by_label("Produto", exact=True).select_option(str(demo.produtos["CANECA-01"].pk))
     page.get_by_role("button", name="Salvar mapeamento").click()
