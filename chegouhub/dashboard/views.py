@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
