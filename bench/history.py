@@ -29,10 +29,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from another checkout: that checkout's code
     sys.path.insert(0, os.getcwd())
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
-
 BENCH_USER = "historia"
 SHOP = "historia-bench.myshopify.com"
 UNMAPPED_EVERY = 100  # one order in 100 has a SKU no produto has
@@ -99,6 +95,11 @@ BIG_TABLES = ["shopify_webhookdelivery", "shopify_orderledger", "inventory_movim
 
 
 def setup_django():
+    # Only when run as a command: the suite imports this module (tests/perf), and its environment
+    # is inherited by the live servers the suite starts.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
     import django
 
     django.setup()
