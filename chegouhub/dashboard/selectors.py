@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chegouhub.inventory.models import Alerta, AlertaStatus, Produto
-from chegouhub.privacy.models import TipoPedido
-from chegouhub.privacy.selectors import report_summary, requests_for_user
 from chegouhub.realtime.events import serialize_event
 from chegouhub.realtime.models import Stream
 from chegouhub.realtime.selectors import visible_events
@@ -52,18 +50,3 @@ def dashboard_snapshot(*, user, loja_id: int | None) -> Snapshot:
     )
     snap.vendas = [serialize_event(e) for e in sales]
     return snap
-
-
-# Shopify's compliance requests as a merchant reads them (the topic names are for the docs);
-# privacidade.js uses the same words.
-PRIVACY_LABELS = {TipoPedido.DATA_REQUEST: "Dados de um cliente", TipoPedido.CUSTOMER_REDACT: "Apagar dados de um cliente",
-                  TipoPedido.SHOP_REDACT: "Apagar dados da loja"}
-
-
-def privacy_rows(user, *, limit: int = 10) -> list[dict]:
-    """The privacy section's first frame: the latest requests of the user's lojas."""
-    return [
-        {"id": p.pk, "loja": p.loja.nome, "tipo_rotulo": PRIVACY_LABELS.get(p.tipo, "Pedido de privacidade"),
-         "status": p.status, "recebido_em": p.recebido_em, "resumo": report_summary(p)}
-        for p in requests_for_user(user).select_related("loja")[:limit]
-    ]

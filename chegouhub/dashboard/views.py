@@ -9,16 +9,15 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
-from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chegouhub.inventory.models import Produto
+from chegouhub.privacy.selectors import dashboard_requests
 from chegouhub.stores.models import Deposito
 
-from .selectors import dashboard_snapshot, privacy_rows
+from .selectors import dashboard_snapshot
 
 STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
 
@@ -49,16 +48,12 @@ def _deposito_context(user, loja) -> dict:
     """The depósito section (_deposito.html): the loja's depósito, its other lojas, the user's depósitos."""
     if loja is None:
         return {}
-    depositos = list(Deposito.objects.filter(owner_id=user.pk).prefetch_related("lojas")
-                     .annotate(num_produtos=Count("produtos", distinct=True)).order_by("nome", "id"))
+    depositos = list(Deposito.objects.filter(owner_id=user.pk).prefetch_related("lojas").order_by("nome", "id"))
     for d in depositos:
         d.lojas_nomes = ", ".join(sorted(l.nome for l in d.lojas.all())) or "sem lojas"
     deposito = next(d for d in depositos if d.pk == loja.deposito_id)
-    outras = [l for l in deposito.lojas.all() if l.pk != loja.pk]
-    # What a move takes along (stocksync.depositos.move_loja): the whole stock when the loja is alone,
-    # else only the produtos it created. The confirmation before "Mover loja" says this number.
-    movendo = deposito.num_produtos if not outras else Produto.objects.filter(deposito=deposito, loja=loja).count()
-    return {"deposito": deposito, "depositos": depositos, "deposito_lojas": outras, "produtos_movendo": movendo}
+    return {"deposito": deposito, "depositos": depositos,
+            "deposito_lojas": [l for l in deposito.lojas.all() if l.pk != loja.pk]}
 
 
 TOKEN_LABELS = {
@@ -118,7 +113,7 @@ def painel(request):
         "config": config,
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
-        "privacidade": privacy_rows(request.user),  # the privacy section (_privacidade.html)
+        "privacidade": dashboard_requests(request.user),  # the privacy section (_privacidade.html)
         **_deposito_context(request.user, snap.loja),
     }
     return _secure(render(request, "dashboard/painel.html", context))

@@ -75,10 +75,8 @@ def page_factory(browser):
     contexts = []
     page_errors: list[str] = []
 
-    def make(*, width: int = 1280, height: int = 900, init_scripts: tuple[str, ...] = (FAST_CLIENT,),
-             timezone_id: str | None = None):
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="pt-BR",
-                                      timezone_id=timezone_id)
+    def make(*, width: int = 1280, height: int = 900, init_scripts: tuple[str, ...] = (FAST_CLIENT,)):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="pt-BR")
         context.set_default_timeout(8000)
         for script in init_scripts:
             context.add_init_script(script)
@@ -99,11 +97,7 @@ def shared_server(browser, django_db_setup, django_db_blocker, fake_shopify_serv
     speaking to the fake Shopify."""
     from tests.live import LiveServer
 
-    from chegouhub.push.vapid import generate_keys
-
-    private, public = generate_keys()  # push configured, as on a real server: the browser's side is under test
-    env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify_server.admin_url_template,
-           "VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public}
+    env = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "SHOPIFY_ADMIN_URL_TEMPLATE": fake_shopify_server.admin_url_template}
     with django_db_blocker.unblock():
         server = LiveServer(env=env).start()
     yield server

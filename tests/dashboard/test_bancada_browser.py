@@ -91,7 +91,7 @@ def test_deliveries_failed_and_dead_first_and_a_replay(demo, page_factory):
     items = a.locator("#lista-entregas li")
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text("morta")
-    a.get_by_role("button", name=f"Reprocessar entrega {dead.pk} (Pedido pago)").click()
+    a.get_by_role("button", name=f"Reprocessar entrega {dead.pk} (orders/paid)").click()
     expect(a.locator(f'#lista-entregas li[data-entrega-id="{dead.pk}"]')).to_contain_text("processada")
     for page in (a, b):
         expect(row(page, "BONE-PRETO").locator(".estoque-atual")).to_have_text("3")
@@ -199,7 +199,7 @@ def test_an_unmapped_sku_of_the_stats_becomes_a_mapping_in_two_clicks(demo, page
     page = page_factory()
     login(page, demo.server)
     item = page.locator('#lista-nao-mapeados li[data-sku="SKU-ESTATISTICA"]')
-    expect(item).to_contain_text("SKU-ESTATISTICA · 2 vendas sem produto")
+    expect(item).to_contain_text("SKU-ESTATISTICA · 2 ocorrência(s)")
     item.get_by_role("button", name="Mapear SKU-ESTATISTICA").click()
     page.locator("#form-mapear").get_by_label("Produto", exact=True).select_option(str(demo.produtos["CANECA-01"].pk))
     page.get_by_role("button", name="Salvar mapeamento").click()

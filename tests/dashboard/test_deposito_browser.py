@@ -64,7 +64,6 @@ def test_a_loja_joins_a_deposito_pushes_to_shopify_and_the_page_follows_live(dem
 
     section.get_by_label("Usar o estoque de").select_option(str(demo.loja.deposito_id))
     section.get_by_role("button", name="Mover loja").click()
-    page.get_by_role("dialog").get_by_role("button", name="Mover loja").click()
     expect(section.locator("#mover-resultado")).to_contain_text("Loja movida")
     page.wait_for_selector("html[data-painel=pronto]")
     expect(page.locator("#painel-deposito #deposito-lojas")).to_have_text(demo.loja.nome)

@@ -184,7 +184,6 @@ def test_ativar_notificacoes_subscribes_and_a_sold_out_produto_reaches_the_brows
     page.reload()
     page.wait_for_selector("html[data-push=ativas]")  # the state survives a reload
     page.get_by_role("button", name="Desativar notificações").click()
-    page.get_by_role("dialog", name="Desativar as notificações?").get_by_role("button", name="Desativar").click()
     page.wait_for_selector("html[data-push=desativadas]")
     assert not Inscricao.objects.filter(user=loja.owner).exists()
 

@@ -4,8 +4,6 @@
 // goes through the public API; the stock table, the alerts and the feed (painel.js) follow the
 // events it causes, on every open dashboard. Untrusted text only ever goes through textContent.
 import { api } from "./http.js";
-import { confirmar } from "./confirmar.js";
-import { contagem, dataHora, inteiro } from "./formato.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -14,14 +12,6 @@ const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const ORIGEM = {
   inicial: "Estoque inicial", manual: "Ajuste manual", importacao: "Importação da Shopify",
   shopify_pedido_pago: "Venda", shopify_pedido_cancelado: "Pedido cancelado", shopify_reembolso: "Reembolso",
-};
-// Shopify's webhook topics as a merchant names them (the topic itself is for the docs and logs).
-const TOPICO = {
-  "orders/paid": "Pedido pago", "orders/cancelled": "Pedido cancelado", "refunds/create": "Reembolso",
-  "inventory_levels/update": "Estoque alterado na Shopify", "app/uninstalled": "App desinstalado",
-  "products/update": "Produto alterado na Shopify", "products/create": "Produto criado na Shopify",
-  "products/delete": "Produto apagado na Shopify", "customers/data_request": "Pedido de dados de um cliente",
-  "customers/redact": "Apagar dados de um cliente", "shop/redact": "Apagar dados da loja",
 };
 const ENTREGA = {
   processing: "processando", processed: "processada", ignored: "ignorada", failed: "falhou",
@@ -49,7 +39,9 @@ function say(node, text, ok) {
   node.classList.toggle("falha", ok === false);
 }
 
-const quando = dataHora;
+function quando(iso) {
+  return iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "";
+}
 
 // ---- produto pickers: the stock table's rows are the list -------------------------------------
 
@@ -132,69 +124,22 @@ formProduto?.addEventListener("submit", async (e) => {
 
 // ---- movements ---------------------------------------------------------------------------------
 
-// "Ajustar" adds or takes a difference; "Definir" sets the counted number (sent as counted − current,
-// the same movement the API records). A change beyond LIMITE units, or one that leaves the stock
-// negative, is confirmed first: a typo such as -999999 must not go through silently.
-const LIMITE = 100;
-const MODO = {
-  ajustar: { rotulo: "Quantidade", dica: "Positiva para entrada (recebimento), negativa para saída (perda, ajuste)." },
-  definir: { rotulo: "Quantidade contada", dica: "O estoque passa a ser este número; registramos a diferença." },
-};
-const modo = () => ($("input[name=mov-modo]:checked") || {}).value || "ajustar";
-for (const radio of $$("input[name=mov-modo]")) {
-  radio.addEventListener("change", () => {
-    $("#mov-quantidade-rotulo").textContent = MODO[modo()].rotulo;
-    $("#mov-dica").textContent = MODO[modo()].dica;
-    $("#mov-quantidade").min = modo() === "definir" ? "0" : "";
-    say($("#mov-resultado"), "");
-  });
-}
-
-function estoqueNaTabela(produtoId) {
-  const row = $(`#linhas-estoque tr[data-produto-id="${produtoId}"]`);
-  const n = row ? Number($(".estoque-atual", row).textContent.replace(/\./g, "").replace("−", "-")) : NaN;
-  return { row, atual: n, nome: row ? `${$(".nome-texto", row).textContent} (${row.dataset.sku})` : "" };
-}
-
-const sinalizado = (n) => `${n > 0 ? "+" : "−"}${inteiro(Math.abs(n))}`;
-
 $("#form-movimento")?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#mov-resultado");
   const produto = $("#mov-produto").value;
-  const valor = Number($("#mov-quantidade").value);
+  const quantidade = Number($("#mov-quantidade").value);
   const motivo = $("#mov-motivo").value.trim();
-  const definir = modo() === "definir";
   if (!produto) return say(out, "Escolha um produto.", false);
-  if ($("#mov-quantidade").value.trim() === "" || !Number.isInteger(valor)) return say(out, "Informe uma quantidade inteira.", false);
-  if (!definir && valor === 0) return say(out, "Informe uma quantidade inteira diferente de zero.", false);
-  if (definir && valor < 0) return say(out, "A quantidade contada não pode ser negativa.", false);
+  if (!Number.isInteger(quantidade) || quantidade === 0) return say(out, "Informe uma quantidade inteira diferente de zero.", false);
   if (!motivo) return say(out, "Informe o motivo.", false);
-  const { atual, nome } = estoqueNaTabela(produto);
-  if (definir && !Number.isInteger(atual)) return say(out, "Estoque atual desconhecido; recarregue a página.", false);
-  const quantidade = definir ? valor - atual : valor;
-  if (quantidade === 0) return say(out, `O estoque já é ${inteiro(atual)}; nada a registrar.`, true);
-  if (Number.isInteger(atual)) {
-    const depois = atual + quantidade;
-    if (Math.abs(quantidade) > LIMITE || depois < 0) {
-      const linhas = [`${nome}: o estoque passa de ${inteiro(atual)} para ${inteiro(depois)} (${sinalizado(quantidade)} unidades).`];
-      if (depois < 0) linhas.push("O estoque ficará negativo: as lojas que sincronizam mostrarão 0 na Shopify.");
-      if (Math.abs(quantidade) > LIMITE) linhas.push(`É uma mudança de mais de ${LIMITE} unidades de uma vez.`);
-      linhas.push(`Motivo: ${motivo}.`);
-      const sim = await confirmar({ titulo: "Confirmar a mudança de estoque?", linhas, confirmar: "Registrar mesmo assim" });
-      if (!sim) return say(out, "Nada foi registrado.");
-    }
-  }
   const button = $("button[type=submit]", e.target);
   button.disabled = true;
   const resp = await api("POST", `/api/estoque/produtos/${produto}/movimentacoes/`, { quantidade, motivo });
   button.disabled = false;
   if (resp.ok) {
     const m = resp.data;
-    let texto = `Registrado: ${sinalizado(m.quantidade)} (${inteiro(m.estoque_anterior)} → ${inteiro(m.estoque_atual)}).`;
-    // Another change (a sale) can land between reading the table and the movement: say so.
-    if (definir && m.estoque_atual !== valor) texto += ` O estoque mudou enquanto você contava; agora é ${inteiro(m.estoque_atual)}.`;
-    say(out, texto, true);
+    say(out, `Registrado: ${m.quantidade > 0 ? "+" : "−"}${Math.abs(m.quantidade)} (${m.estoque_anterior} → ${m.estoque_atual}).`, true);
     $("#mov-quantidade").value = "";
     $("#mov-motivo").value = "";
     if ($("#hist-produto").value === produto) showHistory(produto);
@@ -218,7 +163,7 @@ async function showHistory(produtoId) {
     const quem = m.referencia ? ` · pedido/referência ${m.referencia}` : "";
     const motivo = m.motivo ? ` · ${m.motivo}` : "";
     li.textContent = `${quando(m.created_at)} · ${ORIGEM[m.origem] || m.origem}: ${sinal}${Math.abs(m.quantidade)} `
-      + `(${inteiro(m.estoque_anterior)} → ${inteiro(m.estoque_atual)})${quem}${motivo}`;
+      + `(${m.estoque_anterior} → ${m.estoque_atual})${quem}${motivo}`;
     return li;
   });
   list.replaceChildren(...items);
@@ -272,7 +217,7 @@ async function loadUnmapped() {
     .map((x) => {
       const li = document.createElement("li");
       li.dataset.sku = x.sku;
-      li.textContent = `${x.sku} · ${contagem(x.ocorrencias, "venda", "vendas")} sem produto `;
+      li.textContent = `${x.sku} · ${x.ocorrencias} ocorrência(s) `;
       const b = document.createElement("button");
       b.type = "button";
       b.className = "botao discreto mapear-sku";
@@ -306,11 +251,11 @@ function showImport(imp) {
   bar.hidden = false;
   bar.max = Math.max(imp.total || 0, 1);
   bar.value = imp.status === "concluida" ? bar.max : Math.min(imp.processados || 0, bar.max);
-  bar.setAttribute("aria-valuetext", `${inteiro(imp.processados || 0)} de ${imp.total ? contagem(imp.total, "variante") : "? variantes"}`);
+  bar.setAttribute("aria-valuetext", `${imp.processados} de ${imp.total || "?"} variantes`);
   if (imp.status === "na_fila") say(status, "Importação na fila…");
-  else if (imp.status === "executando") say(status, `Importando: ${inteiro(imp.processados || 0)} de ${imp.total ? contagem(imp.total, "variante") : "? variantes"}…`);
+  else if (imp.status === "executando") say(status, `Importando: ${imp.processados} de ${imp.total || "?"} variantes…`);
   else if (imp.status === "concluida") {
-    say(status, `Importação concluída: ${contagem(imp.criados, "produto criado", "produtos criados")}, ${contagem(imp.vinculados, "vinculado", "vinculados")}, ${contagem(imp.sem_sku, "variante sem SKU", "variantes sem SKU")}.`, true);
+    say(status, `Importação concluída: ${imp.criados} produtos criados, ${imp.vinculados} vinculados, ${imp.sem_sku} variantes sem SKU.`, true);
   } else say(status, `A importação falhou: ${(imp.erros || []).slice(-1)[0] || "erro desconhecido"}`, false);
   $("#importar-catalogo").disabled = running;
   clearTimeout(pollTimer);
@@ -426,14 +371,14 @@ function deliveryItem(d) {
   const text = document.createElement("span");
   const pedido = d.order_id ? ` · pedido ${d.order_id}` : "";
   const falha = d.last_error ? ` · ${d.last_error}` : "";
-  text.textContent = `${TOPICO[d.topic] || "Outro aviso da Shopify"} · ${ENTREGA[d.status] || d.status} · ${contagem(d.attempts, "tentativa")}${pedido} · ${quando(d.created_at)}${falha}`;
+  text.textContent = `${d.topic} · ${ENTREGA[d.status] || d.status} · ${d.attempts} tentativa(s)${pedido} · ${quando(d.created_at)}${falha}`;
   li.append(text);
   if (d.status === "failed" || d.status === "dead") {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "botao discreto";
     button.textContent = "Reprocessar";
-    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${TOPICO[d.topic] || "aviso da Shopify"})`);
+    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${d.topic})`);
     button.addEventListener("click", async () => {
       button.disabled = true;
       const resp = await api("POST", `/api/estoque/webhook/entregas/${d.id}/replay/`);

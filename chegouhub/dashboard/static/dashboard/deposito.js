@@ -2,8 +2,6 @@
 // its Shopify store on or off, and watch the pushes live (estoque_sincronizado_shopify events).
 // Owns #painel-deposito only; untrusted text goes through textContent.
 import { api } from "./http.js";
-import { confirmar } from "./confirmar.js";
-import { dataHora, duracao, inteiro } from "./formato.js";
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const section = document.getElementById("painel-deposito"); // absent for a user without lojas
 const $ = (sel) => section.querySelector(sel);
@@ -19,8 +17,8 @@ function firstError(data) {
   return "Não foi possível.";
 }
 
-const when = dataHora;
-const ms = duracao;
+const when = (iso) => iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "—";
+const ms = (v) => v == null ? "—" : (v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
 
 async function refresh() {
   const resp = await api("GET", `/api/estoque/sincronizacao/?loja_id=${config.loja_id}`);
@@ -31,7 +29,7 @@ async function refresh() {
       const tr = document.createElement("tr");
       tr.dataset.lojaId = String(l.loja_id);
       const nome = (document.querySelector(`li.loja-webhook[data-loja-id="${l.loja_id}"] strong`) || {}).textContent;
-      for (const text of [nome || `Loja ${l.loja_id}`, l.sincronizar_estoque ? "sim" : "não", inteiro(l.pendentes),
+      for (const text of [nome || `Loja ${l.loja_id}`, l.sincronizar_estoque ? "sim" : "não", String(l.pendentes),
         when(l.ultimo_envio), ms(l.atraso_p99_ms), l.erros ? `${l.erros}: ${l.ultimo_erro}` : "0"]) {
         const td = document.createElement("td");
         td.textContent = text;
@@ -46,7 +44,7 @@ async function refresh() {
       li.dataset.produtoId = String(p.produto_id);
       li.textContent = p.pendente
         ? `${p.sku}: aguardando envio${p.erro ? ` (${p.erro})` : ""}`
-        : `${p.sku}: Shopify mostra ${inteiro(p.quantidade)} · ${ms(p.atraso_ms)} após a mudança · ${when(p.em)}`;
+        : `${p.sku}: Shopify mostra ${p.quantidade} · ${ms(p.atraso_ms)} após a mudança · ${when(p.em)}`;
       return li;
     }));
   }
@@ -61,40 +59,13 @@ async function refresh() {
   }
 }
 
-// What "Mover loja" will do, said before it is done: how many produtos go where, which lojas share them.
-function moveSummary(form, option) {
-  const loja = form.dataset.lojaNome;
-  const n = Number(form.dataset.produtos);
-  const produtos = `${inteiro(n)} ${n === 1 ? "produto" : "produtos"}`;
-  const ficam = form.dataset.ficam;
-  const linhas = [];
-  if (option.value === "novo") {
-    linhas.push(`A loja ${loja} passa a usar um depósito novo, só dela, levando ${produtos} com o estoque atual.`);
-  } else {
-    const destino = option.dataset.nome;
-    const m = Number(option.dataset.produtos);
-    linhas.push(`${produtos} da loja ${loja} ${n === 1 ? "passa" : "passam"} para o depósito ${destino}, `
-      + `que já tem ${inteiro(m)} ${m === 1 ? "produto" : "produtos"}.`);
-    linhas.push(`Lojas afetadas: ${loja} e ${option.dataset.lojas}. As vendas de todas elas passam a baixar o mesmo estoque.`);
-  }
-  if (ficam) linhas.push(`Continuam no depósito ${form.dataset.depositoNome}: ${ficam}.`);
-  linhas.push("Para desfazer, será preciso mover a loja de novo.");
-  return linhas;
-}
-
 if (section) $("#form-mover-loja").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const form = e.currentTarget;
   const out = $("#mover-resultado");
-  const select = $("#mover-deposito");
-  const choice = select.value;
-  if (!choice) { out.textContent = "Escolha um depósito."; select.focus(); return; }
-  const sim = await confirmar({ titulo: "Mover a loja para outro depósito?", linhas: moveSummary(form, select.selectedOptions[0]),
-    confirmar: "Mover loja" });
-  if (!sim) { out.textContent = "Nada foi movido."; return; }
+  const choice = $("#mover-deposito").value;
   out.textContent = "Movendo…";
   const resp = choice === "novo"
-    ? await api("POST", "/api/depositos/", { nome: `Depósito ${form.dataset.lojaNome}`.slice(0, 200), lojas: [config.loja_id] })
+    ? await api("POST", "/api/depositos/", { nome: `Depósito ${document.title}`.slice(0, 200), lojas: [config.loja_id] })
     : await api("PATCH", `/api/depositos/${choice}/`, { lojas: [config.loja_id] });
   if (!resp.ok) { out.textContent = firstError(resp.data); return; }
   out.textContent = "Loja movida. Recarregando…";

@@ -3,15 +3,14 @@
 
 import { RealtimeClient } from "./realtime.js";
 import { api } from "./http.js";
-import { hora } from "./formato.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
 const MODO_TEXTO = {
-  websocket: "Ao vivo",
-  polling: "Ao vivo (atualizando a cada poucos segundos)",
+  websocket: "Ao vivo via WebSocket",
+  polling: "Ao vivo via consulta periódica (polling)",
   conectando: "Conectando…",
   offline: "Sem conexão — tentando novamente",
 };
@@ -50,6 +49,10 @@ function errorText(resp) {
   return `O servidor respondeu ${resp.status}.`;
 }
 
+function hora(iso) {
+  const d = iso ? new Date(iso) : new Date();
+  return d.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
 
 // ---- stock table -------------------------------------------------------------------------------
 

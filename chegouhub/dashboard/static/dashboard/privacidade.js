@@ -3,25 +3,20 @@
 const list = document.getElementById("lista-privacidade");
 const empty = document.getElementById("sem-privacidade");
 const EVERY_MS = 5000;
-// The request kinds as a merchant reads them (the Shopify topic is for the docs); same words as views.py.
-const TIPO = {dados_cliente: "Dados de um cliente", apagar_cliente: "Apagar dados de um cliente", apagar_loja: "Apagar dados da loja"};
-const QUANDO = new Intl.DateTimeFormat("pt-BR", {timeZone: "America/Sao_Paulo", day: "2-digit", month: "2-digit",
-  year: "numeric", hour: "2-digit", minute: "2-digit"});
 
 function row(p) {
   const li = document.createElement("li");
   li.dataset.pedidoId = String(p.id);
   li.dataset.status = p.status;
   const tipo = document.createElement("strong");
-  tipo.textContent = TIPO[p.tipo] || "Pedido de privacidade";
+  tipo.textContent = p.tipo_descricao;
   const resumo = document.createElement("span");
   resumo.className = "selo";
   resumo.textContent = p.resumo;
   const quando = document.createElement("time");
   quando.dateTime = p.recebido_em;
-  quando.textContent = QUANDO.format(new Date(p.recebido_em));
-  const loja = document.querySelector(`li.loja-webhook[data-loja-id="${p.loja_id}"] strong`);
-  li.append(tipo, ` · ${loja ? loja.textContent : "loja removida"} · `, resumo, " ", quando);
+  quando.textContent = new Date(p.recebido_em).toLocaleString("pt-BR", {dateStyle: "short", timeStyle: "short"});
+  li.append(tipo, ` · loja ${p.loja_id} · `, resumo, " ", quando);
   return li;
 }
 

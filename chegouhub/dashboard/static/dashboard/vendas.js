@@ -4,7 +4,6 @@
 // reloads the summary; every 30 s it reloads anyway, for the other lojas' sales.
 
 import uPlot from "./uPlot.esm.js";
-import { contagem } from "./formato.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const painel = $("#painel-vendas");
@@ -46,14 +45,14 @@ function desenharTotais(resumo) {
     valor.textContent = m.formatado.liquido;
     const detalhe = document.createElement("span");
     detalhe.className = "dica";
-    detalhe.textContent = ` líquido · ${contagem(m.pedidos, "pedido")}, ${contagem(m.unidades, "unidade")}, bruto ${m.formatado.bruto}`;
+    detalhe.textContent = ` líquido · ${m.pedidos} pedido${m.pedidos === 1 ? "" : "s"}, ${m.unidades} unidade${m.unidades === 1 ? "" : "s"}, bruto ${m.formatado.bruto}`;
     li.append(valor, detalhe);
     lista.append(li);
   }
   const c = resumo.convertido;
   let texto = resumo.moedas.length ? `Total convertido (${c.moeda}): ${c.formatado.liquido}` : "Nenhuma venda no período.";
-  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")}: essas vendas ficam fora do total convertido`;
-  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} ${resumo.sem_valor === 1 ? "pedido sem valor registrado" : "pedidos sem valor registrado"}`;
+  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")} (cadastre em /api/cambio/)`;
+  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} pedido(s) sem valor registrado`;
   $("#vendas-convertido").textContent = texto;
   $("#vendas-estado").textContent = "";
 }

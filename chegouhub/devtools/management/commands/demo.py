@@ -225,7 +225,7 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         seed_demo()
         if not port_is_free(host, port):
-            raise CommandError(f"A porta {port} está em uso. Pare o que a usa ou escolha outra: make run PORT=8001")
+            raise CommandError(f"Port {port} is in use. Stop what uses it or choose another: make run PORT=8001")
         if not port_is_free("127.0.0.1", shopify_port):
             shopify_port = free_port()
         # Listening on every interface still means "open it here" for the URL we print and call.
@@ -240,13 +240,13 @@ class Command(BaseCommand):
             self._run(sup, host=host, port=port, site=site, shopify_port=shopify_port,
                       shopify_url=shopify_url, rate=rate, simulate=not no_simulator)
         except KeyboardInterrupt:
-            self.stdout.write("\nParando a demonstração…")
+            self.stdout.write("\nStopping the demo…")
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the children
             sup.stop_all()
             signal.signal(signal.SIGTERM, previous_term)
             signal.signal(signal.SIGINT, previous_int)
-        self.stdout.write("Demonstração parada. Rode `make run` de novo para continuar com os mesmos dados.")
+        self.stdout.write("Demo stopped. Run `make run` again to continue with the same data.")
 
     def _run(self, sup: Supervisor, *, host, port, site, shopify_port, shopify_url, rate, simulate) -> None:
         py = sys.executable
@@ -289,7 +289,7 @@ class Command(BaseCommand):
         loja.refresh_from_db()
         configured = loja.webhook_status == "configurado"
         if not configured:
-            self.stdout.write(self.style.WARNING(f"Webhooks não configurados na Shopify simulada ({loja.webhook_status})."))
+            self.stdout.write(self.style.WARNING(f"Webhooks not configured on the fake Shopify ({loja.webhook_status})."))
         token = _demo_token()
 
         # 4. The simulated store: deliveries go where the fake Shopify's subscriptions point.
@@ -372,7 +372,7 @@ class Command(BaseCommand):
             if r.status_code != 302:
                 raise CommandError(f"The install callback refused ({r.status_code}): {r.text[:500]}")
             loja = Loja.objects.get(shop_domain=DEMO_SHOP)
-            self.stdout.write("Loja Demo conectada pelo fluxo de instalação; importando o catálogo…")
+            self.stdout.write("Demo loja connected through the install flow; importing its catalog…")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 dead = sup.died()
@@ -380,13 +380,12 @@ class Command(BaseCommand):
                     raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
                 latest = browser.get("/api/importacoes/", params={"loja_id": loja.pk}).json()["results"][0]
                 if latest["status"] in ("concluida", "falhou"):
-                    estado = "concluída" if latest["status"] == "concluida" else "falhou"
-                    self.stdout.write(f"Importação do catálogo {estado}: {latest['criados']} produtos criados, "
-                                      f"{latest['vinculados']} vinculados, {latest['sem_sku']} variantes sem SKU.")
+                    self.stdout.write(f"Catalog import {latest['status']}: {latest['criados']} created, "
+                                      f"{latest['vinculados']} linked, {latest['sem_sku']} without SKU.")
                     break
                 time.sleep(0.5)
             else:
-                self.stdout.write(self.style.WARNING("A importação do catálogo continua em segundo plano."))
+                self.stdout.write(self.style.WARNING("The catalog import is still running; it goes on in the background."))
         loja.refresh_from_db()
         return loja
     def _start_privacy_demo(self, sup: Supervisor, *, loja, site: str, env: dict, simulate: bool) -> None:
@@ -408,20 +407,19 @@ class Command(BaseCommand):
     def _banner(self, site: str, shopify_url: str, simulate: bool, rate: float) -> None:
         line = "─" * 64
         self.stdout.write(line)
-        # One language, the merchant's: the page it points to speaks Brazilian Portuguese.
-        self.stdout.write(self.style.SUCCESS(f"  ChegouHub no ar:         {site}/"))
-        self.stdout.write(f"  Entre com               {DEMO_USERNAME} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  Shopify simulada        {shopify_url}  (loja {DEMO_SHOP})")
+        self.stdout.write(self.style.SUCCESS(f"  ChegouHub is running:  {site}/"))
+        self.stdout.write(f"  Log in with            {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  Fake Shopify           {shopify_url}  (shop {DEMO_SHOP})")
         if simulate:
-            self.stdout.write(f"  Loja simulada           ~{rate:g} webhooks/s: pedidos, cancelamentos, reembolsos,")
-            self.stdout.write("                          entregas repetidas e SKUs sem produto")
-        self.stdout.write("  Notificações            no painel: Notificações → Ativar notificações")
-        self.stdout.write("  Tokens                  Loja Demo: expirável (fluxo de instalação, renovado a cada 10 min);")
-        self.stdout.write("                          Loja Demo Outlet: token colado de app personalizado (não expira)")
-        self.stdout.write("  Estoque compartilhado   Loja Demo e Loja Demo Outlet usam um só depósito; as duas lojas")
-        self.stdout.write("                          da Shopify recebem o que resta (Depósito e sincronização)")
-        self.stdout.write(f"  Documentação da API     {site}/api/docs/   ·   administração: {site}/admin/")
-        self.stdout.write("  Ctrl-C para tudo; os dados ficam para a próxima vez.")
+            self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
+            self.stdout.write("                         duplicate deliveries and unmapped SKUs")
+        self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
+        self.stdout.write("  Tokens                 Loja Demo: expiring (install flow, renewed every 10 min);")
+        self.stdout.write("                         Loja Demo Outlet: a custom app's pasted token (never expires)")
+        self.stdout.write("  Shared stock           Loja Demo + Loja Demo Outlet on one depósito; push_stock tells")
+        self.stdout.write("                         both Shopify stores what is left (Depósito e sincronização)")
+        self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
+        self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")
         self.stdout.write(line)
 
 
