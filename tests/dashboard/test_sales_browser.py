@@ -20,7 +20,7 @@ def test_sales_totals_and_chart_update_live_when_a_sale_arrives(demo, page_facto
     send_webhook(demo.server, demo.loja, "orders/paid",
                  order_payload(9001, [(1, "CAM-AZUL-M", 1)], total=("1234.56", "BRL")))
     page = page_factory()
-    login(page, demo.server)
+    login(page, demo.server, to="/vendas/")
     totals = page.get_by_label("Vendas por moeda")
     expect(totals.locator('li[data-moeda="BRL"]')).to_contain_text("R$\u00a01.234,56")
     chart = page.locator("#vendas-grafico")

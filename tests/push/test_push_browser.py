@@ -74,7 +74,7 @@ def shown(page, count: int = 1) -> list[dict]:
 def dashboard_with_worker(page_factory, server, init_scripts=()):  # noqa: F811
     page = page_factory(init_scripts=(FAST_CLIENT, *init_scripts))
     page.context.grant_permissions(["notifications"], origin=server.url)
-    login(page, server)
+    login(page, server, to="/notificacoes/")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")  # the worker controls the page
     return page
 
@@ -200,7 +200,7 @@ UNSUPPORTED = "delete window.PushManager;"
 def test_the_control_tells_when_the_browser_blocks_or_lacks_push(page_factory, push_server, loja_demo,  # noqa: F811
                                                                  script, estado, texto):
     page = page_factory(init_scripts=(FAST_CLIENT, script))
-    login(page, push_server)
+    login(page, push_server, to="/notificacoes/")
     page.wait_for_selector(f"html[data-push={estado}]")
     assert texto in page.locator("#push-estado").text_content()
     assert page.get_by_role("button", name="Ativar notificações").is_disabled()

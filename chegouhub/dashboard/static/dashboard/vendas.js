@@ -51,8 +51,8 @@ function desenharTotais(resumo) {
   }
   const c = resumo.convertido;
   let texto = resumo.moedas.length ? `Total convertido (${c.moeda}): ${c.formatado.liquido}` : "Nenhuma venda no período.";
-  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")} (cadastre em /api/cambio/)`;
-  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} pedido(s) sem valor registrado`;
+  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")} (cadastre em Configurações)`;
+  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} ${resumo.sem_valor === 1 ? "pedido" : "pedidos"} sem valor registrado`;
   $("#vendas-convertido").textContent = texto;
   $("#vendas-estado").textContent = "";
 }
