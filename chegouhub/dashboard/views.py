@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from urllib.parse import urlencode
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,6 +23,7 @@ from chegouhub.privacy.selectors import dashboard_requests
 from chegouhub.inventory.models import Produto
 from chegouhub.stores.models import Deposito
 
+from .models import FUSOS_BRASIL, set_user_time_zone, user_time_zone, valid_time_zone
 from .selectors import SITUACOES, dashboard_snapshot, produto_detail, produtos_page
 
 STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
@@ -114,8 +117,10 @@ def _page(request, template: str, pagina: str, *, alertas=False, vendas=False, e
         loja.token = token_display(loja)
     loja_qs = f"?loja={snap.loja.pk}" if snap.loja else ""
     extra = extra(snap) if callable(extra) else (extra or {})
+    fuso = user_time_zone(request.user)
     config = {
         "pagina": pagina,
+        "fuso": fuso,
         "loja_id": snap.loja.pk if snap.loja else None,
         "deposito_id": snap.loja.deposito_id if snap.loja else None,
         "cursor": snap.cursor,
@@ -135,9 +140,11 @@ def _page(request, template: str, pagina: str, *, alertas=False, vendas=False, e
         "loja_qs": loja_qs,
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
+        "fuso": fuso,
         **extra,
     }
-    return _secure(render(request, template, context))
+    with timezone.override(ZoneInfo(fuso)):  # the server-rendered times too
+        return _secure(render(request, template, context))
 
 
 def _authenticated(view):
@@ -233,9 +240,20 @@ def privacidade(request):
                  extra={"privacidade": dashboard_requests(request.user)})
 
 
-@_authenticated
+@require_http_methods(["GET", "HEAD", "POST"])
 def configuracoes(request):
-    return _page(request, "dashboard/configuracoes.html", "configuracoes")
+    if not request.user.is_authenticated:
+        return _login_page(request, AuthenticationForm(request))
+    erro = ""
+    if request.method == "POST":
+        fuso = request.POST.get("fuso", "")
+        if valid_time_zone(fuso):
+            set_user_time_zone(request.user, fuso)
+            return redirect(reverse("dashboard:configuracoes") + "?salvo=fuso"
+                            + (f"&loja={_loja_id(request)}" if _loja_id(request) else ""))
+        erro = "Fuso horário desconhecido: escolha um da lista."
+    return _page(request, "dashboard/configuracoes.html", "configuracoes",
+                 extra={"fusos": FUSOS_BRASIL, "erro_fuso": erro, "salvo": request.GET.get("salvo") == "fuso"})
 
 
 @require_http_methods(["GET", "POST"])

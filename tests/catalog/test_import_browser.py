@@ -62,7 +62,7 @@ def test_import_the_catalog_and_watch_its_progress_in_both_dashboards(server_and
         expect(page.locator("html")).to_have_attribute("data-bancada", "pronta")
     produtos = open_page(b, server_and_worker, "/produtos/")
     a.get_by_role("button", name="Importar catálogo").click()
-    done = "Importação concluída: 1 produtos criados, 1 vinculados, 1 variantes sem SKU."
+    done = "Importação concluída: 1 produto criado, 1 vinculado, 1 variante sem SKU."
     for page in (a, b):  # b never clicked: it learns of the import live
         expect(page.locator("#importacao-status")).to_have_text(done, timeout=15_000)
     # the Produtos page takes the new produtos in, live

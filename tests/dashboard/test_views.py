@@ -154,3 +154,32 @@ def test_a_produtos_page_shows_its_stock_per_loja(client, user, loja, make_loja,
     body = client.get(f"/produtos/{p.pk}/").content.decode()
     assert "Camiseta" in body and f"{loja.nome}: a Shopify mostra até 7 (reserva de 3)" in body
     assert 'value="ajustar" checked' in body and 'value="definir"' in body
+
+
+def test_sales_are_grouped_by_the_users_days_and_times_shown_in_their_zone(client, user, loja, make_produto,
+                                                                          post_webhook):
+    from datetime import datetime, timezone as dt_timezone
+
+    from chegouhub.sales.models import ValorVenda
+
+    make_produto(loja, "CAM-1", estoque=10)
+    assert post_webhook(loja, "orders/paid", order_payload(700, [(1, "CAM-1", 1)], total=("10.00", "BRL"))).status_code == 200
+    # 01:30 UTC is still the evening before in Brasília (UTC-3)
+    late = datetime.now(dt_timezone.utc).replace(hour=1, minute=30, second=0, microsecond=0)
+    ValorVenda.objects.update(ocorrido_em=late)
+    client.force_login(user)
+    utc = client.get("/api/vendas/resumo/?days=3&agrupar=dia").json()
+    brt = client.get("/api/vendas/resumo/?days=3&agrupar=dia&fuso=America/Sao_Paulo").json()
+    assert utc["moedas"][0]["serie"][0]["inicio"] == late.replace(hour=0, minute=0).isoformat()
+    assert brt["moedas"][0]["serie"][0]["inicio"].endswith("T00:00:00-03:00")
+    assert brt["moedas"][0]["serie"][0]["inicio"][:10] < late.date().isoformat()  # the day before
+    bad = client.get("/api/vendas/resumo/?fuso=Lua/Base")
+    assert bad.status_code == 400 and "fuso" in bad.json().get("campos", bad.json())
+
+    # the zone is the user's, set in Configurações (Brasília by default), and the pages carry it
+    assert config_of(client.get("/vendas/"))["fuso"] == "America/Sao_Paulo"
+    assert client.post("/configuracoes/", {"fuso": "Lua/Base"}).status_code == 200
+    r = client.post("/configuracoes/", {"fuso": "America/Manaus"})
+    assert r.status_code == 302
+    assert config_of(client.get("/vendas/"))["fuso"] == "America/Manaus"
+    assert '<option value="America/Manaus" selected>' in client.get("/configuracoes/").content.decode()

@@ -45,11 +45,12 @@ function say(node, text, ok) {
   node.classList.toggle("falha", ok === false);
 }
 
-const FUSO = "America/Sao_Paulo";
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
 function quando(iso) {
   return iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium", timeZone: FUSO }) : "";
 }
 const fmt = (n) => Number(n).toLocaleString("pt-BR");
+const conta = (n, um, varios) => `${fmt(n)} ${Number(n) === 1 ? um : varios}`; // "1 variante", "2 variantes"
 
 // ---- create a produto (Produtos) or edit one (its page) -----------------------------------------
 
@@ -249,11 +250,12 @@ function showImport(imp) {
   bar.hidden = false;
   bar.max = Math.max(imp.total || 0, 1);
   bar.value = imp.status === "concluida" ? bar.max : Math.min(imp.processados || 0, bar.max);
-  bar.setAttribute("aria-valuetext", `${imp.processados} de ${imp.total || "?"} variantes`);
+  bar.setAttribute("aria-valuetext", `${fmt(imp.processados)} de ${imp.total ? fmt(imp.total) : "?"} variantes`);
   if (imp.status === "na_fila") say(status, "Importação na fila…");
-  else if (imp.status === "executando") say(status, `Importando: ${imp.processados} de ${imp.total || "?"} variantes…`);
+  else if (imp.status === "executando") say(status, `Importando: ${fmt(imp.processados)} de ${imp.total ? fmt(imp.total) : "?"} variantes…`);
   else if (imp.status === "concluida") {
-    say(status, `Importação concluída: ${imp.criados} produtos criados, ${imp.vinculados} vinculados, ${imp.sem_sku} variantes sem SKU.`, true);
+    say(status, `Importação concluída: ${conta(imp.criados, "produto criado", "produtos criados")}, `
+      + `${conta(imp.vinculados, "vinculado", "vinculados")}, ${conta(imp.sem_sku, "variante sem SKU", "variantes sem SKU")}.`, true);
   } else say(status, `A importação falhou: ${(imp.erros || []).slice(-1)[0] || "erro desconhecido"}`, false);
   $("#importar-catalogo").disabled = running;
   clearTimeout(pollTimer);

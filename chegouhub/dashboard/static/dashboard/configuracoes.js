@@ -2,7 +2,7 @@
 import { api } from "./http.js";
 
 const secao = document.getElementById("secao-cambio");
-const FUSO = "America/Sao_Paulo";
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
 const $ = (sel) => document.querySelector(sel);
 
 function erro(resp) {

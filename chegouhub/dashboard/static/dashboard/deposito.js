@@ -18,7 +18,7 @@ function firstError(data) {
   return "Não foi possível.";
 }
 
-const FUSO = "America/Sao_Paulo";
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
 const when = (iso) => iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium", timeZone: FUSO }) : "—";
 const fmt = (n) => Number(n).toLocaleString("pt-BR");
 const ms = (v) => v == null ? "—" : (v < 1000 ? `${fmt(v)} ms` : `${(v / 1000).toLocaleString("pt-BR", { maximumFractionDigits: 1 })} s`);

@@ -49,7 +49,7 @@ function errorText(resp) {
   return `O servidor respondeu ${resp.status}.`;
 }
 
-const FUSO = "America/Sao_Paulo"; // every time a merchant reads, in Brasília's time
+const FUSO = config.fuso || "America/Sao_Paulo"; // every time a merchant reads, in their zone (Configurações)
 
 function hora(iso) {
   const d = iso ? new Date(iso) : new Date();
@@ -483,7 +483,7 @@ rt.addEventListener("evento", (e) => {
     case "webhook_status_change": onWebhookStatus(ev); break;
     case "loja_reconectar": onLojaReconectar(ev); break;
     case "system_notification": announce(ev.data.message); break;
-    case "catalogo_importado": scheduleMissingRows(); announce(`Catálogo importado: ${ev.data.criados} produtos criados, ${ev.data.vinculados} vinculados.`); break;
+    case "catalogo_importado": scheduleMissingRows(); announce(`Catálogo importado: ${numero(ev.data.criados)} ${ev.data.criados === 1 ? "produto criado" : "produtos criados"}, ${numero(ev.data.vinculados)} ${ev.data.vinculados === 1 ? "vinculado" : "vinculados"}.`); break;
     default: break;
   }
 });

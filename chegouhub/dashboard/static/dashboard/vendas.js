@@ -19,7 +19,7 @@ function periodo() {
 
 async function carregar() {
   const { days, agrupar } = periodo();
-  const params = new URLSearchParams({ days, agrupar });
+  const params = new URLSearchParams({ days, agrupar, fuso: FUSO }); // days cut at the user's midnight
   const loja = $("#vendas-loja").value; // every loja by default: sales in every currency they sell in
   if (loja) params.set("loja_id", loja);
   const resp = await fetch(`/api/vendas/resumo/?${params}`, { credentials: "same-origin",
@@ -57,8 +57,8 @@ function desenharTotais(resumo) {
   $("#vendas-estado").textContent = "";
 }
 
-// Times in the merchant's zone (Brasília), numbers and money as a Brazilian writes them.
-const FUSO = "America/Sao_Paulo";
+// Times in the merchant's zone (Configurações; Brasília by default), numbers and money as a Brazilian writes them.
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
 const HORA = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, hour: "2-digit", minute: "2-digit" });
 const DIA = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, day: "2-digit", month: "2-digit" });
 const DIA_LONGO = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
