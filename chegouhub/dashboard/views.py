@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from urllib.parse import urlencode
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chegouhub.privacy.selectors import dashboard_requests
+from chegouhub.inventory.models import Produto
 from chegouhub.stores.models import Deposito
 
-from .selectors import dashboard_snapshot
+from .models import FUSOS_BRASIL, set_user_time_zone, user_time_zone, valid_time_zone
+from .selectors import SITUACOES, dashboard_snapshot, produto_detail, produtos_page
 
 STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
 
@@ -48,12 +55,16 @@ def _deposito_context(user, loja) -> dict:
     """The depósito section (_deposito.html): the loja's depósito, its other lojas, the user's depósitos."""
     if loja is None:
         return {}
-    depositos = list(Deposito.objects.filter(owner_id=user.pk).prefetch_related("lojas").order_by("nome", "id"))
+    depositos = list(Deposito.objects.filter(owner_id=user.pk).annotate(num_produtos=Count("produtos"))
+                     .prefetch_related("lojas").order_by("nome", "id"))
     for d in depositos:
         d.lojas_nomes = ", ".join(sorted(l.nome for l in d.lojas.all())) or "sem lojas"
     deposito = next(d for d in depositos if d.pk == loja.deposito_id)
-    return {"deposito": deposito, "depositos": depositos,
-            "deposito_lojas": [l for l in deposito.lojas.all() if l.pk != loja.pk]}
+    outras = [l for l in deposito.lojas.all() if l.pk != loja.pk]
+    # What a move takes along (stocksync.depositos.move_loja): the whole stock when the loja is alone
+    # in its depósito, else the produtos it created.
+    a_mover = deposito.num_produtos if not outras else Produto.objects.filter(deposito=deposito, loja=loja).count()
+    return {"deposito": deposito, "depositos": depositos, "deposito_lojas": outras, "produtos_a_mover": a_mover}
 
 
 TOKEN_LABELS = {
@@ -83,40 +94,166 @@ def _login_page(request, form: AuthenticationForm, status: int = 200) -> HttpRes
     return _secure(render(request, "dashboard/login.html", {"form": form}, status=status))
 
 
-@require_http_methods(["GET", "HEAD"])
-def painel(request):
-    if not request.user.is_authenticated:
-        return _login_page(request, AuthenticationForm(request))
+# The app's pages, in the navigation's order: (url name, label).
+PAGINAS = [
+    ("painel", "Painel"), ("produtos", "Produtos"), ("lojas", "Lojas"), ("depositos", "Depósitos"),
+    ("vendas", "Vendas"), ("notificacoes", "Notificações"), ("privacidade", "Privacidade"),
+    ("configuracoes", "Configurações"),
+]
+
+
+def _loja_id(request) -> int | None:
     try:
-        loja_id = int(request.GET["loja"]) if request.GET.get("loja") else None
+        return int(request.GET["loja"]) if request.GET.get("loja") else None
     except ValueError:
-        loja_id = None
-    snap = dashboard_snapshot(user=request.user, loja_id=loja_id)
+        return None
+
+
+def _page(request, template: str, pagina: str, *, alertas=False, vendas=False, extra=None) -> HttpResponse:
+    """Every page: the shared layout (navigation, loja picker, live status) over one job's sections."""
+    snap = dashboard_snapshot(user=request.user, loja_id=_loja_id(request), alertas=alertas, vendas=vendas)
     for loja in snap.lojas:
         loja.status_label = WEBHOOK_STATUS_LABELS.get(loja.webhook_status, loja.webhook_status)
         loja.token = token_display(loja)
+    loja_qs = f"?loja={snap.loja.pk}" if snap.loja else ""
+    extra = extra(snap) if callable(extra) else (extra or {})
+    fuso = user_time_zone(request.user)
     config = {
+        "pagina": pagina,
+        "fuso": fuso,
         "loja_id": snap.loja.pk if snap.loja else None,
         "deposito_id": snap.loja.deposito_id if snap.loja else None,
         "cursor": snap.cursor,
-        "produtos": [
-            {"id": p.pk, "sku": p.sku, "nome": p.nome, "estoque_atual": p.estoque_atual,
-             "estoque_minimo": p.estoque_minimo}
-            for p in snap.produtos
-        ],
         "vendas": snap.vendas,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
         "status_labels": WEBHOOK_STATUS_LABELS,
+        "lojas": {l.pk: l.nome for l in snap.lojas},
+        # Only an unfiltered list that fits on one page takes in produtos created after it loaded.
+        "adicionar_novos": extra.pop("adicionar_novos", False),
     }
     context = {
         "snap": snap,
         "config": config,
+        "pagina": pagina,
+        "paginas": [{"nome": n, "rotulo": r, "url": reverse(f"dashboard:{n}") + loja_qs, "atual": n == pagina}
+                    for n, r in PAGINAS],
+        "loja_qs": loja_qs,
         "status_labels": WEBHOOK_STATUS_LABELS,
         "base_domain": settings.WEBHOOK_BASE_DOMAIN,
-        "privacidade": dashboard_requests(request.user),  # the privacy section (_privacidade.html)
-        **_deposito_context(request.user, snap.loja),
+        "fuso": fuso,
+        **extra,
     }
-    return _secure(render(request, "dashboard/painel.html", context))
+    with timezone.override(ZoneInfo(fuso)):  # the server-rendered times too
+        return _secure(render(request, template, context))
+
+
+def _authenticated(view):
+    """A page of the app: the login form for a visitor (at the page's own address), else the page."""
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _login_page(request, AuthenticationForm(request))
+        return view(request, *args, **kwargs)
+    return require_http_methods(["GET", "HEAD"])(wrapper)
+
+
+def _checklist(snap, user) -> list[dict]:
+    """The first-run checklist: connect, import, share stock, turn on push."""
+    from chegouhub.catalog.models import Importacao, ImportStatus
+    from chegouhub.push.models import Inscricao
+
+    lojas = snap.lojas
+    importou = bool(lojas) and Importacao.objects.filter(loja__in=lojas, status=ImportStatus.DONE).exists()
+    compartilha = len({l.deposito_id for l in lojas}) < len(lojas)
+    push = Inscricao.objects.filter(user_id=user.pk).exists()
+    qs = f"?loja={snap.loja.pk}" if snap.loja else ""
+    return [
+        {"feito": bool(lojas), "texto": "Conectar sua loja Shopify", "url": reverse("dashboard:lojas") + qs},
+        {"feito": importou, "texto": "Importar o catálogo da loja", "url": reverse("dashboard:lojas") + qs + "#bloco-catalogo"},
+        {"feito": compartilha, "texto": "Compartilhar o estoque entre lojas (opcional)",
+         "url": reverse("dashboard:depositos") + qs},
+        {"feito": push, "texto": "Ativar as notificações no celular", "url": reverse("dashboard:notificacoes") + qs},
+    ]
+
+
+@_authenticated
+def painel(request):
+    def extra(snap):
+        checklist = _checklist(snap, request.user)
+        # A notification's click opens the Painel at ?produto=: that produto on top (push.js highlights it).
+        destaque = request.GET.get("produto", "")
+        destaque = produto_detail(user=request.user, produto_id=int(destaque)) if destaque.isdigit() else None
+        return {"checklist": checklist, "checklist_pendente": not all(i["feito"] for i in checklist[:2]),
+                "destaque": destaque}
+    return _page(request, "dashboard/painel.html", "painel", alertas=True, vendas=True, extra=extra)
+
+
+@_authenticated
+def produtos(request):
+    busca = request.GET.get("q", "").strip()[:255]
+    situacao = request.GET.get("situacao", "")
+    situacao = situacao if situacao in SITUACOES else ""
+
+    def extra(snap):
+        if snap.loja is None:
+            return {}
+        page = produtos_page(loja=snap.loja, busca=busca, situacao=situacao, pagina=request.GET.get("pagina") or 1)
+        filtros = {"loja": snap.loja.pk, "q": busca, "situacao": situacao}
+        base = "?" + urlencode({k: v for k, v in filtros.items() if v})
+        return {"page": page, "busca": busca, "situacao": situacao, "filtros_qs": base,
+                "adicionar_novos": not busca and not situacao and page.paginator.num_pages <= 1}
+    return _page(request, "dashboard/produtos.html", "produtos", extra=extra)
+
+
+@_authenticated
+def produto(request, produto_id: int):
+    item = produto_detail(user=request.user, produto_id=produto_id)
+    if item is None:
+        raise Http404("produto")
+    return _page(request, "dashboard/produto.html", "produtos", extra={"produto": item})
+
+
+@_authenticated
+def lojas(request):
+    return _page(request, "dashboard/lojas.html", "lojas")
+
+
+@_authenticated
+def depositos(request):
+    return _page(request, "dashboard/depositos.html", "depositos",
+                 extra=lambda snap: _deposito_context(request.user, snap.loja))
+
+
+@_authenticated
+def vendas(request):
+    return _page(request, "dashboard/vendas.html", "vendas", vendas=True)
+
+
+@_authenticated
+def notificacoes(request):
+    return _page(request, "dashboard/notificacoes.html", "notificacoes")
+
+
+@_authenticated
+def privacidade(request):
+    return _page(request, "dashboard/privacidade.html", "privacidade",
+                 extra={"privacidade": dashboard_requests(request.user)})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def configuracoes(request):
+    if not request.user.is_authenticated:
+        return _login_page(request, AuthenticationForm(request))
+    erro = ""
+    if request.method == "POST":
+        fuso = request.POST.get("fuso", "")
+        if valid_time_zone(fuso):
+            set_user_time_zone(request.user, fuso)
+            return redirect(reverse("dashboard:configuracoes") + "?salvo=fuso"
+                            + (f"&loja={_loja_id(request)}" if _loja_id(request) else ""))
+        erro = "Fuso horário desconhecido: escolha um da lista."
+    return _page(request, "dashboard/configuracoes.html", "configuracoes",
+                 extra={"fusos": FUSOS_BRASIL, "erro_fuso": erro, "salvo": request.GET.get("salvo") == "fuso"})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from contextlib import nullcontext
 from decimal import Decimal
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.utils import timezone
 
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
@@ -27,6 +31,12 @@ class SummaryQuery(serializers.Serializer):
     loja_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     agrupar = serializers.ChoiceField(choices=["hora", "dia"], default="dia")
     moeda_relatorio = CurrencyField(default="BRL")
+    fuso = serializers.CharField(required=False, max_length=64)  # the zone whose hours and days group the series
+
+    def validate_fuso(self, value: str) -> str:
+        if value not in available_timezones():
+            raise serializers.ValidationError("Fuso horário desconhecido: use um nome IANA (ex.: America/Sao_Paulo).")
+        return value
 
 
 class SalesSummaryView(APIView):
@@ -36,8 +46,9 @@ class SalesSummaryView(APIView):
         query = SummaryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        return Response(sales_summary(user=request.user, days=q["days"], loja_id=q.get("loja_id"),
-                                      group=q["agrupar"], report_currency=q["moeda_relatorio"]))
+        with timezone.override(ZoneInfo(q["fuso"])) if q.get("fuso") else nullcontext():
+            return Response(sales_summary(user=request.user, days=q["days"], loja_id=q.get("loja_id"),
+                                          group=q["agrupar"], report_currency=q["moeda_relatorio"]))
 
 
 class TaxaCambioSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import PASSWORD, browser, login, page_factory  # noqa: F401 (fixtures)
+from tests.dashboard.conftest import PASSWORD, browser, login, open_page, page_factory  # noqa: F401 (fixtures)
 from tests.devtools.fake_fixtures import register
 from tests.live import ROOT, LiveServer
 from tests.realtime.conftest import REDIS_TEST_URL, redis_answers, unavailable
@@ -58,14 +58,16 @@ def test_import_the_catalog_and_watch_its_progress_in_both_dashboards(server_and
     ])
     a, b = page_factory(), page_factory()
     for page in (a, b):
-        login(page, server_and_worker)
+        login(page, server_and_worker, to="/lojas/")
         expect(page.locator("html")).to_have_attribute("data-bancada", "pronta")
+    produtos = open_page(b, server_and_worker, "/produtos/")
     a.get_by_role("button", name="Importar catálogo").click()
-    done = "Importação concluída: 1 produtos criados, 1 vinculados, 1 variantes sem SKU."
+    done = "Importação concluída: 1 produto criado, 1 vinculado, 1 variante sem SKU."
     for page in (a, b):  # b never clicked: it learns of the import live
         expect(page.locator("#importacao-status")).to_have_text(done, timeout=15_000)
-        expect(row(page, "GARRAFA-1L").locator(".estoque-atual")).to_have_text("7")
-        expect(row(page, "CANECA-01").locator(".estoque-atual")).to_have_text("3")  # never overwritten
+    # the Produtos page takes the new produtos in, live
+    expect(row(produtos, "GARRAFA-1L").locator(".estoque-atual")).to_have_text("7")
+    expect(row(produtos, "CANECA-01").locator(".estoque-atual")).to_have_text("3")  # never overwritten
     bar = a.locator("#progresso-importacao")
     expect(bar).to_have_attribute("max", "3")
     assert bar.evaluate("p => p.value") == 3

@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import PASSWORD, browser, login, page_factory  # noqa: F401 (fixtures)
+from tests.dashboard.conftest import PASSWORD, browser, login, open_page, page_factory  # noqa: F401 (fixtures)
 from tests.live import ROOT, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.postgres]
@@ -69,13 +69,16 @@ def test_connect_a_store_through_shopify_and_see_its_catalog(install_server, tra
 
     # the worker configures the webhooks and imports the catalog; the page shows it once reloaded
     deadline = time.monotonic() + 20
-    while page.locator("#linhas-estoque tr").count() < 2 and time.monotonic() < deadline:
+    painel_url = page.url
+    page.goto(painel_url.replace("/?loja=", "/produtos/?loja="))
+    page.wait_for_selector("html[data-painel=pronto]")
+    while page.locator("#linhas-estoque tr[data-sku]").count() < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
         page.reload()
         page.wait_for_selector("html[data-painel=pronto]")
     expect(page.locator('#linhas-estoque tr[data-sku="CANECA-ESM"] .estoque-atual')).to_have_text("12")
     expect(page.locator('#linhas-estoque tr[data-sku="CAM-AZ-P"] .estoque-atual')).to_have_text("3")
-    expect(page.locator("#linhas-estoque tr")).to_have_count(2)
+    expect(page.locator("#linhas-estoque tr[data-sku]")).to_have_count(2)
     expect(page.get_by_label("Loja", exact=True).locator("option:checked")).to_have_text(f"Loja do Navegador — {SHOP}")
     topics = sorted(s["topic"] for s in fake.subscriptions(SHOP))
     assert topics == ["APP_UNINSTALLED", "ORDERS_CANCELLED", "ORDERS_PAID", "REFUNDS_CREATE"]

@@ -81,9 +81,11 @@ def page_factory(browser):
         for script in init_scripts:
             context.add_init_script(script)
         contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-        return page
+        # every tab of the context, also those a test opens later (open_page)
+        # (not the blank document a new tab starts on: the tests' init scripts run there too)
+        context.on("page", lambda tab: tab.on(
+            "pageerror", lambda exc: tab.url == "about:blank" or page_errors.append(str(exc))))
+        return context.new_page()
 
     yield make
     for context in contexts:
@@ -125,12 +127,21 @@ def demo(shared_server, transactional_db, make_user, make_loja, make_produto):
     return d
 
 
-def login(page, server, username: str = "carla", password: str = PASSWORD):
-    page.goto(f"{server.url}/")
+def login(page, server, username: str = "carla", password: str = PASSWORD, to: str = "/"):
+    """Log in at the page `to` (the login form sends the user on to the page asked for)."""
+    page.goto(f"{server.url}{to}")
     page.get_by_label("Usuário").fill(username)
     page.get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
     page.wait_for_selector("html[data-painel=pronto]")
+
+
+def open_page(page, server, to: str):
+    """Another tab of the same browser (same session) on the app's page `to`, ready and live."""
+    tab = page.context.new_page()
+    tab.goto(f"{server.url}{to}")
+    tab.wait_for_selector("html[data-painel=pronto]")
+    return tab
 
 
 def send_webhook(server, loja, topic: str, payload: dict, *, webhook_id: str | None = None) -> httpx.Response:

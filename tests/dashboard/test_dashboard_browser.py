@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import BLOCK_WEBSOCKETS, FAST_CLIENT, login, refund, sell
+from .conftest import BLOCK_WEBSOCKETS, FAST_CLIENT, login, open_page, refund, sell
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.postgres]
 
@@ -30,7 +30,8 @@ def test_login_then_the_stock_table_with_low_and_zero_highlighted(demo, page_fac
     page.get_by_role("button", name="Entrar").click()
     expect(page.get_by_role("alert")).to_contain_text("Usuário ou senha inválidos")
 
-    login(page, demo.server)
+    login(page, demo.server, to="/produtos/")
+    expect(page).to_have_url(re.compile(r"/produtos/$"))  # the page asked for, after logging in
     expect(page.get_by_label("Loja", exact=True)).to_have_value(str(demo.loja.pk))
     expect(page.locator("#linhas-estoque tr")).to_have_count(4)
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("20")
@@ -56,13 +57,15 @@ def test_login_then_the_stock_table_with_low_and_zero_highlighted(demo, page_fac
 
 def test_a_signed_webhook_updates_the_row_and_the_feed_within_a_second_over_websocket(demo, page_factory):
     page = page_factory(init_scripts=())  # production timings
-    login(page, demo.server)
+    login(page, demo.server, to="/produtos/")
+    painel = open_page(page, demo.server, "/")  # the feed is on the Painel
     expect(page.locator("#rt-status")).to_have_attribute("data-modo", "websocket")
+    expect(painel.locator("#rt-status")).to_have_attribute("data-modo", "websocket")
     # the clock starts when Shopify would get its 200: the change is committed from then on
     sell(demo.server, demo.loja, 5001, [("CAM-AZUL-M", 2), ("SKU-FANTASMA", 1)])
     acknowledged = time.monotonic()
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("18", timeout=1000)
-    feed = page.get_by_role("log")
+    feed = painel.get_by_role("log")
     expect(feed.locator("li.venda").first).to_contain_text("Pedido #5001", timeout=1000)
     assert time.monotonic() - acknowledged < 1.0
     expect(feed.locator("li.venda").first).to_contain_text("CAM-AZUL-M: −2 (20 → 18)")
@@ -72,8 +75,9 @@ def test_a_signed_webhook_updates_the_row_and_the_feed_within_a_second_over_webs
 
 def test_an_alert_appears_when_a_product_crosses_its_threshold(demo, page_factory):
     page = page_factory()
-    login(page, demo.server)
-    alerts = page.locator("#lista-alertas")
+    login(page, demo.server, to="/produtos/")
+    painel = open_page(page, demo.server, "/")
+    alerts = painel.locator("#lista-alertas")
     expect(alerts.locator("li")).to_have_count(1)  # CANECA-01 was already low when created
     # BONE-PRETO 6 -> 4 crosses its minimum of 5: a high alert
     sell(demo.server, demo.loja, 6001, [("BONE-PRETO", 2)])
@@ -93,23 +97,24 @@ def test_an_alert_appears_when_a_product_crosses_its_threshold(demo, page_factor
     refund(demo.server, demo.loja, 7001, 6001, [(1, 2, "return")])
     expect(row(page, "BONE-PRETO").locator(".estoque-atual")).to_have_text("6", timeout=3000)
     expect(alerts.locator('li[data-produto-id="%d"]' % demo.produtos["BONE-PRETO"].pk)).to_have_count(0)
-    expect(page.get_by_role("log").locator("li.devolucao").first).to_contain_text("Reembolso")
-    expect(page.locator("#contador-alertas")).to_have_text("2")  # CANECA-01 low, MEIA-KIT zero
+    expect(painel.get_by_role("log").locator("li.devolucao").first).to_contain_text("Reembolso")
+    expect(painel.locator("#contador-alertas")).to_have_text("2")  # CANECA-01 low, MEIA-KIT zero
 
 
 def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_factory, make_produto):
     page = page_factory(init_scripts=(FAST_CLIENT, BLOCK_WEBSOCKETS))
-    login(page, demo.server)
+    login(page, demo.server, to="/produtos/")
+    painel = open_page(page, demo.server, "/")
     status = page.locator("#rt-status")
     expect(status).to_have_attribute("data-modo", "polling")
-    expect(status).to_contain_text("polling")
+    expect(status).to_have_text("Ao vivo (atualiza a cada poucos segundos)")  # words, not "polling"
     for n, expected in ((1, "19"), (2, "17")):
         sell(demo.server, demo.loja, 8000 + n, [("CAM-AZUL-M", n)])
         expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text(expected, timeout=1500)
     # a duplicate delivery changes nothing and is shown once
     sell(demo.server, demo.loja, 8002, [("CAM-AZUL-M", 2)])
     page.wait_for_timeout(600)
-    expect(page.get_by_role("log").locator("li.venda")).to_have_count(2)
+    expect(painel.get_by_role("log").locator("li.venda")).to_have_count(2)
     expect(row(page, "CAM-AZUL-M").locator(".estoque-atual")).to_have_text("17")
     assert page.evaluate("window.__wsOpened.length") == 0
     # a produto created after the page loaded shows up with its first stock event
@@ -119,7 +124,7 @@ def test_with_websockets_blocked_the_page_keeps_updating_by_polling(demo, page_f
 
 def test_back_to_websocket_when_they_return_and_nothing_is_missed(demo, page_factory):
     page = page_factory(init_scripts=(FAST_CLIENT, BLOCK_WEBSOCKETS))
-    login(page, demo.server)
+    login(page, demo.server, to="/produtos/")
     status = page.locator("#rt-status")
     expect(status).to_have_attribute("data-modo", "polling")
     sell(demo.server, demo.loja, 9001, [("MEIA-KIT", 1)])
@@ -128,7 +133,8 @@ def test_back_to_websocket_when_they_return_and_nothing_is_missed(demo, page_fac
     expect(status).to_have_attribute("data-modo", "websocket", timeout=5000)
     sell(demo.server, demo.loja, 9002, [("MEIA-KIT", 2)])
     expect(row(page, "MEIA-KIT").locator(".estoque-atual")).to_have_text("47", timeout=1000)
-    expect(page.get_by_role("log").locator("li.venda")).to_have_count(2)
+    painel = open_page(page, demo.server, "/")
+    expect(painel.get_by_role("log").locator("li.venda")).to_have_count(2)
 
 
 def test_screenshot_of_a_busy_dashboard(demo, page_factory):
@@ -161,7 +167,7 @@ def test_webhook_status_configure_and_connectivity_buttons(demo, page_factory, m
     fake_shopify_server.add_shop(demo.loja.shop_domain, demo.loja.access_token, name="Loja do Painel")
     unknown = make_loja(demo.user, token="shpat_token_que_a_shopify_recusa")  # never registered in the fake
     page = page_factory()
-    login(page, demo.server)
+    login(page, demo.server, to="/lojas/")
     item = page.locator(f'li.loja-webhook[data-loja-id="{demo.loja.pk}"]')
     expect(item.locator(".selo-webhook")).to_have_text("Não configurado")
 
@@ -197,18 +203,22 @@ def test_the_loja_picker_opens_another_loja_and_events_stay_in_their_loja(demo, 
     page.get_by_label("Loja", exact=True).select_option(str(second.pk))
     page.wait_for_timeout(300)
     assert page.url.endswith(f"?loja={demo.loja.pk}")  # choosing does not navigate by itself
-    expect(page.locator("#linhas-estoque tr")).to_have_count(4)
     page.get_by_role("button", name="Abrir").click()
     page.wait_for_selector("html[data-painel=pronto]")
-    expect(page).to_have_url(re.compile(r"\?loja=%d$" % second.pk))
+    expect(page).to_have_url(re.compile(r"/\?loja=%d$" % second.pk))
+    # the navigation keeps the loja: its Produtos page lists its one produto
+    page.get_by_role("navigation", name="Principal").get_by_role("link", name="Produtos").click()
+    expect(page).to_have_url(re.compile(r"/produtos/\?loja=%d$" % second.pk))
+    page.wait_for_selector("html[data-painel=pronto]")
     expect(page.locator("#linhas-estoque tr")).to_have_count(1)
     expect(page.locator("#rt-status")).to_have_attribute("data-modo", re.compile("websocket|polling"))
+    painel = open_page(page, demo.server, f"/?loja={second.pk}")
     # a sale in the first loja does not touch this page; one in this loja does
     sell(demo.server, demo.loja, 4001, [("CAM-AZUL-M", 1)])
     sell(demo.server, second, 4002, [("SEG-001", 4)])
     expect(row(page, "SEG-001").locator(".estoque-atual")).to_have_text("5", timeout=3000)
-    expect(page.get_by_role("log").locator("li.venda")).to_have_count(1)
-    expect(page.get_by_role("log")).not_to_contain_text("#4001")
+    expect(painel.get_by_role("log").locator("li.venda")).to_have_count(1)
+    expect(painel.get_by_role("log")).not_to_contain_text("#4001")
 
 
 def test_a_user_without_lojas_gets_a_working_page(demo, page_factory, make_user):

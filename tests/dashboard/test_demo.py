@@ -125,7 +125,7 @@ def test_make_run_serves_a_live_demo_and_stops_cleanly(tmp_path, monkeypatch):
         assert httpx.get(f"http://127.0.0.1:{shopify_port}/_fake/health").status_code == 200
         wait_for_banner(proc, log)
         client = session(base)
-        assert "Estoque" in client.get("/").text
+        assert "Estoque" in client.get("/produtos/").text
         (loja,) = [lj for lj in client.get("/api/lojas/").json()["results"] if lj["shop_domain"] == "chegouhub-demo.myshopify.com"]
         assert loja["shop_domain"] == "chegouhub-demo.myshopify.com" and loja["nome"] == "Loja Demo ChegouHub"
         # connected through the install flow, its catalog imported from the fake Shopify

@@ -32,7 +32,7 @@ def test_the_demo_shows_a_redaction_done(tmp_path, monkeypatch):
         assert sorted(p["tipo"] for p in done) == ["apagar_cliente", "dados_cliente"], log.read_text()[-3000:]
         redact = next(p for p in done if p["tipo"] == "apagar_cliente")
         assert redact["relatorio"]["total_redigidas"] >= 1
-        page = client.get("/").text
+        page = client.get("/privacidade/").text
         assert "Apagar cliente (customers/redact)" in page and "cópia(s) redigida(s)" in page
         assert sample_customer()["email"] not in client.get("/api/privacidade/pedidos/").text
     finally:

@@ -14,6 +14,7 @@ import json
 import time
 
 import pytest
+from playwright.sync_api import expect
 from django.core.management import call_command
 
 from tests.dashboard.conftest import FAST_CLIENT, PASSWORD, browser, login, page_factory, sell  # noqa: F401 (fixtures)
@@ -74,7 +75,7 @@ def shown(page, count: int = 1) -> list[dict]:
 def dashboard_with_worker(page_factory, server, init_scripts=()):  # noqa: F811
     page = page_factory(init_scripts=(FAST_CLIENT, *init_scripts))
     page.context.grant_permissions(["notifications"], origin=server.url)
-    login(page, server)
+    login(page, server, to="/notificacoes/")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")  # the worker controls the page
     return page
 
@@ -200,7 +201,35 @@ UNSUPPORTED = "delete window.PushManager;"
 def test_the_control_tells_when_the_browser_blocks_or_lacks_push(page_factory, push_server, loja_demo,  # noqa: F811
                                                                  script, estado, texto):
     page = page_factory(init_scripts=(FAST_CLIENT, script))
-    login(page, push_server)
+    login(page, push_server, to="/notificacoes/")
     page.wait_for_selector(f"html[data-push={estado}]")
     assert texto in page.locator("#push-estado").text_content()
     assert page.get_by_role("button", name="Ativar notificações").is_disabled()
+
+
+GRANTED = """Object.defineProperty(Notification, "permission", {get: () => "granted"});
+Notification.requestPermission = async () => "granted";
+window.__CHEGOUHUB_PUSH__ = {prazoMs: 1000};"""
+REFUSED = GRANTED + """PushManager.prototype.getSubscription = async () => null;
+PushManager.prototype.subscribe = async () => {
+  throw new DOMException("Registration failed - permission denied", "NotAllowedError"); };"""
+UNREACHABLE = GRANTED + """PushManager.prototype.getSubscription = async () => null;
+PushManager.prototype.subscribe = async () => {
+  throw new DOMException("Registration failed - push service error", "AbortError"); };"""
+HANGS = GRANTED + """PushManager.prototype.getSubscription = async () => null;
+PushManager.prototype.subscribe = () => new Promise(() => {});"""
+
+
+@pytest.mark.parametrize("script, texto", [
+    (REFUSED, "Não foi possível ativar: o navegador recusou a permissão. Permita as notificações deste site"),
+    (UNREACHABLE, "Não foi possível ativar: o serviço de notificações do navegador está inacessível agora."),
+    (HANGS, "Não foi possível ativar: o navegador não respondeu em 1 segundo."),
+])
+def test_a_failed_activation_says_why_in_portuguese_and_ends(page_factory, push_server, loja_demo,  # noqa: F811
+                                                             script, texto):
+    page = dashboard_with_worker(page_factory, push_server, init_scripts=(script,))
+    page.wait_for_selector("html[data-push=desativadas]")
+    page.get_by_role("button", name="Ativar notificações").click()
+    expect(page.locator("#push-estado")).to_contain_text(texto)
+    assert "Registration failed" not in page.locator("#push-estado").text_content()
+    expect(page.get_by_role("button", name="Ativar notificações")).to_be_enabled()  # never stuck on "Ativando…"

@@ -91,7 +91,7 @@ def test_older_install_tokens_are_listed_and_flagged_and_pasted_ones_stay(make_l
                      "expira.myshopify.com": ("ok", "expiravel", True)}
 
     client.force_login(user)
-    page = client.get("/").content.decode()
+    page = client.get("/lojas/").content.decode()
     assert "Para de funcionar em 01/01/2027" in page and "Token de app personalizado" in page
     assert "Token expirável" in page
     assert f'href="/shopify/instalar/?shop=legado.myshopify.com" data-loja-id="{legado.pk}">Reconectar' in page

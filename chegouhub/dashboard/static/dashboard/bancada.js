@@ -4,6 +4,7 @@
 // goes through the public API; the stock table, the alerts and the feed (painel.js) follow the
 // events it causes, on every open dashboard. Untrusted text only ever goes through textContent.
 import { api } from "./http.js";
+import { confirmar, LIMITE_ESTOQUE } from "./confirmar.js";
 
 const config = JSON.parse(document.getElementById("painel-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -12,6 +13,11 @@ const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const ORIGEM = {
   inicial: "Estoque inicial", manual: "Ajuste manual", importacao: "Importação da Shopify",
   shopify_pedido_pago: "Venda", shopify_pedido_cancelado: "Pedido cancelado", shopify_reembolso: "Reembolso",
+};
+const TOPICO = {
+  "orders/paid": "pedido pago", "orders/cancelled": "pedido cancelado", "refunds/create": "devolução",
+  "app/uninstalled": "app desinstalado", "customers/data_request": "pedido de dados", "customers/redact": "remoção de cliente",
+  "shop/redact": "remoção da loja",
 };
 const ENTREGA = {
   processing: "processando", processed: "processada", ignored: "ignorada", failed: "falhou",
@@ -39,66 +45,16 @@ function say(node, text, ok) {
   node.classList.toggle("falha", ok === false);
 }
 
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
 function quando(iso) {
-  return iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium" }) : "";
+  return iso ? new Date(iso).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "medium", timeZone: FUSO }) : "";
 }
+const fmt = (n) => Number(n).toLocaleString("pt-BR");
+const conta = (n, um, varios) => `${fmt(n)} ${Number(n) === 1 ? um : varios}`; // "1 variante", "2 variantes"
 
-// ---- produto pickers: the stock table's rows are the list -------------------------------------
-
-function produtos() {
-  return $$("#linhas-estoque tr[data-produto-id]").map((row) => ({
-    id: row.dataset.produtoId, sku: row.dataset.sku, nome: $(".nome-texto", row)?.textContent || "",
-  })).sort((a, b) => a.sku.localeCompare(b.sku));
-}
-
-function fillEditPicker(list) {
-  const select = $("#prod-escolha");
-  if (!select) return;
-  const keep = select.value;
-  const novo = document.createElement("option");
-  novo.value = "";
-  novo.textContent = "Novo produto";
-  select.replaceChildren(novo, ...list.map((p) => {
-    const o = document.createElement("option");
-    o.value = p.id;
-    o.textContent = `${p.sku} — ${p.nome}`;
-    return o;
-  }));
-  if (keep && list.some((p) => p.id === keep)) select.value = keep;
-}
-
-function fillPickers() {
-  const list = produtos();
-  fillEditPicker(list);
-  for (const select of $$("select.seletor-produto")) {
-    const keep = select.value;
-    select.replaceChildren(...list.map((p) => {
-      const o = document.createElement("option");
-      o.value = p.id;
-      o.textContent = `${p.sku} — ${p.nome}`;
-      return o;
-    }));
-    if (keep && list.some((p) => p.id === keep)) select.value = keep;
-  }
-}
-const tbody = $("#linhas-estoque");
-if (tbody) new MutationObserver(fillPickers).observe(tbody, { childList: true, subtree: true, characterData: true });
-fillPickers();
-
-// ---- create and edit produtos ------------------------------------------------------------------
+// ---- create a produto (Produtos) or edit one (its page) -----------------------------------------
 
 const formProduto = $("#form-produto");
-function editing() { return $("#prod-escolha")?.value || ""; }
-$("#prod-escolha")?.addEventListener("change", () => {
-  const id = editing();
-  const row = id && $(`#linhas-estoque tr[data-produto-id="${id}"]`);
-  $("#prod-sku").value = row ? row.dataset.sku : "";
-  $("#prod-nome").value = row ? $(".nome-texto", row).textContent : "";
-  $("#prod-minimo").value = row ? row.dataset.minimo : "0";
-  $("#campo-inicial").hidden = Boolean(row);
-  $("#prod-salvar").textContent = row ? "Salvar alterações" : "Criar produto";
-  say($("#prod-resultado"), "");
-});
 formProduto?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#prod-resultado");
@@ -106,7 +62,7 @@ formProduto?.addEventListener("submit", async (e) => {
     estoque_minimo: Number($("#prod-minimo").value || 0) };
   if (!body.sku || !body.nome) return say(out, "Informe o SKU e o nome.", false);
   if (!Number.isInteger(body.estoque_minimo) || body.estoque_minimo < 0) return say(out, "O mínimo deve ser um inteiro de 0 para cima.", false);
-  const id = editing();
+  const id = formProduto.dataset.produtoId || "";
   let resp;
   if (id) resp = await api("PATCH", `/api/estoque/produtos/${id}/`, body);
   else {
@@ -122,27 +78,54 @@ formProduto?.addEventListener("submit", async (e) => {
   }
 });
 
-// ---- movements ---------------------------------------------------------------------------------
+// ---- change the stock: "Ajustar" (add or take) or "Definir" (the counted number), with a reason ---
 
-$("#form-movimento")?.addEventListener("submit", async (e) => {
+const formMovimento = $("#form-movimento");
+function modo() { return $("input[name=modo]:checked", formMovimento)?.value || "ajustar"; }
+function estoqueAtual() {
+  return Number($(`#linhas-estoque tr[data-produto-id="${formMovimento.dataset.produtoId}"]`)?.dataset.estoque);
+}
+formMovimento?.addEventListener("change", (e) => {
+  if (e.target.name === "modo") {
+    const definir = modo() === "definir";
+    $("#mov-quantidade-rotulo").textContent = definir ? "Novo estoque (contado)" : "Quantidade";
+    $("#mov-dica").textContent = definir ? "O número de unidades que você contou; a diferença fica no histórico."
+      : "Positiva para entrada (recebimento), negativa para saída (perda, avaria).";
+  }
+  if (e.target.id === "mov-motivo") $("#campo-motivo-outro").hidden = e.target.value !== "Outro";
+});
+formMovimento?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#mov-resultado");
-  const produto = $("#mov-produto").value;
-  const quantidade = Number($("#mov-quantidade").value);
-  const motivo = $("#mov-motivo").value.trim();
-  if (!produto) return say(out, "Escolha um produto.", false);
-  if (!Number.isInteger(quantidade) || quantidade === 0) return say(out, "Informe uma quantidade inteira diferente de zero.", false);
+  const produto = formMovimento.dataset.produtoId;
+  const valor = Number($("#mov-quantidade").value);
+  const escolhido = $("#mov-motivo").value;
+  const motivo = escolhido === "Outro" ? $("#mov-motivo-outro").value.trim() : escolhido;
+  const raw = $("#mov-quantidade").value.trim();
+  if (!raw || !Number.isInteger(valor)) return say(out, "Informe um número inteiro.", false);
+  const atual = estoqueAtual();
+  const definir = modo() === "definir";
+  if (definir && valor < 0) return say(out, "O estoque contado não pode ser negativo.", false);
+  const quantidade = definir ? valor - atual : valor;
+  if (quantidade === 0) return say(out, definir ? `O estoque já é ${fmt(atual)}: nada a mudar.` : "Informe uma quantidade diferente de zero.", false);
   if (!motivo) return say(out, "Informe o motivo.", false);
-  const button = $("button[type=submit]", e.target);
+  if (Math.abs(quantidade) > LIMITE_ESTOQUE) {
+    const sku = formMovimento.closest("main").querySelector("#linhas-estoque tr")?.dataset.sku || "";
+    const ok = await confirmar({ titulo: "Confirmar mudança grande de estoque",
+      texto: `O estoque de ${sku} vai de ${fmt(atual)} para ${fmt(atual + quantidade)} (${quantidade > 0 ? "+" : "−"}${fmt(Math.abs(quantidade))} unidades). `
+        + "Todas as lojas que usam este depósito passam a mostrar o novo número.",
+      acao: "Mudar o estoque" });
+    if (!ok) return say(out, "Nada foi mudado.");
+  }
+  const button = $("button[type=submit]", formMovimento);
   button.disabled = true;
   const resp = await api("POST", `/api/estoque/produtos/${produto}/movimentacoes/`, { quantidade, motivo });
   button.disabled = false;
   if (resp.ok) {
     const m = resp.data;
-    say(out, `Registrado: ${m.quantidade > 0 ? "+" : "−"}${Math.abs(m.quantidade)} (${m.estoque_anterior} → ${m.estoque_atual}).`, true);
+    say(out, `Registrado: ${m.quantidade > 0 ? "+" : "−"}${fmt(Math.abs(m.quantidade))} (${fmt(m.estoque_anterior)} → ${fmt(m.estoque_atual)}).`, true);
     $("#mov-quantidade").value = "";
-    $("#mov-motivo").value = "";
-    if ($("#hist-produto").value === produto) showHistory(produto);
+    showHistory(produto);
   } else {
     say(out, `Não registrado: ${erro(resp)}`, false);
   }
@@ -160,34 +143,50 @@ async function showHistory(produtoId) {
     const li = document.createElement("li");
     li.dataset.movimentoId = String(m.id);
     const sinal = m.quantidade > 0 ? "+" : "−";
-    const quem = m.referencia ? ` · pedido/referência ${m.referencia}` : "";
+    const quem = m.referencia ? ` · pedido ${m.referencia}` : "";
     const motivo = m.motivo ? ` · ${m.motivo}` : "";
-    li.textContent = `${quando(m.created_at)} · ${ORIGEM[m.origem] || m.origem}: ${sinal}${Math.abs(m.quantidade)} `
-      + `(${m.estoque_anterior} → ${m.estoque_atual})${quem}${motivo}`;
+    li.textContent = `${quando(m.created_at)} · ${ORIGEM[m.origem] || m.origem}: ${sinal}${fmt(Math.abs(m.quantidade))} `
+      + `(${fmt(m.estoque_anterior)} → ${fmt(m.estoque_atual)})${quem}${motivo}`;
     return li;
   });
   list.replaceChildren(...items);
   $("#historico-vazio").textContent = "Nenhuma movimentação ainda.";
   $("#historico-vazio").hidden = items.length > 0;
 }
-$("#form-historico")?.addEventListener("submit", (e) => {
-  e.preventDefault();
-  const produto = $("#hist-produto").value;
-  if (produto) showHistory(produto);
-});
+const historico = $("#form-historico");
+if (historico) showHistory(historico.dataset.produtoId);
 
 // ---- mapping an unmapped SKU from the sales feed (two clicks: "Mapear", then "Salvar") ----------
+// The picker searches the loja's produtos through the API: a catalog of thousands stays usable.
 
 const formMapear = $("#form-mapear");
+async function buscarProdutos() {
+  const select = $("#mapear-produto");
+  const q = $("#mapear-busca").value.trim();
+  const params = new URLSearchParams({ loja_id: config.loja_id, page_size: "50" });
+  if (q) params.set("search", q);
+  const resp = await api("GET", `/api/estoque/produtos/?${params}`);
+  const lista = (resp.ok && resp.data.results) || [];
+  select.replaceChildren(...lista.map((p) => {
+    const o = document.createElement("option");
+    o.value = p.id;
+    o.textContent = `${p.sku} — ${p.nome}`;
+    return o;
+  }));
+  formMapear.dataset.carregado = String(Date.now());
+}
+let buscaTimer = null;
+$("#mapear-busca")?.addEventListener("input", () => { clearTimeout(buscaTimer); buscaTimer = setTimeout(buscarProdutos, 250); });
 document.addEventListener("click", (e) => {
   const button = e.target.closest("button.mapear-sku");
   if (!button || !formMapear) return;
-  fillPickers();
   $("#mapear-sku").textContent = button.dataset.sku;
   formMapear.dataset.sku = button.dataset.sku;
   say($("#mapear-resultado"), "");
   formMapear.hidden = false;
-  $("#mapear-produto").focus();
+  $("#mapear-busca").value = "";
+  buscarProdutos();
+  $("#mapear-busca").focus();
 });
 $("#mapear-cancelar")?.addEventListener("click", () => { formMapear.hidden = true; });
 formMapear?.addEventListener("submit", async (e) => {
@@ -217,7 +216,7 @@ async function loadUnmapped() {
     .map((x) => {
       const li = document.createElement("li");
       li.dataset.sku = x.sku;
-      li.textContent = `${x.sku} · ${x.ocorrencias} ocorrência(s) `;
+      li.textContent = `${x.sku} · ${x.ocorrencias} ${x.ocorrencias === 1 ? "venda" : "vendas"} `;
       const b = document.createElement("button");
       b.type = "button";
       b.className = "botao discreto mapear-sku";
@@ -251,11 +250,12 @@ function showImport(imp) {
   bar.hidden = false;
   bar.max = Math.max(imp.total || 0, 1);
   bar.value = imp.status === "concluida" ? bar.max : Math.min(imp.processados || 0, bar.max);
-  bar.setAttribute("aria-valuetext", `${imp.processados} de ${imp.total || "?"} variantes`);
+  bar.setAttribute("aria-valuetext", `${fmt(imp.processados)} de ${imp.total ? fmt(imp.total) : "?"} variantes`);
   if (imp.status === "na_fila") say(status, "Importação na fila…");
-  else if (imp.status === "executando") say(status, `Importando: ${imp.processados} de ${imp.total || "?"} variantes…`);
+  else if (imp.status === "executando") say(status, `Importando: ${fmt(imp.processados)} de ${imp.total ? fmt(imp.total) : "?"} variantes…`);
   else if (imp.status === "concluida") {
-    say(status, `Importação concluída: ${imp.criados} produtos criados, ${imp.vinculados} vinculados, ${imp.sem_sku} variantes sem SKU.`, true);
+    say(status, `Importação concluída: ${conta(imp.criados, "produto criado", "produtos criados")}, `
+      + `${conta(imp.vinculados, "vinculado", "vinculados")}, ${conta(imp.sem_sku, "variante sem SKU", "variantes sem SKU")}.`, true);
   } else say(status, `A importação falhou: ${(imp.erros || []).slice(-1)[0] || "erro desconhecido"}`, false);
   $("#importar-catalogo").disabled = running;
   clearTimeout(pollTimer);
@@ -269,7 +269,7 @@ async function followImport(id) {
 }
 
 async function latestImport() {
-  if (config.loja_id == null) return;
+  if (config.loja_id == null || !bar) return;
   const resp = await api("GET", `/api/importacoes/?loja_id=${config.loja_id}&page_size=1`);
   const imp = resp.ok && resp.data && (resp.data.results || [])[0];
   if (imp) showImport(imp);
@@ -298,7 +298,7 @@ $("#carregar-locais")?.addEventListener("click", async () => {
   }));
   const atual = resp.data.location_id || (resp.data.locais.find((l) => l.principal) || {}).id;
   if (atual) select.value = atual;
-  say(out, `${resp.data.locais.length} local(is) na Shopify.`, true);
+  say(out, resp.data.locais.length === 1 ? "1 local na Shopify." : `${resp.data.locais.length} locais na Shopify.`, true);
 });
 $("#salvar-local")?.addEventListener("click", async () => {
   const out = $("#local-resultado");
@@ -371,14 +371,14 @@ function deliveryItem(d) {
   const text = document.createElement("span");
   const pedido = d.order_id ? ` · pedido ${d.order_id}` : "";
   const falha = d.last_error ? ` · ${d.last_error}` : "";
-  text.textContent = `${d.topic} · ${ENTREGA[d.status] || d.status} · ${d.attempts} tentativa(s)${pedido} · ${quando(d.created_at)}${falha}`;
+  text.textContent = `${TOPICO[d.topic] || d.topic} · ${ENTREGA[d.status] || d.status} · ${d.attempts} ${d.attempts === 1 ? "tentativa" : "tentativas"}${pedido} · ${quando(d.created_at)}${falha}`;
   li.append(text);
   if (d.status === "failed" || d.status === "dead") {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "botao discreto";
     button.textContent = "Reprocessar";
-    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${d.topic})`);
+    button.setAttribute("aria-label", `Reprocessar entrega ${d.id} (${TOPICO[d.topic] || d.topic})`);
     button.addEventListener("click", async () => {
       button.disabled = true;
       const resp = await api("POST", `/api/estoque/webhook/entregas/${d.id}/replay/`);

@@ -9,8 +9,8 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
 const MODO_TEXTO = {
-  websocket: "Ao vivo via WebSocket",
-  polling: "Ao vivo via consulta periódica (polling)",
+  websocket: "Ao vivo",
+  polling: "Ao vivo (atualiza a cada poucos segundos)",
   conectando: "Conectando…",
   offline: "Sem conexão — tentando novamente",
 };
@@ -49,9 +49,17 @@ function errorText(resp) {
   return `O servidor respondeu ${resp.status}.`;
 }
 
+const FUSO = config.fuso || "America/Sao_Paulo"; // every time a merchant reads, in their zone (Configurações)
+
 function hora(iso) {
   const d = iso ? new Date(iso) : new Date();
-  return d.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return d.toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: FUSO });
+}
+
+const numero = (n) => Number(n).toLocaleString("pt-BR");
+
+function produtoUrl(id) {
+  return `/produtos/${id}/${config.loja_id != null ? `?loja=${config.loja_id}` : ""}`;
 }
 
 // ---- stock table -------------------------------------------------------------------------------
@@ -71,7 +79,8 @@ function paintRow(row, atual) {
   const [cls, label, selo] = situacao(atual, minimo);
   row.classList.remove("baixo", "zerado");
   if (cls) row.classList.add(cls);
-  $(".estoque-atual", row).textContent = String(atual);
+  row.dataset.estoque = String(atual);
+  $(".estoque-atual", row).textContent = numero(atual);
   const cell = $(".situacao", row);
   cell.replaceChildren(el("span", { class: `selo ${selo}`, text: label }));
 }
@@ -79,10 +88,10 @@ function paintRow(row, atual) {
 function buildRow(p) {
   const row = el("tr", { dataProdutoId: String(p.id), dataSku: p.sku, dataMinimo: String(p.estoque_minimo) },
     el("td", { class: "sku", text: p.sku }),
-    el("td", { class: "nome" }, el("span", { class: "nome-texto", text: p.nome }),
+    el("td", { class: "nome" }, el("a", { class: "nome-texto", href: produtoUrl(p.id), text: p.nome }),
       el("span", { class: "sku-movel", text: p.sku })),
-    el("td", { class: "num estoque-atual", text: String(p.estoque_atual) }),
-    el("td", { class: "num estoque-minimo", text: String(p.estoque_minimo) }),
+    el("td", { class: "num estoque-atual", text: numero(p.estoque_atual) }),
+    el("td", { class: "num estoque-minimo", text: numero(p.estoque_minimo) }),
     el("td", { class: "situacao" }));
   paintRow(row, p.estoque_atual);
   return row;
@@ -96,7 +105,8 @@ function flash(row, direction) {
 
 const pendingRows = new Set();
 async function fetchMissingRow(produtoId) {
-  if (!tbody || pendingRows.has(produtoId)) return;
+  // Only a full, unfiltered list takes in new produtos; a page or a search shows them on reload.
+  if (!tbody || !config.adicionar_novos || pendingRows.has(produtoId)) return;
   pendingRows.add(produtoId);
   try {
     const resp = await api("GET", `/api/estoque/produtos/${produtoId}/`);
@@ -118,8 +128,13 @@ function onStockChange(ev) {
   const prev = lastEventForProduto.get(d.produto_id) || 0;
   if (ev.id < prev) return;
   lastEventForProduto.set(d.produto_id, ev.id);
+  if (d.sku) knownSku.set(String(d.produto_id), d.sku);
   const row = tbody && tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
+  if (d.origem === "shopify_pedido_cancelado" || d.origem === "shopify_reembolso" || d.origem === "manual") {
+    addFeedEntry(movementEntry(ev, row));
+  }
   if (!row) {
+    if (listaAlertas) scheduleAlertRefresh(); // the Painel: alerts without the produtos list
     // A catalog import creates produtos by the thousand: one listing for all of them, not one
     // request per produto.
     if (d.origem === "importacao") scheduleMissingRows();
@@ -129,9 +144,6 @@ function onStockChange(ev) {
   paintRow(row, d.estoque_atual);
   flash(row, d.quantidade);
   resolveAlertsLocally(d.produto_id, d.estoque_atual, Number(row.dataset.minimo));
-  if (d.origem === "shopify_pedido_cancelado" || d.origem === "shopify_reembolso" || d.origem === "manual") {
-    addFeedEntry(movementEntry(ev, row));
-  }
 }
 
 // A catalog import run by a worker of another process without a shared channel layer (the demo
@@ -143,7 +155,7 @@ function scheduleMissingRows() {
 }
 
 async function addMissingRows() {
-  if (!tbody || config.loja_id == null) return;
+  if (!tbody || !config.adicionar_novos || config.loja_id == null) return;
   let url = `/api/estoque/produtos/?loja_id=${config.loja_id}&page_size=500`;
   while (url) {
     const resp = await api("GET", url);
@@ -164,6 +176,7 @@ function onProdutoChange(ev) {
   if (!tbody) return;
   const row = tbody.querySelector(`tr[data-produto-id="${d.produto_id}"]`);
   if (!row) {
+    if (!config.adicionar_novos) return;
     $(".sem-produtos", tbody)?.remove();
     const fresh = buildRow({ id: d.produto_id, sku: d.sku, nome: d.nome, estoque_atual: d.estoque_atual,
       estoque_minimo: d.estoque_minimo });
@@ -175,8 +188,8 @@ function onProdutoChange(ev) {
     $(".sku", row).textContent = d.sku;
     $(".nome-texto", row).textContent = d.nome;
     $(".sku-movel", row).textContent = d.sku;
-    $(".estoque-minimo", row).textContent = String(d.estoque_minimo);
-    paintRow(row, Number($(".estoque-atual", row).textContent));
+    $(".estoque-minimo", row).textContent = numero(d.estoque_minimo);
+    paintRow(row, Number(row.dataset.estoque));
     flash(row, 1);
   }
   applySearch();
@@ -207,20 +220,25 @@ busca?.addEventListener("input", applySearch);
 const listaAlertas = $("#lista-alertas");
 const RANK = { critica: 0, alta: 1 };
 
+// SKUs seen in alerts and events: the alerts' listing has ids only, and the Painel has no produtos list.
+const knownSku = new Map();
+for (const li of $$("li.alerta[data-sku]")) knownSku.set(li.dataset.produtoId, li.dataset.sku);
+
 function alertItem(a) {
   const critica = a.prioridade === "critica";
   const row = tbody?.querySelector(`tr[data-produto-id="${a.produto_id}"]`);
-  const sku = a.sku || row?.dataset.sku || `#${a.produto_id}`;
+  const sku = a.sku || row?.dataset.sku || knownSku.get(String(a.produto_id)) || `#${a.produto_id}`;
+  if (a.sku) knownSku.set(String(a.produto_id), a.sku);
   // The row knows the stock now; the alert carries the stock when it opened.
-  const atual = row ? $(".estoque-atual", row).textContent : String(a.estoque_atual);
-  const minimo = row ? row.dataset.minimo : String(a.estoque_minimo);
+  const atual = numero(row ? row.dataset.estoque : a.estoque_atual);
+  const minimo = numero(row ? row.dataset.minimo : a.estoque_minimo);
   return el("li", {
-    class: `alerta alerta-${a.prioridade}`, dataAlertaId: String(a.alerta_id ?? a.id), dataProdutoId: String(a.produto_id),
+    class: `alerta alerta-${a.prioridade}`, dataAlertaId: String(a.alerta_id ?? a.id), dataProdutoId: String(a.produto_id), dataSku: sku,
     dataTipo: a.tipo, dataPrioridade: a.prioridade,
   },
   el("span", { class: `selo ${critica ? "selo-zerado" : "selo-baixo"}`, text: critica ? "Crítico" : "Alta" }),
   el("span", { class: "alerta-texto" },
-    el("strong", { text: sku }),
+    el("a", { href: produtoUrl(a.produto_id) }, el("strong", { text: sku })),
     ` — ${a.tipo === "estoque_zerado" ? "estoque zerado" : "estoque baixo"} (agora `,
     el("span", { class: "alerta-atual", text: atual }), `, mínimo ${minimo})`));
 }
@@ -241,7 +259,7 @@ function onAlert(ev) {
   same?.remove();
   listaAlertas.prepend(alertItem(a));
   sortAlerts();
-  if (a.prioridade === "critica") announce(`Alerta crítico: ${a.sku} está com estoque ${a.estoque_atual}.`);
+  if (a.prioridade === "critica") announce(`Alerta crítico: ${a.sku} está com estoque ${numero(a.estoque_atual)}.`);
   scheduleAlertRefresh();
 }
 
@@ -249,7 +267,7 @@ function resolveAlertsLocally(produtoId, atual, minimo) {
   if (!listaAlertas) return;
   for (const li of $$(`li[data-produto-id="${produtoId}"]`, listaAlertas)) {
     const num = $(".alerta-atual", li);
-    if (num) num.textContent = String(atual);
+    if (num) num.textContent = numero(atual);
     if ((li.dataset.tipo === "estoque_zerado" && atual > 0) || (li.dataset.tipo === "estoque_baixo" && atual > minimo)) {
       li.remove();
     }
@@ -268,7 +286,7 @@ async function refreshAlerts() {
   if (!listaAlertas) return;
   const resp = await api("GET", `/api/estoque/alertas/?loja_id=${config.loja_id}&status=ativo&page_size=200`);
   if (!resp.ok || !resp.data) return;
-  const skuOf = (pid) => tbody?.querySelector(`tr[data-produto-id="${pid}"]`)?.dataset.sku;
+  const skuOf = (pid) => tbody?.querySelector(`tr[data-produto-id="${pid}"]`)?.dataset.sku || knownSku.get(String(pid));
   listaAlertas.replaceChildren(...(resp.data.results || []).map((a) => alertItem({ ...a, sku: skuOf(a.produto_id) })));
   sortAlerts();
 }
@@ -281,7 +299,7 @@ function saleEntry(ev) {
   const d = ev.data;
   const itens = el("ul", { class: "itens" });
   for (const it of d.itens || []) {
-    itens.append(el("li", { text: `${it.sku}: −${it.quantidade} (${it.estoque_anterior} → ${it.estoque_atual})` }));
+    itens.append(el("li", { text: `${it.sku}: −${numero(it.quantidade)} (${numero(it.estoque_anterior)} → ${numero(it.estoque_atual)})` }));
   }
   for (const sku of d.nao_mapeados || []) {
     const li = el("li", { class: "nao-mapeado", dataSku: sku || "", text: `SKU não mapeado: ${sku || "(sem SKU)"}` });
@@ -305,7 +323,7 @@ function movementEntry(ev, row) {
       el("strong", { text: ORIGEM_TEXTO[d.origem] || d.origem }),
       el("time", { datetime: ev.timestamp || "", text: hora(ev.timestamp) })),
     el("ul", { class: "itens" },
-      el("li", { text: `${d.sku || row?.dataset.sku}: ${sinal}${Math.abs(d.quantidade)} (${d.estoque_anterior} → ${d.estoque_atual})` })));
+      el("li", { text: `${d.sku || row?.dataset.sku}: ${sinal}${numero(Math.abs(d.quantidade))} (${numero(d.estoque_anterior)} → ${numero(d.estoque_atual)})` })));
 }
 
 function addFeedEntry(li, { append = false } = {}) {
@@ -425,6 +443,14 @@ function showMode(modo) {
   $("#rt-texto").textContent = MODO_TEXTO[modo] || modo;
 }
 
+// On a phone the navigation folds into a menu button.
+const menu = $("#menu-botao");
+menu?.addEventListener("click", () => {
+  const aberto = menu.getAttribute("aria-expanded") !== "true";
+  menu.setAttribute("aria-expanded", String(aberto));
+  $("#navegacao").classList.toggle("aberta", aberto);
+});
+
 // The loja picker is a plain GET form with its own "Abrir" button: changing the select does not
 // navigate by itself (keyboard users move through the options with the arrow keys).
 
@@ -457,7 +483,7 @@ rt.addEventListener("evento", (e) => {
     case "webhook_status_change": onWebhookStatus(ev); break;
     case "loja_reconectar": onLojaReconectar(ev); break;
     case "system_notification": announce(ev.data.message); break;
-    case "catalogo_importado": announce(`Catálogo importado: ${ev.data.criados} produtos criados, ${ev.data.vinculados} vinculados.`); break;
+    case "catalogo_importado": scheduleMissingRows(); announce(`Catálogo importado: ${numero(ev.data.criados)} ${ev.data.criados === 1 ? "produto criado" : "produtos criados"}, ${numero(ev.data.vinculados)} ${ev.data.vinculados === 1 ? "vinculado" : "vinculados"}.`); break;
     default: break;
   }
 });

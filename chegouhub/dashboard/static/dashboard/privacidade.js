@@ -3,6 +3,8 @@
 const list = document.getElementById("lista-privacidade");
 const empty = document.getElementById("sem-privacidade");
 const EVERY_MS = 5000;
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
+const LOJAS = JSON.parse(document.getElementById("painel-config").textContent).lojas || {};
 
 function row(p) {
   const li = document.createElement("li");
@@ -15,8 +17,8 @@ function row(p) {
   resumo.textContent = p.resumo;
   const quando = document.createElement("time");
   quando.dateTime = p.recebido_em;
-  quando.textContent = new Date(p.recebido_em).toLocaleString("pt-BR", {dateStyle: "short", timeStyle: "short"});
-  li.append(tipo, ` · loja ${p.loja_id} · `, resumo, " ", quando);
+  quando.textContent = new Date(p.recebido_em).toLocaleString("pt-BR", {dateStyle: "short", timeStyle: "short", timeZone: FUSO});
+  li.append(tipo, ` · ${LOJAS[p.loja_id] || "loja removida"} · `, resumo, " ", quando);
   return li;
 }
 

@@ -74,9 +74,37 @@ async function enviar(sub) {
   const resp = await api("POST", "/api/push/inscricoes/", { endpoint: json.endpoint, keys: json.keys, lojas, tipos });
   if (!resp.ok) {
     const erro = resp.data && (resp.data.erro || resp.data.detail);
-    throw new Error(erro ? `O servidor recusou a inscrição: ${erro}` : `O servidor respondeu ${resp.status}.`);
+    throw new Falha(resp.status === 0 ? "o servidor está inacessível."
+      : `o servidor recusou a inscrição${erro ? `: ${erro}` : "."}`);
   }
   inscricaoId = resp.data.id;
+}
+
+// The browser's own errors are in English and name no cause a person can act on: each becomes a
+// sentence in Portuguese. Our own errors (Falha) already are one.
+class Falha extends Error {}
+const PRAZO_MS = (window.__CHEGOUHUB_PUSH__ || {}).prazoMs || 20000;
+
+function comPrazo(promessa, ms = PRAZO_MS) {
+  let timer;
+  const prazo = new Promise((_, rejeitar) => {
+    const s = Math.max(1, Math.round(ms / 1000));
+    timer = setTimeout(() => rejeitar(new Falha(`o navegador não respondeu em ${s} ${s === 1 ? "segundo" : "segundos"}. `
+      + "Verifique a conexão com a internet e tente de novo.")), ms);
+  });
+  return Promise.race([promessa, prazo]).finally(() => clearTimeout(timer));
+}
+
+export function motivo(err) {
+  if (err instanceof Falha) return err.message;
+  switch (err && err.name) {
+    case "NotAllowedError": return "o navegador recusou a permissão. Permita as notificações deste site nas configurações do navegador.";
+    case "AbortError": return "o serviço de notificações do navegador está inacessível agora. Tente de novo em alguns minutos.";
+    case "NotSupportedError": return "este navegador não aceita notificações deste site.";
+    case "InvalidStateError": return "o navegador já tem uma inscrição antiga. Desative e ative de novo.";
+    case "SecurityError": return "as notificações só funcionam com o site aberto em HTTPS.";
+    default: return "erro inesperado do navegador. Tente de novo; se persistir, use outro navegador.";
+  }
 }
 
 async function ativar() {
@@ -85,17 +113,17 @@ async function ativar() {
     const permissao = await Notification.requestPermission();
     if (permissao === "denied") return mostrar("bloqueadas");
     if (permissao !== "granted") return mostrar("desativadas", "Permissão não concedida. Clique de novo para tentar.");
-    const reg = await registro();
-    let sub = await reg.pushManager.getSubscription();
+    const reg = await comPrazo(registro());
+    let sub = await comPrazo(reg.pushManager.getSubscription());
     if (!sub) {
       const chave = await api("GET", "/api/push/chave-publica/");
-      if (!chave.ok) throw new Error((chave.data && chave.data.erro) || "Chave do servidor indisponível.");
-      sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: chaveBytes(chave.data.chave) });
+      if (!chave.ok) throw new Falha(chave.status === 0 ? "o servidor está inacessível." : "o servidor ainda não tem as chaves de notificação configuradas.");
+      sub = await comPrazo(reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: chaveBytes(chave.data.chave) }));
     }
     await enviar(sub);
     mostrar("ativas");
   } catch (err) {
-    mostrar("desativadas", `Não foi possível ativar: ${err.message || err}`);
+    mostrar("desativadas", `Não foi possível ativar: ${motivo(err)}`);
   }
 }
 
@@ -108,7 +136,7 @@ async function desativar() {
     inscricaoId = null;
     mostrar("desativadas");
   } catch (err) {
-    mostrar("ativas", `Não foi possível desativar: ${err.message || err}`);
+    mostrar("ativas", `Não foi possível desativar: ${motivo(err)}`);
   }
 }
 
@@ -128,7 +156,7 @@ async function verificar() {
     }
     mostrar("desativadas");
   } catch (err) {
-    mostrar("desativadas", `Não foi possível verificar: ${err.message || err}`);
+    mostrar("desativadas", `Não foi possível verificar: ${motivo(err)}`);
   }
 }
 
@@ -155,7 +183,7 @@ if (secao) {
       if (sub) await enviar(sub);
       mostrar("ativas", "Preferências salvas.");
     } catch (err) {
-      mostrar("ativas", `Não foi possível salvar: ${err.message || err}`);
+      mostrar("ativas", `Não foi possível salvar: ${motivo(err)}`);
     }
   });
   verificar();

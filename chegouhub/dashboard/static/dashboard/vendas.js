@@ -19,7 +19,7 @@ function periodo() {
 
 async function carregar() {
   const { days, agrupar } = periodo();
-  const params = new URLSearchParams({ days, agrupar });
+  const params = new URLSearchParams({ days, agrupar, fuso: FUSO }); // days cut at the user's midnight
   const loja = $("#vendas-loja").value; // every loja by default: sales in every currency they sell in
   if (loja) params.set("loja_id", loja);
   const resp = await fetch(`/api/vendas/resumo/?${params}`, { credentials: "same-origin",
@@ -51,33 +51,64 @@ function desenharTotais(resumo) {
   }
   const c = resumo.convertido;
   let texto = resumo.moedas.length ? `Total convertido (${c.moeda}): ${c.formatado.liquido}` : "Nenhuma venda no período.";
-  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")} (cadastre em /api/cambio/)`;
-  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} pedido(s) sem valor registrado`;
+  if (c.sem_taxa.length) texto += ` — sem taxa de câmbio para ${c.sem_taxa.join(", ")} (cadastre em Configurações)`;
+  if (resumo.sem_valor) texto += ` — ${resumo.sem_valor} ${resumo.sem_valor === 1 ? "pedido" : "pedidos"} sem valor registrado`;
   $("#vendas-convertido").textContent = texto;
   $("#vendas-estado").textContent = "";
 }
 
+// Times in the merchant's zone (Configurações; Brasília by default), numbers and money as a Brazilian writes them.
+const FUSO = JSON.parse(document.getElementById("painel-config").textContent).fuso || "America/Sao_Paulo";
+const HORA = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, hour: "2-digit", minute: "2-digit" });
+const DIA = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, day: "2-digit", month: "2-digit" });
+const DIA_LONGO = new Intl.DateTimeFormat("pt-BR", { timeZone: FUSO, day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+const dinheiro = new Map();
+function formatoMoeda(moeda, compacto) {
+  const chave = `${moeda}:${compacto}`;
+  if (!dinheiro.has(chave)) {
+    dinheiro.set(chave, new Intl.NumberFormat("pt-BR", { style: "currency", currency: moeda,
+      ...(compacto ? { notation: "compact", maximumFractionDigits: 1 } : {}) }));
+  }
+  return dinheiro.get(chave);
+}
+
 function desenharGrafico(resumo) {
+  const { agrupar } = periodo();
   const inicios = [...new Set(resumo.moedas.flatMap((m) => m.serie.map((p) => p.inicio)))].sort();
   const xs = inicios.map((iso) => Date.parse(iso) / 1000);
-  const series = [{}];
+  // The period's real range, not the data's: "7 dias" always spans seven days up to now.
+  const fim = Date.now() / 1000;
+  const inicio = fim - Number(resumo.dias || periodo().days) * 86400;
+  const rotuloX = (t) => (agrupar === "hora" ? HORA : DIA).format(new Date(t * 1000));
+  const series = [{ label: agrupar === "hora" ? "Hora" : "Dia", value: (u, t) => (t == null ? "—" : DIA_LONGO.format(new Date(t * 1000))) }];
   const data = [xs];
+  // One scale per currency: reais and dólares are never drawn against the same numbers.
+  const axes = [{ values: (u, ticks) => ticks.map(rotuloX), space: 50 }];
   resumo.moedas.forEach((m, i) => {
     const porInicio = new Map(m.serie.map((p) => [p.inicio, Number(p.bruto)]));
     data.push(inicios.map((iso) => porInicio.get(iso) ?? 0));
-    series.push({ label: m.moeda, stroke: CORES[i % CORES.length], width: 2, points: { show: true } });
+    series.push({ label: m.moeda, scale: m.moeda, stroke: CORES[i % CORES.length], width: 2, points: { show: true },
+                  value: (u, v) => (v == null ? "—" : formatoMoeda(m.moeda, false).format(v)) });
+    if (i < 2) {
+      axes.push({ scale: m.moeda, side: i === 0 ? 3 : 1, stroke: CORES[i % CORES.length], grid: { show: i === 0 },
+                  size: 72, values: (u, ticks) => ticks.map((v) => formatoMoeda(m.moeda, true).format(v)) });
+    }
   });
   const alvo = $("#vendas-grafico");
   alvo.setAttribute("aria-label", resumo.moedas.length
-    ? `Vendas brutas por ${periodo().agrupar === "hora" ? "hora" : "dia"}: ${resumo.moedas.map((m) => `${m.moeda} ${m.formatado.bruto}`).join(", ")}`
+    ? `Vendas brutas por ${agrupar === "hora" ? "hora" : "dia"}: ${resumo.moedas.map((m) => `${m.moeda} ${m.formatado.bruto}`).join(", ")}`
     : "Nenhuma venda no período");
   if (chart) { chart.destroy(); chart = null; }
   if (!xs.length) return;
-  const largura = Math.max(280, Math.min(alvo.clientWidth || 600, 900));
-  chart = new uPlot({ width: largura, height: 220, series, scales: { x: { time: true } },
-                      axes: [{}, { size: 60 }] }, data, alvo);
+  const largura = Math.max(260, Math.min(alvo.clientWidth || 600, 900));
+  const scales = { x: { time: true, range: () => [inicio, fim] } };
+  for (const m of resumo.moedas) scales[m.moeda] = { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] };
+  chart = new uPlot({ width: largura, height: 240, series, scales, axes,
+                      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), FUSO) }, data, alvo);
   alvo.dataset.pontos = String(xs.length);
   alvo.dataset.series = resumo.moedas.map((m) => m.moeda).join(",");
+  alvo.dataset.inicio = String(Math.round(inicio));
+  alvo.dataset.fim = String(Math.round(fim));
 }
 
 function agendar() {
@@ -96,6 +127,7 @@ if (painel) {
   });
   // The page's socket carries the open loja's events; the other lojas' sales show within 30 s.
   setInterval(() => { if (!document.hidden) carregar(); }, 30000);
-  window.chegouhubVendas = { carregar, ultimo: () => ultimo };
+  // for the browser tests: the axes' labels as drawn (uPlot keeps them per axis)
+  window.chegouhubVendas = { carregar, ultimo: () => ultimo, rotulos: () => (chart ? chart.axes.map((a) => a._values || []) : []) };
   carregar();
 }

@@ -332,7 +332,7 @@ class Command(BaseCommand):
     def _start_outlet_store(self, main, site: str, shopify_url: str, rate: float, sup: Supervisor, simulate: bool,
                             env: dict) -> None:
         """A second store on the demo loja's depósito, both syncing: `push_stock` tells each Shopify
-        store what is left after a sale in the other (dashboard: "Depósito e sincronização")."""
+        store what is left after a sale in the other (the app's page "Depósitos")."""
         from chegouhub.catalog import services as catalog
         from chegouhub.devtools.demo_data import (DEMO_SHOP_OUTLET, DEMO_TOKEN_OUTLET, fake_shop_products,
                                                   seed_demo_outlet_loja)
@@ -380,7 +380,8 @@ class Command(BaseCommand):
                     raise CommandError(f"The {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}).")
                 latest = browser.get("/api/importacoes/", params={"loja_id": loja.pk}).json()["results"][0]
                 if latest["status"] in ("concluida", "falhou"):
-                    self.stdout.write(f"Catalog import {latest['status']}: {latest['criados']} created, "
+                    outcome = "finished" if latest["status"] == "concluida" else "failed"
+                    self.stdout.write(f"Catalog import {outcome}: {latest['criados']} created, "
                                       f"{latest['vinculados']} linked, {latest['sem_sku']} without SKU.")
                     break
                 time.sleep(0.5)
@@ -413,11 +414,13 @@ class Command(BaseCommand):
         if simulate:
             self.stdout.write(f"  Simulated store        ~{rate:g} webhooks/s: orders, cancellations, refunds,")
             self.stdout.write("                         duplicate deliveries and unmapped SKUs")
-        self.stdout.write("  Push notifications     in the dashboard: Notificações → Ativar notificações")
+        # One language (English, as the rest of the console); the app's own words are quoted as its pages show them.
+        self.stdout.write('  Push notifications     in the app: page "Notificações", button "Ativar notificações"')
         self.stdout.write("  Tokens                 Loja Demo: expiring (install flow, renewed every 10 min);")
         self.stdout.write("                         Loja Demo Outlet: a custom app's pasted token (never expires)")
-        self.stdout.write("  Shared stock           Loja Demo + Loja Demo Outlet on one depósito; push_stock tells")
-        self.stdout.write("                         both Shopify stores what is left (Depósito e sincronização)")
+        self.stdout.write("  Shared stock           Loja Demo and Loja Demo Outlet sell from one stock; push_stock")
+        self.stdout.write('                         tells both Shopify stores what is left (page "Depósitos")')
+        self.stdout.write("  Another port           make run PORT=8001")
         self.stdout.write(f"  API docs               {site}/api/docs/   ·   admin: {site}/admin/")
         self.stdout.write("  Ctrl-C stops everything; the data stays for the next run.")
         self.stdout.write(line)
