@@ -104,7 +104,7 @@ def test_a_refused_refresh_waits_for_a_reconnection_and_loses_no_stock_change(ap
     assert app.counters(SHOP)["requests"] == requests_before
     assert len(notifications(api, "loja_reconectar")) == 1
     assert list(waiting.values_list("variante__sku", "tentativas")) == [("REC-M", 0)]
-    page = client.get(f"/?loja={loja.pk}").content.decode()
+    page = client.get("/lojas/").content.decode()  # the Lojas page holds the Reconectar action
     reconnect = f'href="/shopify/instalar/?shop={SHOP}" data-loja-id="{loja.pk}"'
     assert f"{reconnect}>Reconectar</a>" in page and '<span class="selo selo-reconectar">Reconexão necessária' in page
     assert our_stock(loja) == {"REC-P": 27, "REC-M": 13}
@@ -121,4 +121,4 @@ def test_a_refused_refresh_waits_for_a_reconnection_and_loses_no_stock_change(ap
     push()
     assert shopify_shows(app) == our_stock(loja) == {"REC-P": 27, "REC-M": 13}
     assert not PushPendente.objects.filter(loja=loja).exists()
-    assert f"{reconnect} hidden>Reconectar</a>" in client.get(f"/?loja={loja.pk}").content.decode()
+    assert f"{reconnect} hidden>Reconectar</a>" in client.get("/lojas/").content.decode()
